@@ -1,0 +1,878 @@
+//! Governance, the system contract (CONTRACTS.md §0): organizations, ledger accounts and
+//! their roles, versioned parameters, and validator-set changes approved by more than 2/3 of
+//! the validator organizations.
+//!
+//! Invariants enforced here:
+//! - every account belongs to exactly one organization, fixed when it is first granted a role;
+//! - only an `org_admin` of that organization grants or revokes its roles;
+//! - a parameter version applies from a height not in the past, and old versions stay;
+//! - the validator set changes only through an approved proposal, never empty, and at a
+//!   height at least `VALIDATOR_CHANGE_DELAY` blocks after the approval.
+
+use crate::error::{
+    already_exists, invalid_argument, not_found, permission_denied, precondition, Result,
+};
+use crate::state::{get_borsh, put_borsh, scan_borsh};
+use crate::{pb, Exec, State, StateRead};
+use borsh::{BorshDeserialize, BorshSerialize};
+use pb::governance_call::Call as G;
+
+/// Blocks between the approval of a validator change and the first height it decides.
+pub const VALIDATOR_CHANGE_DELAY: u64 = 2;
+/// Longest parameter key.
+pub const MAX_PARAM_KEY_LEN: usize = 96;
+/// Longest proposal reason.
+pub const MAX_REASON_CHARS: usize = 280;
+
+const K_ACCOUNT: &[u8] = b"gov/acct/";
+const K_ORG: &[u8] = b"gov/org/";
+const K_PARAM: &[u8] = b"gov/param/";
+const K_VALSETS: &[u8] = b"gov/valsets";
+const K_PROPOSAL: &[u8] = b"gov/proposal/";
+const K_NEXT_PROPOSAL: &[u8] = b"gov/next_proposal";
+const K_CHAIN: &[u8] = b"gov/chain";
+
+/// A role kind (mirrors `yui.v1.RoleKind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+pub enum RoleKind {
+    /// Manages the organization's accounts and votes on consortium proposals.
+    OrgAdmin,
+    /// Municipal staff.
+    MunicipalityAdmin,
+    /// Operates one shelter (scoped).
+    ShelterOperator,
+    /// Relief donor.
+    Donor,
+    /// Resident (pseudonymous).
+    Resident,
+    /// Local store.
+    Store,
+    /// Facility hosting volunteers.
+    Facility,
+    /// Meter gateway.
+    Meter,
+    /// Read-only auditor.
+    Auditor,
+}
+
+impl RoleKind {
+    /// From the protobuf enum value.
+    pub fn from_proto(v: i32) -> Option<RoleKind> {
+        use pb::RoleKind as P;
+        Some(match P::try_from(v).ok()? {
+            P::RoleUnspecified => return None,
+            P::RoleOrgAdmin => RoleKind::OrgAdmin,
+            P::RoleMunicipalityAdmin => RoleKind::MunicipalityAdmin,
+            P::RoleShelterOperator => RoleKind::ShelterOperator,
+            P::RoleDonor => RoleKind::Donor,
+            P::RoleResident => RoleKind::Resident,
+            P::RoleStore => RoleKind::Store,
+            P::RoleFacility => RoleKind::Facility,
+            P::RoleMeter => RoleKind::Meter,
+            P::RoleAuditor => RoleKind::Auditor,
+        })
+    }
+
+    /// To the protobuf enum.
+    pub fn to_proto(self) -> pb::RoleKind {
+        use pb::RoleKind as P;
+        match self {
+            RoleKind::OrgAdmin => P::RoleOrgAdmin,
+            RoleKind::MunicipalityAdmin => P::RoleMunicipalityAdmin,
+            RoleKind::ShelterOperator => P::RoleShelterOperator,
+            RoleKind::Donor => P::RoleDonor,
+            RoleKind::Resident => P::RoleResident,
+            RoleKind::Store => P::RoleStore,
+            RoleKind::Facility => P::RoleFacility,
+            RoleKind::Meter => P::RoleMeter,
+            RoleKind::Auditor => P::RoleAuditor,
+        }
+    }
+
+    /// Whether the role must name an object.
+    pub fn is_scoped(self) -> bool {
+        matches!(self, RoleKind::ShelterOperator)
+    }
+}
+
+/// A role, scoped to one object for scoped kinds.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+pub struct Role {
+    /// Kind.
+    pub kind: RoleKind,
+    /// Object (shelter id) for scoped kinds, else empty.
+    pub scope: String,
+}
+
+impl Role {
+    /// An unscoped role.
+    pub fn plain(kind: RoleKind) -> Role {
+        Role {
+            kind,
+            scope: String::new(),
+        }
+    }
+
+    /// From protobuf, validated.
+    pub fn from_proto(r: Option<&pb::Role>) -> Result<Role> {
+        let r =
+            r.ok_or_else(|| invalid_argument("governance.missing_role", "the role is missing"))?;
+        let kind = RoleKind::from_proto(r.kind).ok_or_else(|| {
+            invalid_argument(
+                "governance.unknown_role",
+                format!("role kind {} is not a known role", r.kind),
+            )
+        })?;
+        if kind.is_scoped() && r.scope.is_empty() {
+            return Err(invalid_argument(
+                "governance.scope_required",
+                "a shelter operator role must name the shelter id in `scope`",
+            ));
+        }
+        if !kind.is_scoped() && !r.scope.is_empty() {
+            return Err(invalid_argument(
+                "governance.scope_not_allowed",
+                "only shelter operator roles take a `scope`",
+            ));
+        }
+        check_id("scope", &r.scope, 64)?;
+        Ok(Role {
+            kind,
+            scope: r.scope.clone(),
+        })
+    }
+
+    /// To protobuf.
+    pub fn to_proto(&self) -> pb::Role {
+        pb::Role {
+            kind: self.kind.to_proto() as i32,
+            scope: self.scope.clone(),
+        }
+    }
+}
+
+/// A ledger account.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Account {
+    /// Its public key.
+    pub key: [u8; 32],
+    /// The organization responsible for it.
+    pub organization: String,
+    /// Roles held, sorted.
+    pub roles: Vec<Role>,
+}
+
+impl Account {
+    /// Whether the account holds a role of this kind (any scope).
+    pub fn has_kind(&self, kind: RoleKind) -> bool {
+        self.roles.iter().any(|r| r.kind == kind)
+    }
+
+    /// Whether the account holds exactly this role.
+    pub fn has(&self, kind: RoleKind, scope: &str) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.kind == kind && r.scope == scope)
+    }
+
+    /// `Ok` if the account holds a role of one of `kinds`, else a permission error naming
+    /// what is needed.
+    pub fn require_any(&self, kinds: &[RoleKind], action: &str) -> Result<()> {
+        if kinds.iter().any(|k| self.has_kind(*k)) {
+            return Ok(());
+        }
+        let names: Vec<String> = kinds.iter().map(|k| format!("{k:?}")).collect();
+        Err(permission_denied(
+            "governance.missing_role",
+            format!(
+                "{action} needs one of the roles [{}]; the signer has none of them",
+                names.join(", ")
+            ),
+        ))
+    }
+}
+
+/// A consortium member.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Organization {
+    /// Short id, e.g. "hachioji".
+    pub id: String,
+    /// Public name, e.g. "Hachioji City".
+    pub name: String,
+}
+
+/// A validator as governance records it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ValidatorRecord {
+    /// Organization id.
+    pub organization: String,
+    /// Human name.
+    pub name: String,
+    /// Consensus key.
+    pub public_key: [u8; 32],
+    /// Voting power.
+    pub power: u64,
+}
+
+impl ValidatorRecord {
+    /// To protobuf.
+    pub fn to_proto(&self) -> pb::Validator {
+        pb::Validator {
+            organization: self.organization.clone(),
+            name: self.name.clone(),
+            public_key: self.public_key.to_vec(),
+            power: self.power,
+        }
+    }
+}
+
+/// Chain-wide settings fixed in genesis.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ChainConfig {
+    /// Chain id.
+    pub chain_id: String,
+    /// `yui.v1.FaultModel` value.
+    pub fault_model: i32,
+    /// How far ahead a transaction's expiry may be.
+    pub max_expiry_blocks: u64,
+}
+
+/// The genesis description governance starts from.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Genesis {
+    /// Chain settings.
+    pub chain: ChainConfig,
+    /// Organizations.
+    pub organizations: Vec<Organization>,
+    /// Initial validators (deciding height 1).
+    pub validators: Vec<ValidatorRecord>,
+    /// Initial accounts with their roles.
+    pub accounts: Vec<Account>,
+    /// Initial parameters (applying from height 1).
+    pub parameters: Vec<(String, i64)>,
+}
+
+/// The validator sets by the first height they decide, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ValidatorHistory {
+    /// (first height, set).
+    pub sets: Vec<(u64, Vec<ValidatorRecord>)>,
+}
+
+/// A recorded parameter version.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ParamVersion {
+    /// Value.
+    pub value: i64,
+    /// Who set it (zero key for genesis).
+    pub set_by: [u8; 32],
+    /// Height of the transaction that set it (0 for genesis).
+    pub set_at_height: u64,
+}
+
+/// A validator-set change proposal.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Proposal {
+    /// Id.
+    pub id: u64,
+    /// The change, as protobuf bytes (validated when opened).
+    pub change: Vec<u8>,
+    /// Proposing organization.
+    pub proposed_by: String,
+    /// Approving organizations, sorted.
+    pub approvals: Vec<String>,
+    /// Set once scheduled.
+    pub effective_height: Option<u64>,
+}
+
+fn account_key(key: &[u8; 32]) -> Vec<u8> {
+    [K_ACCOUNT, key.as_slice()].concat()
+}
+
+fn param_key(key: &str, height: u64) -> Vec<u8> {
+    [K_PARAM, key.as_bytes(), b"\0", &height.to_be_bytes()].concat()
+}
+
+/// Check an identifier: non-empty unless `max` allows it, ASCII `[a-z0-9._-]`, bounded.
+pub fn check_id(what: &str, id: &str, max: usize) -> Result<()> {
+    if id.len() > max {
+        return Err(invalid_argument(
+            "invalid_id",
+            format!("{what} is longer than {max} characters"),
+        ));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(invalid_argument(
+            "invalid_id",
+            format!("{what} may contain only lowercase ASCII letters, digits, '.', '_' and '-'"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parse a 32-byte public key field.
+pub fn key32(what: &str, bytes: &[u8]) -> Result<[u8; 32]> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| {
+        invalid_argument(
+            "invalid_key",
+            format!(
+                "{what} must be a 32-byte ed25519 public key, got {} bytes",
+                bytes.len()
+            ),
+        )
+    })
+}
+
+/// The account with this key.
+pub fn account(state: &dyn StateRead, key: &[u8; 32]) -> Result<Option<Account>> {
+    get_borsh(state, &account_key(key))
+}
+
+/// The signer's account, or a permission error.
+pub fn signer_account(x: &Exec<'_>) -> Result<Account> {
+    account(&*x.state, &x.ctx.signer)?.ok_or_else(|| {
+        permission_denied(
+            "governance.unknown_signer",
+            "the signer is not a ledger account; an organization admin must grant it a role first",
+        )
+    })
+}
+
+/// The chain settings.
+pub fn chain_config(state: &dyn StateRead) -> Result<Option<ChainConfig>> {
+    get_borsh(state, K_CHAIN)
+}
+
+/// The organization with this id.
+pub fn organization(state: &dyn StateRead, id: &str) -> Result<Option<Organization>> {
+    get_borsh(state, &[K_ORG, id.as_bytes()].concat())
+}
+
+/// The value of parameter `key` in force at `height`.
+pub fn parameter_at(state: &dyn StateRead, key: &str, height: u64) -> Result<Option<i64>> {
+    let prefix = [K_PARAM, key.as_bytes(), b"\0"].concat();
+    let mut found = None;
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let batch: Vec<(Vec<u8>, ParamVersion)> = scan_borsh(state, &prefix, after.as_deref(), 64)?;
+        let n = batch.len();
+        for (k, v) in batch {
+            let h = k[prefix.len()..]
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(u64::MAX);
+            if h > height {
+                return Ok(found);
+            }
+            found = Some(v.value);
+            after = Some(k);
+        }
+        if n < 64 {
+            return Ok(found);
+        }
+    }
+}
+
+/// The whole validator history.
+pub fn validator_history(state: &dyn StateRead) -> Result<ValidatorHistory> {
+    Ok(get_borsh(state, K_VALSETS)?.unwrap_or_default())
+}
+
+/// The validators deciding `height`, and the first height of that set.
+pub fn validators_at(state: &dyn StateRead, height: u64) -> Result<(u64, Vec<ValidatorRecord>)> {
+    let history = validator_history(state)?;
+    Ok(history
+        .sets
+        .iter()
+        .rev()
+        .find(|(from, _)| *from <= height)
+        .or(history.sets.first())
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// Distinct organizations running a validator in `set`, sorted.
+fn validator_orgs(set: &[ValidatorRecord]) -> Vec<String> {
+    let mut orgs: Vec<String> = set.iter().map(|v| v.organization.clone()).collect();
+    orgs.sort();
+    orgs.dedup();
+    orgs
+}
+
+/// Approvals a proposal needs: more than 2/3 of `n` validator organizations.
+pub fn required_approvals(n: usize) -> usize {
+    n * 2 / 3 + 1
+}
+
+/// Write genesis state.
+pub fn init_genesis(state: &mut dyn State, g: &Genesis) -> Result<()> {
+    check_id("chain id", &g.chain.chain_id, 64)?;
+    if g.chain.chain_id.is_empty() {
+        return Err(invalid_argument(
+            "governance.genesis",
+            "the chain id is empty",
+        ));
+    }
+    put_borsh(state, K_CHAIN.to_vec(), &g.chain);
+    for o in &g.organizations {
+        check_id("organization id", &o.id, 64)?;
+        if o.id.is_empty() {
+            return Err(invalid_argument(
+                "governance.genesis",
+                "an organization id is empty",
+            ));
+        }
+        put_borsh(state, [K_ORG, o.id.as_bytes()].concat(), o);
+    }
+    if g.validators.is_empty() {
+        return Err(invalid_argument(
+            "governance.genesis",
+            "genesis lists no validators",
+        ));
+    }
+    for v in &g.validators {
+        if organization(&*state, &v.organization)?.is_none() {
+            return Err(invalid_argument(
+                "governance.genesis",
+                format!(
+                    "validator {} names unknown organization {}",
+                    v.name, v.organization
+                ),
+            ));
+        }
+    }
+    put_borsh(
+        state,
+        K_VALSETS.to_vec(),
+        &ValidatorHistory {
+            sets: vec![(1, g.validators.clone())],
+        },
+    );
+    for a in &g.accounts {
+        if organization(&*state, &a.organization)?.is_none() {
+            return Err(invalid_argument(
+                "governance.genesis",
+                format!("an account names unknown organization {}", a.organization),
+            ));
+        }
+        let mut a = a.clone();
+        a.roles.sort();
+        a.roles.dedup();
+        put_borsh(state, account_key(&a.key), &a);
+    }
+    for (k, v) in &g.parameters {
+        check_param_key(k)?;
+        put_borsh(
+            state,
+            param_key(k, 1),
+            &ParamVersion {
+                value: *v,
+                set_by: [0; 32],
+                set_at_height: 0,
+            },
+        );
+    }
+    put_borsh(state, K_NEXT_PROPOSAL.to_vec(), &1u64);
+    Ok(())
+}
+
+fn check_param_key(k: &str) -> Result<()> {
+    if k.is_empty() {
+        return Err(invalid_argument(
+            "governance.invalid_parameter",
+            "the parameter key is empty",
+        ));
+    }
+    check_id("parameter key", k, MAX_PARAM_KEY_LEN)
+}
+
+/// Mempool pre-check.
+pub fn authorize(account: &Account, call: &pb::GovernanceCall) -> Result<()> {
+    match call.call.as_ref() {
+        None => Err(invalid_argument(
+            "governance.unknown_call",
+            "the governance call is empty or unknown to this node",
+        )),
+        Some(
+            G::GrantRole(_)
+            | G::RevokeRole(_)
+            | G::ProposeValidatorChange(_)
+            | G::ApproveProposal(_),
+        ) => account.require_any(&[RoleKind::OrgAdmin], "this governance call"),
+        Some(G::SetParameter(_)) => account.require_any(
+            &[RoleKind::OrgAdmin, RoleKind::MunicipalityAdmin],
+            "setting a parameter",
+        ),
+    }
+}
+
+/// Name of a governance call.
+pub fn call_name(call: &pb::GovernanceCall) -> &'static str {
+    match call.call {
+        None => "governance.unknown",
+        Some(G::GrantRole(_)) => "governance.grant_role",
+        Some(G::RevokeRole(_)) => "governance.revoke_role",
+        Some(G::SetParameter(_)) => "governance.set_parameter",
+        Some(G::ProposeValidatorChange(_)) => "governance.propose_validator_change",
+        Some(G::ApproveProposal(_)) => "governance.approve_proposal",
+    }
+}
+
+/// Execute a governance call.
+pub fn execute(x: &mut Exec<'_>, call: &pb::GovernanceCall) -> Result<()> {
+    let signer = signer_account(x)?;
+    authorize(&signer, call)?;
+    match call.call.as_ref() {
+        None => Err(invalid_argument(
+            "governance.unknown_call",
+            "the governance call is empty",
+        )),
+        Some(G::GrantRole(c)) => grant_role(x, &signer, c),
+        Some(G::RevokeRole(c)) => revoke_role(x, &signer, c),
+        Some(G::SetParameter(c)) => set_parameter(x, &signer, c),
+        Some(G::ProposeValidatorChange(c)) => propose(x, &signer, c),
+        Some(G::ApproveProposal(c)) => approve(x, &signer, c.proposal_id),
+    }
+}
+
+fn grant_role(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantRole) -> Result<()> {
+    let key = key32("account", &c.account)?;
+    let role = Role::from_proto(c.role.as_ref())?;
+    let mut acct = match account(&*x.state, &key)? {
+        Some(a) if a.organization != signer.organization => return Err(permission_denied(
+            "governance.other_organization",
+            format!(
+                "the account belongs to organization {}; only its own admins can change its roles",
+                a.organization
+            ),
+        )),
+        Some(a) => a,
+        None => Account {
+            key,
+            organization: signer.organization.clone(),
+            roles: Vec::new(),
+        },
+    };
+    if acct.roles.contains(&role) {
+        return Err(already_exists(
+            "governance.role_held",
+            "the account already holds this role",
+        ));
+    }
+    acct.roles.push(role.clone());
+    acct.roles.sort();
+    put_borsh(x.state, account_key(&key), &acct);
+    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
+        kind: Some(pb::governance_event::Kind::RoleGranted(pb::RoleGranted {
+            account: key.to_vec(),
+            organization: acct.organization,
+            role: Some(role.to_proto()),
+            granted_by: x.ctx.signer.to_vec(),
+        })),
+    }));
+    Ok(())
+}
+
+fn revoke_role(x: &mut Exec<'_>, signer: &Account, c: &pb::RevokeRole) -> Result<()> {
+    let key = key32("account", &c.account)?;
+    let role = Role::from_proto(c.role.as_ref())?;
+    let mut acct = account(&*x.state, &key)?.ok_or_else(|| {
+        not_found(
+            "governance.unknown_account",
+            "no ledger account has this key",
+        )
+    })?;
+    if acct.organization != signer.organization {
+        return Err(permission_denied(
+            "governance.other_organization",
+            format!(
+                "the account belongs to organization {}; only its own admins can change its roles",
+                acct.organization
+            ),
+        ));
+    }
+    if key == signer.key && role.kind == RoleKind::OrgAdmin {
+        return Err(precondition(
+            "governance.self_lockout",
+            "an admin cannot revoke their own admin role; another admin of the organization must do it",
+        ));
+    }
+    let before = acct.roles.len();
+    acct.roles.retain(|r| r != &role);
+    if acct.roles.len() == before {
+        return Err(not_found(
+            "governance.role_not_held",
+            "the account does not hold this role",
+        ));
+    }
+    put_borsh(x.state, account_key(&key), &acct);
+    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
+        kind: Some(pb::governance_event::Kind::RoleRevoked(pb::RoleRevoked {
+            account: key.to_vec(),
+            organization: acct.organization,
+            role: Some(role.to_proto()),
+            revoked_by: x.ctx.signer.to_vec(),
+        })),
+    }));
+    Ok(())
+}
+
+fn set_parameter(x: &mut Exec<'_>, _signer: &Account, c: &pb::SetParameter) -> Result<()> {
+    check_param_key(&c.key)?;
+    let next = x.ctx.height + 1;
+    let from = if c.effective_from_height == 0 {
+        next
+    } else {
+        c.effective_from_height
+    };
+    if from < next {
+        return Err(precondition(
+            "governance.retroactive_parameter",
+            format!("a parameter can apply from height {next} at the earliest, not {from}; past values stay as they were"),
+        ));
+    }
+    let k = param_key(&c.key, from);
+    if x.state.get(&k)?.is_some() {
+        return Err(already_exists(
+            "governance.parameter_version_exists",
+            format!(
+                "parameter {} already has a version from height {from}",
+                c.key
+            ),
+        ));
+    }
+    put_borsh(
+        x.state,
+        k,
+        &ParamVersion {
+            value: c.value,
+            set_by: x.ctx.signer,
+            set_at_height: x.ctx.height,
+        },
+    );
+    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
+        kind: Some(pb::governance_event::Kind::ParameterSet(pb::ParameterSet {
+            key: c.key.clone(),
+            value: c.value,
+            effective_from_height: from,
+            set_by: x.ctx.signer.to_vec(),
+        })),
+    }));
+    Ok(())
+}
+
+/// The newest set (including scheduled ones): the base a new proposal changes.
+fn latest_set(state: &dyn StateRead) -> Result<Vec<ValidatorRecord>> {
+    Ok(validator_history(state)?
+        .sets
+        .last()
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default())
+}
+
+/// Apply a change to a set, validating it.
+fn apply_change(
+    state: &dyn StateRead,
+    set: &[ValidatorRecord],
+    change: &pb::ValidatorChange,
+) -> Result<Vec<ValidatorRecord>> {
+    use pb::validator_change::Change;
+    let mut set = set.to_vec();
+    match change.change.as_ref() {
+        None => {
+            return Err(invalid_argument(
+                "governance.empty_change",
+                "the validator change is empty",
+            ))
+        }
+        Some(Change::Add(v)) => {
+            let key = key32("validator public_key", &v.public_key)?;
+            if v.power == 0 {
+                return Err(invalid_argument(
+                    "governance.zero_power",
+                    "a validator needs voting power of at least 1",
+                ));
+            }
+            check_id("validator name", &v.name, 64)?;
+            if organization(state, &v.organization)?.is_none() {
+                return Err(not_found(
+                    "governance.unknown_organization",
+                    format!("organization {} is not a consortium member", v.organization),
+                ));
+            }
+            if set.iter().any(|x| x.public_key == key) {
+                return Err(already_exists(
+                    "governance.validator_exists",
+                    "a validator with this key exists",
+                ));
+            }
+            set.push(ValidatorRecord {
+                organization: v.organization.clone(),
+                name: v.name.clone(),
+                public_key: key,
+                power: v.power,
+            });
+        }
+        Some(Change::Remove(k)) => {
+            let key = key32("validator key", k)?;
+            let before = set.len();
+            set.retain(|x| x.public_key != key);
+            if set.len() == before {
+                return Err(not_found(
+                    "governance.unknown_validator",
+                    "no validator has this key",
+                ));
+            }
+            if set.is_empty() {
+                return Err(precondition(
+                    "governance.empty_set",
+                    "the last validator cannot be removed",
+                ));
+            }
+        }
+        Some(Change::RotateKey(r)) => {
+            let old = key32("old_public_key", &r.old_public_key)?;
+            let new = key32("new_public_key", &r.new_public_key)?;
+            if set.iter().any(|x| x.public_key == new) {
+                return Err(already_exists(
+                    "governance.validator_exists",
+                    "a validator already uses the new key",
+                ));
+            }
+            let v = set
+                .iter_mut()
+                .find(|x| x.public_key == old)
+                .ok_or_else(|| {
+                    not_found(
+                        "governance.unknown_validator",
+                        "no validator has the old key",
+                    )
+                })?;
+            v.public_key = new;
+        }
+    }
+    Ok(set)
+}
+
+fn require_validator_org(
+    state: &dyn StateRead,
+    signer: &Account,
+    height: u64,
+) -> Result<Vec<String>> {
+    let (_, current) = validators_at(state, height)?;
+    let orgs = validator_orgs(&current);
+    if !orgs.contains(&signer.organization) {
+        return Err(permission_denied(
+            "governance.not_validator_org",
+            format!("organization {} runs no validator, so it cannot propose or approve validator changes", signer.organization),
+        ));
+    }
+    Ok(orgs)
+}
+
+fn propose(x: &mut Exec<'_>, signer: &Account, c: &pb::ProposeValidatorChange) -> Result<()> {
+    require_validator_org(&*x.state, signer, x.ctx.height)?;
+    if c.reason.chars().count() > MAX_REASON_CHARS {
+        return Err(invalid_argument(
+            "governance.reason_too_long",
+            format!("the reason is longer than {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    let change = c.change.as_ref().ok_or_else(|| {
+        invalid_argument("governance.empty_change", "the validator change is missing")
+    })?;
+    apply_change(&*x.state, &latest_set(&*x.state)?, change)?;
+    let id: u64 = get_borsh(&*x.state, K_NEXT_PROPOSAL)?.unwrap_or(1);
+    put_borsh(x.state, K_NEXT_PROPOSAL.to_vec(), &(id + 1));
+    let p = Proposal {
+        id,
+        change: prost::Message::encode_to_vec(change),
+        proposed_by: signer.organization.clone(),
+        approvals: Vec::new(),
+        effective_height: None,
+    };
+    put_borsh(x.state, [K_PROPOSAL, &id.to_be_bytes()].concat(), &p);
+    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
+        kind: Some(pb::governance_event::Kind::ProposalOpened(
+            pb::ProposalOpened {
+                proposal_id: id,
+                change: Some(change.clone()),
+                proposed_by: signer.organization.clone(),
+                reason: c.reason.clone(),
+            },
+        )),
+    }));
+    approve(x, signer, id)
+}
+
+fn approve(x: &mut Exec<'_>, signer: &Account, id: u64) -> Result<()> {
+    let orgs = require_validator_org(&*x.state, signer, x.ctx.height)?;
+    let key = [K_PROPOSAL, &id.to_be_bytes()].concat();
+    let mut p: Proposal = get_borsh(&*x.state, &key)?.ok_or_else(|| {
+        not_found(
+            "governance.unknown_proposal",
+            format!("there is no proposal {id}"),
+        )
+    })?;
+    if p.effective_height.is_some() {
+        return Err(precondition(
+            "governance.proposal_closed",
+            format!("proposal {id} was already approved and scheduled"),
+        ));
+    }
+    if p.approvals.contains(&signer.organization) {
+        return Err(already_exists(
+            "governance.already_approved",
+            format!(
+                "organization {} already approved proposal {id}",
+                signer.organization
+            ),
+        ));
+    }
+    p.approvals.push(signer.organization.clone());
+    p.approvals.sort();
+    let have = p.approvals.iter().filter(|o| orgs.contains(o)).count();
+    let need = required_approvals(orgs.len());
+    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
+        kind: Some(pb::governance_event::Kind::ProposalApproved(
+            pb::ProposalApproved {
+                proposal_id: id,
+                organization: signer.organization.clone(),
+                approvals: have as u32,
+                required: need as u32,
+            },
+        )),
+    }));
+    if have >= need {
+        let change: pb::ValidatorChange = prost::Message::decode(p.change.as_slice())
+            .map_err(|e| crate::Failed(format!("stored proposal {id} does not decode: {e}")))?;
+        // Re-validate against the newest set: another change may have been scheduled since.
+        let new_set = apply_change(&*x.state, &latest_set(&*x.state)?, &change)?;
+        let mut history = validator_history(&*x.state)?;
+        let effective = x.ctx.height + VALIDATOR_CHANGE_DELAY;
+        let effective = history
+            .sets
+            .last()
+            .map_or(effective, |(h, _)| effective.max(*h));
+        if history.sets.last().is_some_and(|(h, _)| *h == effective) {
+            history.sets.pop();
+        }
+        history.sets.push((effective, new_set.clone()));
+        put_borsh(x.state, K_VALSETS.to_vec(), &history);
+        p.effective_height = Some(effective);
+        x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
+            kind: Some(pb::governance_event::Kind::ValidatorSetScheduled(
+                pb::ValidatorSetScheduled {
+                    proposal_id: id,
+                    effective_height: effective,
+                    validators: new_set.iter().map(ValidatorRecord::to_proto).collect(),
+                },
+            )),
+        }));
+    }
+    put_borsh(x.state, key, &p);
+    Ok(())
+}

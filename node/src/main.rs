@@ -1,0 +1,2 @@
+//! The `yui` binary.
+fn main() {}
