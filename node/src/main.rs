@@ -1,2 +1,329 @@
-//! The `yui` binary.
-fn main() {}
+//! The `yui` binary: one command for keys, genesis, running a node and a local devnet.
+
+use yui_node::{chain, config, driver, genesis, grpc, keys, mempool, network, store};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Yui: the ledger municipalities run together.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage ed25519 keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Create a genesis file.
+    Genesis {
+        #[command(subcommand)]
+        command: GenesisCommand,
+    },
+    /// Run a node from its config file.
+    Run {
+        /// The node's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Override `grpc_listen`.
+        #[arg(long)]
+        grpc_listen: Option<std::net::SocketAddr>,
+        /// Override `log_format`.
+        #[arg(long, value_enum)]
+        log_format: Option<config::LogFormat>,
+    },
+    /// Start a local network on 127.0.0.1 and print its endpoints. Ctrl-C stops it.
+    Devnet {
+        /// Directory for keys, genesis, configs and data (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Number of validators.
+        #[arg(long, default_value_t = 1)]
+        validators: u32,
+        /// Fault model.
+        #[arg(long, value_enum, default_value = "byzantine")]
+        fault_model: genesis::FaultModelName,
+        /// First gRPC port (0 = pick free ports).
+        #[arg(long, default_value_t = 0)]
+        base_port: u16,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a key into FILE (secret, mode 0600) and FILE.pub; print the public key.
+    Generate {
+        /// Where to write the secret key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the public key of a key file.
+    Show {
+        /// The key file.
+        key: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum GenesisCommand {
+    /// Build a genesis file from a network description (TOML), generating missing keys.
+    Init {
+        /// The network description (see genesis/README.md).
+        #[arg(long)]
+        network: PathBuf,
+        /// Where keys are read from or generated into.
+        #[arg(long)]
+        keys_dir: PathBuf,
+        /// The genesis file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn init_logging(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("YUI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        config::LogFormat::Json => builder.json().init(),
+        config::LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Keys { command } => match command {
+            KeysCommand::Generate { out } => {
+                let k = keys::generate(&out)?;
+                println!("{}", hex::encode(k.verifying_key().to_bytes()));
+                Ok(())
+            }
+            KeysCommand::Show { key } => {
+                println!(
+                    "{}",
+                    hex::encode(keys::load(&key)?.verifying_key().to_bytes())
+                );
+                Ok(())
+            }
+        },
+        Command::Genesis { command } => match command {
+            GenesisCommand::Init {
+                network,
+                keys_dir,
+                out,
+            } => {
+                let desc = network::load(&network)?;
+                let doc = network::genesis_from(&desc, &keys_dir, driver::now_ms())?;
+                write_json(&out, &doc)?;
+                println!("wrote {} (genesis hash {})", out.display(), doc.hash()?);
+                Ok(())
+            }
+        },
+        Command::Run {
+            config,
+            grpc_listen,
+            log_format,
+        } => {
+            let mut cfg = config::NodeConfig::load(&config)?;
+            if let Some(a) = grpc_listen {
+                cfg.grpc_listen = a;
+            }
+            if let Some(f) = log_format {
+                cfg.log_format = f;
+            }
+            init_logging(cfg.log_format);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(run_node(cfg))
+        }
+        Command::Devnet {
+            dir,
+            validators,
+            fault_model,
+            base_port,
+        } => {
+            init_logging(config::LogFormat::Text);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(devnet(dir, validators, fault_model, base_port))
+        }
+    }
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+async fn run_node(cfg: config::NodeConfig) -> Result<()> {
+    let genesis = genesis::GenesisDoc::load(&cfg.genesis)?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
+    let store: Arc<dyn store::Store> = Arc::new(
+        store::SledStore::open(&cfg.data_dir.join("chain"))
+            .context("cannot open the chain store (is another node using this data directory?)")?,
+    );
+    let chain = chain::Chain::open(store, &genesis)?;
+    let key = cfg.validator_key.as_deref().map(keys::load).transpose()?;
+    if let Some(k) = &key {
+        let set = chain.reader.validator_set(chain.tip().height + 1)?;
+        if !set.contains(&k.verifying_key().to_bytes()) {
+            bail!(
+                "the validator key {} is not in the validator set of this network",
+                hex::encode(k.verifying_key().to_bytes())
+            );
+        }
+    }
+    let tip = chain.tip().clone();
+    tracing::info!(chain_id = %genesis.chain_id, height = tip.height, hash = %tip.hash, "chain opened");
+    let mempool = Arc::new(Mutex::new(mempool::Mempool::new(mempool::MempoolLimits {
+        max_txs: cfg.mempool.max_txs,
+        max_bytes: cfg.mempool.max_bytes,
+    })));
+    let reader = chain.reader.clone();
+    let (driver, shared) = driver::Driver::new(
+        chain,
+        key,
+        genesis.consensus.clone(),
+        &cfg.data_dir.join("consensus.wal"),
+        mempool,
+    )?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let listener = std::net::TcpListener::bind(cfg.grpc_listen)
+        .with_context(|| format!("cannot listen on {}", cfg.grpc_listen))?;
+    let addr = listener.local_addr()?;
+    drop(listener);
+    let api = grpc::LedgerApi {
+        chain: reader,
+        shared,
+    };
+    let server = tokio::spawn(grpc::serve(addr, api, stop_rx.clone()));
+    println!(
+        "yui node ready: gRPC http://{addr} (chain {}, height {})",
+        genesis.chain_id, tip.height
+    );
+    let driver_task = tokio::spawn(driver.run(stop_rx));
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => { r?; tracing::info!("stopping on Ctrl-C"); }
+        r = sigterm() => { r?; tracing::info!("stopping on SIGTERM"); }
+    }
+    let _ = stop_tx.send(true);
+    driver_task.await??;
+    server.await??;
+    Ok(())
+}
+
+async fn sigterm() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        s.recv().await;
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+async fn devnet(
+    dir: Option<PathBuf>,
+    validators: u32,
+    fm: genesis::FaultModelName,
+    base_port: u16,
+) -> Result<()> {
+    if validators != 1 {
+        bail!("this build runs a single-validator devnet; multi-validator networks need the p2p layer");
+    }
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("yui-devnet-{}", driver::now_ms())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let desc = network::NetworkDesc {
+        chain_id: "yui-devnet".into(),
+        fault_model: fm,
+        max_expiry_blocks: 600,
+        consensus: genesis::ConsensusParams::default(),
+        parameters: Default::default(),
+        organizations: vec![network::OrgDesc {
+            id: "tama".into(),
+            name: "Tama City".into(),
+            validators,
+            admins: 1,
+            admin_roles: vec!["org_admin".into(), "municipality_admin".into()],
+        }],
+    };
+    let keys_dir = dir.join("keys");
+    let genesis_path = dir.join("genesis.json");
+    if !genesis_path.exists() {
+        let doc = network::genesis_from(&desc, &keys_dir, driver::now_ms())?;
+        write_json(&genesis_path, &doc)?;
+    }
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for i in 1..=validators {
+        let port = if base_port == 0 {
+            free_port()?
+        } else {
+            base_port + i as u16 - 1
+        };
+        let node_dir = dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&node_dir)?;
+        let cfg = format!(
+            "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/tama-validator-{i}.key\"\ngrpc_listen = \"127.0.0.1:{port}\"\n"
+        );
+        std::fs::write(node_dir.join("node.toml"), cfg)?;
+        let child = tokio::process::Command::new(&exe)
+            .arg("run")
+            .arg("--config")
+            .arg(node_dir.join("node.toml"))
+            .kill_on_drop(true)
+            .spawn()?;
+        println!(
+            "validator {i}: gRPC http://127.0.0.1:{port}  (config {})",
+            node_dir.join("node.toml").display()
+        );
+        children.push(child);
+    }
+    println!(
+        "devnet in {} — admin key: {}; press Ctrl-C to stop",
+        dir.display(),
+        keys_dir.join("tama-admin-1.key").display()
+    );
+    tokio::signal::ctrl_c().await?;
+    for c in &mut children {
+        if let Some(pid) = c.id() {
+            // SIGTERM lets each node flush and stop cleanly.
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+    for c in &mut children {
+        let _ = c.wait().await;
+    }
+    Ok(())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

@@ -1,0 +1,303 @@
+//! The gRPC API: the `Ledger` service over the committed chain and the mempool, plus the
+//! standard health and reflection services. Every error is a status with the right code and a
+//! sentence a person understands; nothing a client sends can crash the node.
+
+use crate::chain::ChainReader;
+use crate::driver::Shared;
+use crate::tx::{RawTx, Reject};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+use yui_consensus::Hash;
+use yui_proto::v1 as pb;
+use yui_proto::v1::ledger_server::{Ledger, LedgerServer};
+
+/// The Ledger service.
+#[derive(Clone)]
+pub struct LedgerApi {
+    /// Committed chain.
+    pub chain: ChainReader,
+    /// Driver-shared state.
+    pub shared: Shared,
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    tracing::error!(error = %e, "internal error serving a request");
+    Status::internal(format!("the node failed to read its store: {e}"))
+}
+
+fn hash_arg(what: &str, bytes: &[u8]) -> Result<Hash, Status> {
+    Hash::from_slice(bytes).ok_or_else(|| {
+        Status::invalid_argument(format!(
+            "{what} must be 32 bytes, got {} bytes",
+            bytes.len()
+        ))
+    })
+}
+
+/// Convert a stored block to the API message.
+pub fn block_proto(b: &crate::chain::StoredBlock) -> pb::Block {
+    let h = &b.header;
+    pb::Block {
+        header: Some(pb::BlockHeader {
+            chain_id: h.chain_id.clone(),
+            height: h.height,
+            time_ms: h.time_ms,
+            parent_hash: h.parent_hash.0.to_vec(),
+            proposer: h.proposer.to_vec(),
+            validator_set_hash: h.validator_set_hash.0.to_vec(),
+            tx_root: h.tx_root.0.to_vec(),
+            state_root: h.state_root.0.to_vec(),
+            event_root: h.event_root.0.to_vec(),
+        }),
+        hash: h.hash().0.to_vec(),
+        transactions: b.txs.iter().map(RawTx::to_proto).collect(),
+        certificate: Some(pb::CommitCertificate {
+            height: b.cert.height,
+            round: b.cert.round,
+            block_hash: b.cert.block_hash.0.to_vec(),
+            signatures: b
+                .cert
+                .signatures
+                .iter()
+                .map(|(k, s)| pb::CommitSignature {
+                    validator: k.to_vec(),
+                    signature: s.to_vec(),
+                })
+                .collect(),
+        }),
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::EventEnvelope, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Ledger for LedgerApi {
+    async fn submit_transaction(
+        &self,
+        request: Request<pb::SubmitTransactionRequest>,
+    ) -> Result<Response<pb::SubmitTransactionResponse>, Status> {
+        let tx = request
+            .into_inner()
+            .transaction
+            .ok_or_else(|| Status::invalid_argument("the request has no transaction"))?;
+        let raw = RawTx::from_proto(tx);
+        let tip = self.shared.tip.borrow().height;
+        let result = {
+            let mut m = self
+                .shared
+                .mempool
+                .lock()
+                .map_err(|_| Status::internal("mempool lock poisoned"))?;
+            m.admit(&self.chain, raw, tip)
+        };
+        match result {
+            Ok(id) => {
+                self.shared.mempool_notify.notify_one();
+                Ok(Response::new(pb::SubmitTransactionResponse {
+                    tx_id: id.0.to_vec(),
+                }))
+            }
+            Err(r) => {
+                if matches!(r, Reject::Internal(_)) {
+                    tracing::error!(error = %r, "mempool admission failed");
+                }
+                Err(r.into())
+            }
+        }
+    }
+
+    async fn get_transaction(
+        &self,
+        request: Request<pb::GetTransactionRequest>,
+    ) -> Result<Response<pb::GetTransactionResponse>, Status> {
+        let id = hash_arg("tx_id", &request.into_inner().tx_id)?;
+        if let Some(loc) = self.chain.tx_location(&id).map_err(internal)? {
+            let block = self.chain.block(loc.height).map_err(internal)?;
+            let tx = block.and_then(|b| b.txs.get(loc.index as usize).map(RawTx::to_proto));
+            let receipt = self.chain.receipt_proto(loc).map_err(internal)?;
+            return Ok(Response::new(pb::GetTransactionResponse {
+                status: pb::TxStatus::Committed as i32,
+                height: loc.height,
+                index: loc.index,
+                receipt,
+                transaction: tx,
+            }));
+        }
+        let pending = self
+            .shared
+            .mempool
+            .lock()
+            .map_err(|_| Status::internal("mempool lock poisoned"))?
+            .get(&id)
+            .map(|t| t.raw.to_proto());
+        Ok(Response::new(pb::GetTransactionResponse {
+            status: if pending.is_some() {
+                pb::TxStatus::Pending as i32
+            } else {
+                pb::TxStatus::Unknown as i32
+            },
+            transaction: pending,
+            ..Default::default()
+        }))
+    }
+
+    async fn get_block(
+        &self,
+        request: Request<pb::GetBlockRequest>,
+    ) -> Result<Response<pb::GetBlockResponse>, Status> {
+        use pb::get_block_request::By;
+        let tip = self.shared.tip.borrow().height;
+        let height = match request.into_inner().by {
+            None => {
+                return Err(Status::invalid_argument(
+                    "say which block: height, hash or latest",
+                ))
+            }
+            Some(By::Height(h)) => h,
+            Some(By::Latest(_)) => tip,
+            Some(By::Hash(h)) => {
+                let hash = hash_arg("hash", &h)?;
+                self.chain
+                    .height_of(&hash)
+                    .map_err(internal)?
+                    .ok_or_else(|| Status::not_found("no committed block has this hash"))?
+            }
+        };
+        if height == 0 {
+            return Err(Status::not_found(
+                "height 0 is the genesis, not a block; the first block is height 1",
+            ));
+        }
+        let block = self.chain.block(height).map_err(internal)?.ok_or_else(|| {
+            Status::not_found(format!(
+                "block {height} is not committed yet (latest is {tip})"
+            ))
+        })?;
+        Ok(Response::new(pb::GetBlockResponse {
+            block: Some(block_proto(&block)),
+        }))
+    }
+
+    async fn get_chain_info(
+        &self,
+        _request: Request<pb::GetChainInfoRequest>,
+    ) -> Result<Response<pb::GetChainInfoResponse>, Status> {
+        let tip = self.shared.tip.borrow().clone();
+        let set = self.chain.validator_set(tip.height + 1).map_err(internal)?;
+        let total = set.total_power();
+        let min_power = set.validators.iter().map(|v| v.power).max().unwrap_or(1);
+        let tolerated = self.chain.fault_model.tolerated(total) / min_power.max(1);
+        Ok(Response::new(pb::GetChainInfoResponse {
+            chain_id: self.chain.chain_id.clone(),
+            height: tip.height,
+            latest_hash: tip.hash.0.to_vec(),
+            latest_time_ms: tip.time_ms,
+            validators: set
+                .validators
+                .iter()
+                .map(|v| pb::Validator {
+                    organization: v.organization.clone(),
+                    name: v.name.clone(),
+                    public_key: v.public_key.to_vec(),
+                    power: v.power,
+                })
+                .collect(),
+            fault_model: match self.chain.fault_model {
+                yui_consensus::FaultModel::Byzantine => pb::FaultModel::Byzantine as i32,
+                yui_consensus::FaultModel::Crash => pb::FaultModel::Crash as i32,
+            },
+            quorum_power: set.quorum_power(),
+            total_power: total,
+            genesis_hash: self.chain.genesis_hash.0.to_vec(),
+            max_expiry_blocks: self.chain.max_expiry_blocks,
+            tolerated_faults: tolerated as u32,
+        }))
+    }
+
+    type SubscribeEventsStream = EventStream;
+
+    async fn subscribe_events(
+        &self,
+        request: Request<pb::SubscribeEventsRequest>,
+    ) -> Result<Response<Self::SubscribeEventsStream>, Status> {
+        let mut cursor = request.into_inner().after.map(|c| (c.height, c.index));
+        let chain = self.chain.clone();
+        let mut tip_rx = self.shared.tip.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::EventEnvelope, Status>>(256);
+        tokio::spawn(async move {
+            const PAGE: usize = 256;
+            loop {
+                let page = match chain.events_after(cursor, PAGE) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(internal(e))).await;
+                        return;
+                    }
+                };
+                let n = page.len();
+                for ((h, i), ev) in page {
+                    let event = match prost::Message::decode(ev.event.as_slice()) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            let _ = tx.send(Err(internal(e))).await;
+                            return;
+                        }
+                    };
+                    let env = pb::EventEnvelope {
+                        cursor: Some(pb::Cursor {
+                            height: h,
+                            index: i,
+                        }),
+                        tx_id: ev.tx_id.to_vec(),
+                        time_ms: ev.time_ms,
+                        event: Some(event),
+                    };
+                    if tx.send(Ok(env)).await.is_err() {
+                        return; // client went away
+                    }
+                    cursor = Some((h, i));
+                }
+                if n < PAGE {
+                    // Caught up: wait for the next commit (or poll, in case a change was missed).
+                    tokio::select! {
+                        r = tip_rx.changed() => if r.is_err() { return },
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        _ = tx.closed() => return,
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}
+
+/// Serve the API on `addr` until `shutdown` resolves.
+pub async fn serve(
+    addr: SocketAddr,
+    api: LedgerApi,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<LedgerServer<LedgerApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(yui_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(LedgerServer::new(api).max_decoding_message_size(4 * 1024 * 1024))
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = shutdown.changed().await;
+        })
+        .await?;
+    Ok(())
+}

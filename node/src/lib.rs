@@ -1,0 +1,15 @@
+//! The Yui node: the drivers around the two pure cores. Storage (sled behind `Store`), the
+//! consensus WAL and driver, the mempool, the gRPC API, genesis and configuration. The `yui`
+//! binary (`main.rs`) is a thin CLI over this library.
+
+pub mod chain;
+pub mod config;
+pub mod driver;
+pub mod genesis;
+pub mod grpc;
+pub mod keys;
+pub mod mempool;
+pub mod network;
+pub mod store;
+pub mod tx;
+pub mod wal;

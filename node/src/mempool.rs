@@ -1,0 +1,152 @@
+//! The mempool: admission checks before a transaction is accepted, and the arrival-ordered,
+//! bounded queue the proposer takes blocks from.
+//!
+//! Admission, in order (a rejection stores nothing): size, decoding, chain id, call present,
+//! strict signature (`tx::check_stateless`); expiry window; duplicate body (in the mempool or
+//! committed within its expiry window); room (count and bytes); signer's role
+//! (`contracts::authorize`) against the committed state.
+
+use crate::chain::ChainReader;
+use crate::tx::{check_expiry, check_stateless, CheckedTx, RawTx, Reject};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use yui_consensus::Hash;
+
+/// Limits of the mempool.
+#[derive(Clone, Copy, Debug)]
+pub struct MempoolLimits {
+    /// Most transactions held.
+    pub max_txs: usize,
+    /// Most body+signature bytes held.
+    pub max_bytes: usize,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits {
+            max_txs: 50_000,
+            max_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// Pending transactions in arrival order.
+pub struct Mempool {
+    limits: MempoolLimits,
+    order: VecDeque<Hash>,
+    txs: BTreeMap<Hash, CheckedTx>,
+    bodies: BTreeSet<Hash>,
+    bytes: usize,
+}
+
+impl Mempool {
+    /// An empty mempool.
+    pub fn new(limits: MempoolLimits) -> Self {
+        Mempool {
+            limits,
+            order: VecDeque::new(),
+            txs: BTreeMap::new(),
+            bodies: BTreeSet::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Number of pending transactions.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    /// A pending transaction.
+    pub fn get(&self, id: &Hash) -> Option<&CheckedTx> {
+        self.txs.get(id)
+    }
+
+    /// Run the admission checks and queue the transaction.
+    pub fn admit(
+        &mut self,
+        chain: &ChainReader,
+        raw: RawTx,
+        tip_height: u64,
+    ) -> Result<Hash, Reject> {
+        let tx = check_stateless(raw, &chain.chain_id)?;
+        check_expiry(&tx, tip_height + 1, chain.max_expiry_blocks)?;
+        if self.bodies.contains(&tx.body_hash) {
+            return Err(Reject::AlreadyExists(format!(
+                "this transaction body was already accepted (pending as {}); a body is accepted once within its expiry window",
+                self.order.iter().find(|id| self.txs.get(id).is_some_and(|t| t.body_hash == tx.body_hash)).map(|h| h.to_hex()).unwrap_or_default()
+            )));
+        }
+        if chain
+            .body_committed(&tx.body_hash)
+            .map_err(|e| Reject::Internal(e.to_string()))?
+        {
+            return Err(Reject::AlreadyExists(
+                "this transaction body is already committed; a body is accepted once within its expiry window".into(),
+            ));
+        }
+        let size = tx.raw.body.len() + tx.raw.signature.len();
+        if self.txs.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
+            return Err(Reject::ResourceExhausted(format!(
+                "the mempool is full ({} transactions); retry in a few seconds",
+                self.txs.len()
+            )));
+        }
+        yui_contracts::authorize(&chain.state(), &tx.signer, &tx.call)?;
+        let id = tx.id;
+        self.bytes += size;
+        self.bodies.insert(tx.body_hash);
+        self.order.push_back(id);
+        self.txs.insert(id, tx);
+        Ok(id)
+    }
+
+    /// Up to `max_txs` transactions and `max_bytes` bytes, in arrival order.
+    pub fn candidates(&self, max_txs: usize, max_bytes: u64) -> Vec<CheckedTx> {
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        for id in &self.order {
+            if out.len() >= max_txs {
+                break;
+            }
+            let Some(tx) = self.txs.get(id) else { continue };
+            let size = (tx.raw.body.len() + tx.raw.signature.len()) as u64;
+            if bytes + size > max_bytes {
+                break;
+            }
+            bytes += size;
+            out.push(tx.clone());
+        }
+        out
+    }
+
+    /// Remove committed transactions and those that can no longer be included.
+    pub fn prune(&mut self, committed: &[Hash], next_height: u64) {
+        for id in committed {
+            self.remove(id);
+        }
+        let expired: Vec<Hash> = self
+            .txs
+            .values()
+            .filter(|t| t.expires_at_height < next_height)
+            .map(|t| t.id)
+            .collect();
+        for id in &expired {
+            self.remove(id);
+        }
+        if self.order.len() > self.txs.len() {
+            let txs = &self.txs;
+            self.order.retain(|id| txs.contains_key(id));
+        }
+    }
+
+    fn remove(&mut self, id: &Hash) {
+        if let Some(tx) = self.txs.remove(id) {
+            self.bytes -= tx.raw.body.len() + tx.raw.signature.len();
+            self.bodies.remove(&tx.body_hash);
+        }
+    }
+}
