@@ -1,1 +1,356 @@
-//! End-to-end test helpers.
+//! End-to-end test harness: builds the real `yui` binary, writes a network description,
+//! genesis and node configs into a temporary directory, starts `yui run` processes bound to
+//! 127.0.0.1 on free ports, and gives tests gRPC clients and transaction signing. Every
+//! process is killed when its `NodeProc` is dropped; every wait is bounded.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use ed25519_dalek::{Signer, SigningKey};
+use prost::Message;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use yui_proto::v1 as pb;
+use yui_proto::v1::ledger_client::LedgerClient;
+
+/// A gRPC client of the Ledger service.
+pub type Client = LedgerClient<tonic::transport::Channel>;
+
+/// The `yui` binary, built once per test run.
+pub fn yui_bin() -> Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        // target/<profile>/deps/<test> -> target/<profile>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or("cannot locate the target directory")?
+            .to_path_buf();
+        let release = profile_dir.ends_with("release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "yui-node", "--bin", "yui"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err("building the yui binary failed".into());
+        }
+        Ok(profile_dir.join("yui"))
+    })
+    .clone()
+    .map_err(|e| anyhow!(e))
+}
+
+/// A `yui run` process.
+pub struct NodeProc {
+    /// Its config file.
+    pub config: PathBuf,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// gRPC endpoint, `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl NodeProc {
+    /// Start the process and wait (bounded) until its gRPC answers.
+    pub async fn start(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let child = Command::new(yui_bin()?)
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start yui")?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut c) = self.client().await {
+                if c.get_chain_info(pb::GetChainInfoRequest {}).await.is_ok() {
+                    return Ok(());
+                }
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Some(status) = c.try_wait()? {
+                    bail!(
+                        "yui exited with {status} at start; log:\n{}",
+                        self.log_text()
+                    );
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("yui did not answer within 30 s; log:\n{}", self.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The node's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL the process and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait (bounded), then SIGKILL if needed.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A connected client.
+    pub async fn client(&self) -> Result<Client> {
+        Ok(LedgerClient::connect(self.endpoint.clone()).await?)
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A test network.
+pub struct Net {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+    /// The nodes.
+    pub nodes: Vec<NodeProc>,
+    /// The first organization's admin key (org_admin + municipality_admin).
+    pub admin: SigningKey,
+    /// Chain id.
+    pub chain_id: String,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Load a key file written by `yui keys generate`.
+pub fn load_key(path: &Path) -> Result<SigningKey> {
+    let text = std::fs::read_to_string(path)?;
+    let seed: [u8; 32] = hex::decode(text.trim())?
+        .try_into()
+        .map_err(|_| anyhow!("bad key file"))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+impl Net {
+    /// Create and start a network of `validators` validators of one organization
+    /// ("tama") with fast test timings.
+    pub async fn start(validators: u32, fault_model: &str) -> Result<Net> {
+        let dir = tempfile::tempdir()?;
+        let chain_id = "yui-test".to_string();
+        let network = format!(
+            r#"chain_id = "{chain_id}"
+fault_model = "{fault_model}"
+max_expiry_blocks = 100
+
+[consensus]
+min_block_interval_ms = 20
+heartbeat_interval_ms = 300
+timeout_propose_ms = 1000
+timeout_prevote_ms = 500
+timeout_precommit_ms = 500
+
+[[organizations]]
+id = "tama"
+name = "Tama City"
+validators = {validators}
+admins = 1
+"#
+        );
+        std::fs::write(dir.path().join("network.toml"), network)?;
+        let status = Command::new(yui_bin()?)
+            .args(["genesis", "init", "--network"])
+            .arg(dir.path().join("network.toml"))
+            .arg("--keys-dir")
+            .arg(dir.path().join("keys"))
+            .arg("--out")
+            .arg(dir.path().join("genesis.json"))
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("yui genesis init failed");
+        }
+        let mut nodes = Vec::new();
+        for i in 1..=validators {
+            let node_dir = dir.path().join(format!("node{i}"));
+            std::fs::create_dir_all(&node_dir)?;
+            let port = free_port()?;
+            let config = node_dir.join("node.toml");
+            std::fs::write(
+                &config,
+                format!(
+                    "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/tama-validator-{i}.key\"\ngrpc_listen = \"127.0.0.1:{port}\"\n"
+                ),
+            )?;
+            nodes.push(NodeProc {
+                config,
+                data_dir: node_dir.join("data"),
+                endpoint: format!("http://127.0.0.1:{port}"),
+                child: None,
+                log: node_dir.join("node.log"),
+            });
+        }
+        for n in &mut nodes {
+            n.start().await?;
+        }
+        let admin = load_key(&dir.path().join("keys/tama-admin-1.key"))?;
+        Ok(Net {
+            dir,
+            nodes,
+            admin,
+            chain_id,
+        })
+    }
+}
+
+/// 16 random bytes.
+pub fn nonce() -> Vec<u8> {
+    let mut n = [0u8; 16];
+    getrandom::fill(&mut n).unwrap_or_default();
+    n.to_vec()
+}
+
+/// A fresh random key.
+pub fn random_key() -> SigningKey {
+    let mut s = [0u8; 32];
+    getrandom::fill(&mut s).unwrap_or_default();
+    SigningKey::from_bytes(&s)
+}
+
+/// Sign a body exactly as a client in any language would: the signature covers
+/// "yui/v1/tx-signature\0" || body.
+pub fn sign_body(key: &SigningKey, body: &pb::TxBody) -> pb::SignedTransaction {
+    let bytes = body.encode_to_vec();
+    let msg = [b"yui/v1/tx-signature\0".as_slice(), &bytes].concat();
+    pb::SignedTransaction {
+        body: bytes,
+        signature: key.sign(&msg).to_bytes().to_vec(),
+    }
+}
+
+/// A body for `call` by `key`, expiring `ahead` blocks after `height`.
+pub fn body(
+    key: &SigningKey,
+    chain_id: &str,
+    expires_at_height: u64,
+    call: pb::tx_body::Call,
+) -> pb::TxBody {
+    pb::TxBody {
+        chain_id: chain_id.to_string(),
+        signer: key.verifying_key().to_bytes().to_vec(),
+        expires_at_height,
+        nonce: nonce(),
+        call: Some(call),
+    }
+}
+
+/// A governance GrantRole call.
+pub fn grant(account: &SigningKey, kind: pb::RoleKind, scope: &str) -> pb::tx_body::Call {
+    pb::tx_body::Call::Governance(pb::GovernanceCall {
+        call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
+            account: account.verifying_key().to_bytes().to_vec(),
+            role: Some(pb::Role {
+                kind: kind as i32,
+                scope: scope.to_string(),
+            }),
+        })),
+    })
+}
+
+/// The current height.
+pub async fn height(c: &mut Client) -> Result<u64> {
+    Ok(c.get_chain_info(pb::GetChainInfoRequest {})
+        .await?
+        .into_inner()
+        .height)
+}
+
+/// Submit and return the id.
+pub async fn submit(c: &mut Client, tx: pb::SignedTransaction) -> Result<Vec<u8>, tonic::Status> {
+    c.submit_transaction(pb::SubmitTransactionRequest {
+        transaction: Some(tx),
+    })
+    .await
+    .map(|r| r.into_inner().tx_id)
+}
+
+/// Wait (bounded) until a transaction is committed; return its status response.
+pub async fn wait_committed(
+    c: &mut Client,
+    id: &[u8],
+    timeout: Duration,
+) -> Result<pb::GetTransactionResponse> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let r = c
+            .get_transaction(pb::GetTransactionRequest { tx_id: id.to_vec() })
+            .await?
+            .into_inner();
+        if r.status == pb::TxStatus::Committed as i32 {
+            return Ok(r);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "transaction {} not committed within {timeout:?} (status {})",
+                hex::encode(id),
+                r.status
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+/// Wait (bounded) until the chain reaches `h`.
+pub async fn wait_height(c: &mut Client, h: u64, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while height(c).await? < h {
+        if Instant::now() > deadline {
+            bail!("height {h} not reached within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// A block's header by height.
+pub async fn header(c: &mut Client, h: u64) -> Result<pb::BlockHeader> {
+    let b = c
+        .get_block(pb::GetBlockRequest {
+            by: Some(pb::get_block_request::By::Height(h)),
+        })
+        .await?
+        .into_inner()
+        .block
+        .ok_or_else(|| anyhow!("no block"))?;
+    b.header.ok_or_else(|| anyhow!("no header"))
+}
