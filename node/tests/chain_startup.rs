@@ -1,0 +1,90 @@
+//! The chain's one-batch commit and its start-up check: a reopened store continues from its
+//! tip with the same state root; a damaged store is refused with a clear message.
+
+use std::path::Path;
+use std::sync::Arc;
+use yui_consensus::{CommitCertificate, VoteData, VoteType};
+use yui_node::{chain, keys, network, store};
+
+fn setup() -> (
+    tempfile::TempDir,
+    yui_node::genesis::GenesisDoc,
+    ed25519_dalek::SigningKey,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let desc = network::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../genesis/examples/single.toml"),
+    )
+    .unwrap();
+    let doc = network::genesis_from(&desc, dir.path(), 1_000).unwrap();
+    let key = keys::load(&dir.path().join("tama-validator-1.key")).unwrap();
+    (dir, doc, key)
+}
+
+fn commit_empty_blocks(c: &mut chain::Chain, key: &ed25519_dalek::SigningKey, n: u64) {
+    for _ in 0..n {
+        let t = c.tip().time_ms + 1000;
+        let me = key.verifying_key().to_bytes();
+        let ex = c.execute(t, me, vec![], true).unwrap();
+        let hash = ex.header.hash();
+        let v = VoteData {
+            chain_id: ex.header.chain_id.clone(),
+            vote_type: VoteType::Precommit,
+            height: ex.header.height,
+            round: 0,
+            block_hash: Some(hash),
+            validator: me,
+        }
+        .sign(key);
+        let cert = CommitCertificate {
+            height: ex.header.height,
+            round: 0,
+            block_hash: hash,
+            signatures: vec![(me, v.signature)],
+        };
+        c.commit(&ex, cert).unwrap();
+    }
+}
+
+#[test]
+fn reopened_sled_store_continues_from_its_tip() {
+    let (dir, doc, key) = setup();
+    let path = dir.path().join("chain");
+    let tip = {
+        let s: Arc<dyn store::Store> = Arc::new(store::SledStore::open(&path).unwrap());
+        let mut c = chain::Chain::open(s, &doc).unwrap();
+        commit_empty_blocks(&mut c, &key, 5);
+        c.tip().clone()
+    };
+    let s: Arc<dyn store::Store> = Arc::new(store::SledStore::open(&path).unwrap());
+    let c = chain::Chain::open(s, &doc).unwrap();
+    assert_eq!(c.tip(), &tip);
+    assert_eq!(tip.height, 5);
+}
+
+#[test]
+fn damaged_store_fails_the_startup_check() {
+    let (_dir, doc, key) = setup();
+    let s: Arc<dyn store::Store> = Arc::new(store::MemStore::default());
+    let mut c = chain::Chain::open(s.clone(), &doc).unwrap();
+    commit_empty_blocks(&mut c, &key, 4);
+    // Case 1: the recorded tip's state root no longer matches the block.
+    let tip_bytes = s.get(b"m/tip").unwrap().unwrap();
+    let mut tip: chain::Tip = borsh::from_slice(&tip_bytes).unwrap();
+    tip.state_root[0] ^= 1;
+    let mut b = store::Batch::default();
+    b.put(b"m/tip".to_vec(), borsh::to_vec(&tip).unwrap());
+    s.write(b).unwrap();
+    let err = format!("{:#}", chain::Chain::open(s.clone(), &doc).err().unwrap());
+    assert!(
+        err.contains("start-up check") && err.contains("state root"),
+        "{err}"
+    );
+    // Case 2: a block in the checked window is missing.
+    let mut b = store::Batch::default();
+    b.put(b"m/tip".to_vec(), tip_bytes);
+    b.delete([b"b/".as_slice(), &2u64.to_be_bytes()].concat());
+    s.write(b).unwrap();
+    let err = format!("{:#}", chain::Chain::open(s.clone(), &doc).err().unwrap());
+    assert!(err.contains("block 2 is missing"), "{err}");
+}
