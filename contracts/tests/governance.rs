@@ -2,6 +2,8 @@
 //! versioned and never retroactive, validator changes only with more than 2/3 of validator
 //! organizations, and failed calls change nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use yui_contracts::governance::{
     self, Account, ChainConfig, Genesis, Organization, Role, RoleKind, ValidatorRecord,

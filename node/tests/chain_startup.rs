@@ -1,6 +1,8 @@
 //! The chain's one-batch commit and its start-up check: a reopened store continues from its
 //! tip with the same state root; a damaged store is refused with a clear message.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use yui_consensus::{CommitCertificate, VoteData, VoteType};

@@ -1,6 +1,8 @@
 //! The example networks in genesis/examples build valid genesis files, and a node's store
 //! refuses a genesis of another network.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use yui_node::{chain, genesis, network, store};
 

@@ -3,6 +3,8 @@
 //! check, and every transaction the node reported committed must still be committed with
 //! the same receipt.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 use yui_proto::v1 as pb;
 use yui_tests::*;

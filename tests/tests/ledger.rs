@@ -1,5 +1,7 @@
 //! End-to-end tests of the Ledger API on a real single-validator `yui` process.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use prost::Message;
 use std::time::Duration;
 use tokio_stream::StreamExt;
