@@ -2,6 +2,7 @@
 //! consensus WAL and driver, the mempool, the gRPC API, genesis and configuration. The `yui`
 //! binary (`main.rs`) is a thin CLI over this library.
 
+pub mod apidoc;
 pub mod chain;
 pub mod config;
 pub mod driver;

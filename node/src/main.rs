@@ -1,6 +1,6 @@
 //! The `yui` binary: one command for keys, genesis, running a node and a local devnet.
 
-use yui_node::{chain, config, driver, genesis, grpc, keys, mempool, network, store};
+use yui_node::{apidoc, chain, config, driver, genesis, grpc, keys, mempool, network, store};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -39,6 +39,11 @@ enum Command {
         #[arg(long, value_enum)]
         log_format: Option<config::LogFormat>,
     },
+    /// Print documentation generated from the code.
+    Docs {
+        #[command(subcommand)]
+        command: DocsCommand,
+    },
     /// Start a local network on 127.0.0.1 and print its endpoints. Ctrl-C stops it.
     Devnet {
         /// Directory for keys, genesis, configs and data (default: a new temporary directory).
@@ -54,6 +59,12 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         base_port: u16,
     },
+}
+
+#[derive(Subcommand)]
+enum DocsCommand {
+    /// The gRPC API reference (Markdown) from the .proto files: `yui docs api > docs/api.md`.
+    Api,
 }
 
 #[derive(Subcommand)]
@@ -129,6 +140,12 @@ fn main() -> Result<()> {
                 Ok(())
             }
         },
+        Command::Docs {
+            command: DocsCommand::Api,
+        } => {
+            print!("{}", apidoc::render(yui_proto::FILE_DESCRIPTOR_SET)?);
+            Ok(())
+        }
         Command::Run {
             config,
             grpc_listen,
