@@ -21,12 +21,27 @@ pub struct NodeConfig {
     /// Address the gRPC API listens on. Port 0 picks a free port (printed at start).
     #[serde(default = "default_grpc")]
     pub grpc_listen: SocketAddr,
+    /// This node's network key file, for an observer (a validator uses its validator key).
+    /// Its public key must be listed in genesis `observers`.
+    #[serde(default)]
+    pub node_key: Option<PathBuf>,
+    /// Address the peer-to-peer network listens on. Port 0 picks a free port.
+    #[serde(default = "default_p2p")]
+    pub p2p_listen: SocketAddr,
+    /// Peers to connect to (their `p2p_listen` addresses). Only nodes listed in genesis are
+    /// accepted, whatever is written here.
+    #[serde(default)]
+    pub peers: Vec<SocketAddr>,
     /// "text" (default) or "json" log lines on stderr.
     #[serde(default)]
     pub log_format: LogFormat,
     /// Mempool bounds.
     #[serde(default)]
     pub mempool: MempoolConfig,
+}
+
+fn default_p2p() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 26656))
 }
 
 fn default_grpc() -> SocketAddr {
@@ -76,6 +91,7 @@ impl NodeConfig {
         c.data_dir = base.join(&c.data_dir);
         c.genesis = base.join(&c.genesis);
         c.validator_key = c.validator_key.map(|k| base.join(k));
+        c.node_key = c.node_key.map(|k| base.join(k));
         Ok(c)
     }
 }

@@ -1,19 +1,29 @@
 //! The consensus driver: the only task that owns the engine, the WAL and the chain writer.
 //! It turns real time into engine timeouts, carries out the engine's actions in order
 //! (persist before broadcast), builds and validates blocks, commits decisions in one flushed
-//! batch, and only then publishes the new tip to the API and event subscribers.
+//! batch, and only then publishes the new tip to the API and event subscribers. It also runs
+//! block sync: a node that is behind (down for a while, or with a wiped data directory) asks
+//! its peers for committed blocks, checks each certificate against the validator set of its
+//! height, re-executes the block and commits it.
 
-use crate::chain::{Chain, Executed, Tip};
+use crate::chain::{Chain, Executed, StoredBlock, Tip};
 use crate::genesis::ConsensusParams;
 use crate::mempool::Mempool;
+use crate::p2p::{Gossip, Inbound, Outbound, SyncRequest, SyncResponse, MAX_SYNC_BLOCKS};
+use crate::tx::RawTx;
 use crate::wal::{Wal, WalRecord};
-use anyhow::{Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 use ed25519_dalek::SigningKey;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{watch, Notify};
-use yui_consensus::{Action, Engine, EngineConfig, Event, Hash, Timeout};
+use tokio::sync::{mpsc, watch, Notify};
+use yui_consensus::{Action, Engine, EngineConfig, Event, Hash, Header, Message, Timeout};
+
+/// How often a node asks its peers for their height.
+const SYNC_POLL_MS: u64 = 1_000;
+/// Most blocks received by gossip kept while undecided.
+const MAX_RECEIVED_BLOCKS: usize = 64;
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -32,6 +42,16 @@ pub struct Shared {
     pub mempool_notify: Arc<Notify>,
     /// The committed tip, published after each flushed commit.
     pub tip: watch::Receiver<Tip>,
+    /// Where to publish gossip (transactions submitted to this node).
+    pub net: Option<mpsc::Sender<Outbound>>,
+}
+
+/// The network side of the driver.
+pub struct NetLink {
+    /// Messages to publish / requests to send.
+    pub out: mpsc::Sender<Outbound>,
+    /// Messages from peers.
+    pub inbound: mpsc::Receiver<Inbound>,
 }
 
 /// The driver.
@@ -45,10 +65,19 @@ pub struct Driver {
     mempool: Arc<Mutex<Mempool>>,
     notify: Arc<Notify>,
     tip_tx: watch::Sender<Tip>,
+    net_out: Option<mpsc::Sender<Outbound>>,
+    net_in: Option<mpsc::Receiver<Inbound>>,
     timers: BTreeSet<(u64, Timeout)>,
+    /// Blocks this node executed (built or validated), by hash.
     pending: HashMap<Hash, Executed>,
+    /// Blocks received with proposals, not yet validated.
+    received: HashMap<Hash, (Header, Vec<RawTx>)>,
+    /// A decided block we do not have yet (fetched by sync).
+    awaiting: Option<yui_consensus::CommitCertificate>,
     started: bool,
     last_commit_ms: u64,
+    last_sync_poll_ms: u64,
+    last_blocks_request_ms: u64,
 }
 
 impl Driver {
@@ -59,6 +88,7 @@ impl Driver {
         params: ConsensusParams,
         wal_path: &std::path::Path,
         mempool: Arc<Mutex<Mempool>>,
+        net: Option<NetLink>,
     ) -> Result<(Driver, Shared)> {
         let (wal, wal_records) = Wal::open(wal_path)
             .with_context(|| format!("cannot open the consensus WAL {}", wal_path.display()))?;
@@ -73,10 +103,15 @@ impl Driver {
         let engine = Engine::new(config, key.clone());
         let (tip_tx, tip_rx) = watch::channel(chain.tip().clone());
         let notify = Arc::new(Notify::new());
+        let (net_out, net_in) = match net {
+            Some(n) => (Some(n.out), Some(n.inbound)),
+            None => (None, None),
+        };
         let shared = Shared {
             mempool: mempool.clone(),
             mempool_notify: notify.clone(),
             tip: tip_rx,
+            net: net_out.clone(),
         };
         let last_commit_ms = chain.tip().time_ms;
         Ok((
@@ -90,10 +125,16 @@ impl Driver {
                 mempool,
                 notify,
                 tip_tx,
+                net_out,
+                net_in,
                 timers: BTreeSet::new(),
                 pending: HashMap::new(),
+                received: HashMap::new(),
+                awaiting: None,
                 started: false,
                 last_commit_ms,
+                last_sync_poll_ms: 0,
+                last_blocks_request_ms: 0,
             },
             shared,
         ))
@@ -103,23 +144,17 @@ impl Driver {
         self.chain.tip().height + 1
     }
 
-    /// Whether the next height should start now: transactions wait and the minimum interval
-    /// passed, or the heartbeat interval passed.
-    fn due_to_start(&self, now: u64) -> Option<u64> {
+    /// Milliseconds until the next height should start (0 = now): when transactions wait
+    /// and the minimum interval passed, or when the heartbeat interval passed.
+    fn wait_to_start(&self, now: u64) -> u64 {
         let since = now.saturating_sub(self.last_commit_ms.min(now));
         let has_txs = self.mempool.lock().map(|m| !m.is_empty()).unwrap_or(false);
-        if has_txs && since >= self.params.min_block_interval_ms {
-            return None;
-        }
-        if since >= self.params.heartbeat_interval_ms {
-            return None;
-        }
-        let wait = if has_txs {
-            self.params.min_block_interval_ms - since
+        let interval = if has_txs {
+            self.params.min_block_interval_ms
         } else {
-            self.params.heartbeat_interval_ms - since
+            self.params.heartbeat_interval_ms
         };
-        Some(wait)
+        interval.saturating_sub(since)
     }
 
     fn start_height(&mut self, now: u64) -> Result<()> {
@@ -135,12 +170,12 @@ impl Driver {
 
     /// Run until `shutdown` resolves.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+        let mut net_in = self.net_in.take();
         loop {
             let now = now_ms();
-            if !self.started && self.due_to_start(now).is_none() {
+            if !self.started && self.awaiting.is_none() && self.wait_to_start(now) == 0 {
                 self.start_height(now)?;
             }
-            // Fire due timers.
             while let Some(&(at, t)) = self.timers.first() {
                 if at > now_ms() {
                     break;
@@ -149,16 +184,20 @@ impl Driver {
                 self.feed(now_ms(), VecDeque::from([Event::Timeout(t)]))?;
             }
             let now = now_ms();
-            let mut wait_ms = 1_000u64;
+            if self.net_out.is_some() && now.saturating_sub(self.last_sync_poll_ms) >= SYNC_POLL_MS
+            {
+                self.last_sync_poll_ms = now;
+                self.send(Outbound::Request {
+                    to: None,
+                    request: SyncRequest::Status,
+                });
+            }
+            let mut wait_ms = SYNC_POLL_MS;
             if let Some(&(at, _)) = self.timers.first() {
                 wait_ms = wait_ms.min(at.saturating_sub(now));
             }
-            if !self.started {
-                if let Some(w) = self.due_to_start(now) {
-                    wait_ms = wait_ms.min(w);
-                } else {
-                    wait_ms = 0;
-                }
+            if !self.started && self.awaiting.is_none() {
+                wait_ms = wait_ms.min(self.wait_to_start(now));
             }
             if wait_ms == 0 {
                 continue;
@@ -166,6 +205,11 @@ impl Driver {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
                 _ = self.notify.notified() => {}
+                msg = async { match net_in.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => {
+                    if let Some(m) = msg {
+                        self.on_inbound(m)?;
+                    }
+                }
                 _ = shutdown.changed() => {
                     tracing::info!("consensus driver stopping");
                     return Ok(());
@@ -174,8 +218,148 @@ impl Driver {
         }
     }
 
+    fn send(&self, o: Outbound) {
+        if let Some(n) = &self.net_out {
+            if n.try_send(o).is_err() {
+                tracing::warn!("network queue full; dropped an outbound message");
+            }
+        }
+    }
+
+    fn on_inbound(&mut self, m: Inbound) -> Result<()> {
+        let now = now_ms();
+        match m {
+            Inbound::Peers(n) => tracing::debug!(peers = n, "peer count"),
+            Inbound::Gossip { from, message } => match *message {
+                Gossip::Tx(raw) => {
+                    let tip = self.chain.tip().height;
+                    let admitted = match self.mempool.lock() {
+                        Ok(mut m) => m.admit(&self.chain.reader, raw, tip).is_ok(),
+                        Err(_) => false,
+                    };
+                    if admitted {
+                        self.notify.notify_one();
+                    }
+                }
+                Gossip::Proposal {
+                    proposal,
+                    header,
+                    txs,
+                } => {
+                    if header.hash() != proposal.data.block_hash {
+                        tracing::warn!(peer = %from, "dropped a proposal whose block does not match its hash");
+                        return Ok(());
+                    }
+                    let h = proposal.data.height;
+                    if h < self.next_height() {
+                        return Ok(());
+                    }
+                    if h > self.next_height() {
+                        self.request_blocks(Some(from), now);
+                        return Ok(());
+                    }
+                    if self.received.len() >= MAX_RECEIVED_BLOCKS {
+                        self.received.clear();
+                    }
+                    self.received.insert(header.hash(), (header, txs));
+                    self.consensus_event(now, Event::Proposal(proposal))?;
+                }
+                Gossip::Vote(v) => {
+                    let h = v.data.height;
+                    if h > self.next_height() {
+                        self.request_blocks(Some(from), now);
+                        return Ok(());
+                    }
+                    if h == self.next_height() {
+                        self.consensus_event(now, Event::Vote(v))?;
+                    }
+                }
+                Gossip::Evidence(e) => {
+                    if e.is_valid() {
+                        tracing::warn!(validator = %hex::encode(e.first.data.validator), height = e.first.data.height, "equivocation evidence received");
+                    }
+                }
+            },
+            Inbound::Sync { from, response } => match response {
+                SyncResponse::Status { height } => {
+                    if height > self.chain.tip().height {
+                        self.request_blocks(Some(from), now);
+                    }
+                }
+                SyncResponse::Blocks(blocks) => self.apply_synced(blocks)?,
+                SyncResponse::Error(e) => {
+                    tracing::debug!(peer = %from, error = %e, "sync error from peer")
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn consensus_event(&mut self, now: u64, ev: Event) -> Result<()> {
+        if self.awaiting.is_some() {
+            return Ok(());
+        }
+        if !self.started {
+            // A peer already works on the next height: join it now.
+            self.start_height(now)?;
+        }
+        self.feed(now, VecDeque::from([ev]))
+    }
+
+    fn request_blocks(&mut self, to: Option<libp2p::PeerId>, now: u64) {
+        if now.saturating_sub(self.last_blocks_request_ms) < 500 {
+            return;
+        }
+        self.last_blocks_request_ms = now;
+        self.send(Outbound::Request {
+            to,
+            request: SyncRequest::Blocks {
+                from: self.next_height(),
+                max: MAX_SYNC_BLOCKS,
+            },
+        });
+    }
+
+    /// Apply blocks from a peer: each must extend the tip, carry a certificate valid for the
+    /// validator set of its height, and re-execute to exactly its header.
+    fn apply_synced(&mut self, blocks: Vec<StoredBlock>) -> Result<()> {
+        let mut applied = 0;
+        for b in blocks {
+            let h = b.header.height;
+            if h != self.next_height() {
+                continue;
+            }
+            let hash = b.header.hash();
+            let set = self.chain.reader.validator_set(h)?;
+            if let Err(e) = b.cert.verify(&self.chain.reader.chain_id, h, &hash, &set) {
+                tracing::warn!(height = h, error = %e, "dropped a synced block: its commit certificate does not verify");
+                break;
+            }
+            let ex = match self.chain.validate(&b.header, &b.txs) {
+                Ok(ex) => ex,
+                Err(e) => {
+                    tracing::warn!(height = h, error = %e, "dropped a synced block: it does not re-execute to its header");
+                    break;
+                }
+            };
+            self.commit(ex, b.cert)?;
+            applied += 1;
+        }
+        if applied > 0 {
+            tracing::info!(
+                blocks = applied,
+                height = self.chain.tip().height,
+                "caught up from peers"
+            );
+            // Ask for more right away if the peer has them.
+            self.last_blocks_request_ms = 0;
+            self.last_sync_poll_ms = 0;
+        }
+        Ok(())
+    }
+
     fn feed(&mut self, now: u64, mut events: VecDeque<Event>) -> Result<()> {
-        // Bounded: each event yields finitely many actions; cap the loop anyway.
+        // Each event yields finitely many actions; the cap only guards against a bug.
         let mut steps = 0usize;
         while let Some(ev) = events.pop_front() {
             steps += 1;
@@ -189,20 +373,94 @@ impl Driver {
         Ok(())
     }
 
+    fn validate_block(&mut self, now: u64, hash: &Hash) -> Option<bool> {
+        if self.pending.contains_key(hash) {
+            return Some(true);
+        }
+        let (header, txs) = self.received.get(hash)?.clone();
+        if header.time_ms > now + self.params.max_clock_drift_ms {
+            tracing::warn!(
+                height = header.height,
+                "proposed block time is too far ahead of this node's clock"
+            );
+            return Some(false);
+        }
+        match self.chain.validate(&header, &txs) {
+            Ok(ex) => {
+                self.pending.insert(*hash, ex);
+                Some(true)
+            }
+            Err(e) => {
+                tracing::warn!(height = header.height, error = %e, "proposed block is invalid");
+                Some(false)
+            }
+        }
+    }
+
+    fn commit(&mut self, ex: Executed, cert: yui_consensus::CommitCertificate) -> Result<()> {
+        let tip = self
+            .chain
+            .commit(&ex, cert)
+            .context("cannot commit the decided block")?;
+        tracing::info!(height = tip.height, txs = ex.txs.len(), hash = %tip.hash, "committed block");
+        self.pending.clear();
+        self.received.retain(|_, (h, _)| h.height > tip.height);
+        self.timers.clear();
+        self.started = false;
+        self.awaiting = None;
+        self.last_commit_ms = now_ms();
+        let next = tip.height + 1;
+        self.wal
+            .truncate_below(next, &self.wal_records)
+            .context("cannot truncate the consensus WAL")?;
+        self.wal_records.retain(|r| r.height >= next);
+        let ids: Vec<Hash> = ex.txs.iter().map(|t| t.id).collect();
+        if let Ok(mut m) = self.mempool.lock() {
+            m.prune(&ids, next);
+        }
+        let _ = self.tip_tx.send(tip);
+        Ok(())
+    }
+
     fn carry_out(&mut self, now: u64, action: Action, events: &mut VecDeque<Event>) -> Result<()> {
         match action {
             Action::Persist(message) => {
-                let record = WalRecord {
-                    height: self.next_height(),
-                    message,
+                let height = match &message {
+                    Message::Proposal(p) => p.data.height,
+                    Message::Vote(v) => v.data.height,
                 };
+                let record = WalRecord { height, message };
                 self.wal
                     .append(&record)
                     .context("cannot write the consensus WAL")?;
                 self.wal_records.push(record);
             }
-            Action::Broadcast(_message) => {
-                // Single process: nothing to send. The network issue adds gossip here.
+            Action::Broadcast(Message::Proposal(p)) => {
+                let block = self
+                    .pending
+                    .get(&p.data.block_hash)
+                    .map(|ex| {
+                        (
+                            ex.header.clone(),
+                            ex.txs.iter().map(|t| t.raw.clone()).collect::<Vec<_>>(),
+                        )
+                    })
+                    .or_else(|| self.received.get(&p.data.block_hash).cloned());
+                match block {
+                    Some((header, txs)) => {
+                        self.send(Outbound::Publish(Box::new(Gossip::Proposal {
+                            proposal: p,
+                            header,
+                            txs,
+                        })))
+                    }
+                    None => tracing::warn!(
+                        "cannot broadcast a proposal for a block this node does not have"
+                    ),
+                }
+            }
+            Action::Broadcast(Message::Vote(v)) => {
+                self.send(Outbound::Publish(Box::new(Gossip::Vote(v))))
             }
             Action::BuildProposal { height, round } => {
                 let time_ms = now.max(self.chain.tip().time_ms + 1);
@@ -210,7 +468,7 @@ impl Driver {
                     let m = self
                         .mempool
                         .lock()
-                        .map_err(|_| anyhow::anyhow!("mempool lock poisoned"))?;
+                        .map_err(|_| anyhow!("mempool lock poisoned"))?;
                     m.candidates(
                         self.params.max_block_txs as usize,
                         self.params.max_block_bytes,
@@ -224,7 +482,7 @@ impl Driver {
                 let ex = self
                     .chain
                     .execute(time_ms, proposer, candidates, false)
-                    .map_err(|e| anyhow::anyhow!("cannot build block {height}: {e}"))?;
+                    .map_err(|e| anyhow!("cannot build block {height}: {e}"))?;
                 let block_hash = ex.header.hash();
                 tracing::debug!(height, round, txs = ex.txs.len(), "built proposal");
                 self.pending.insert(block_hash, ex);
@@ -239,12 +497,12 @@ impl Driver {
                 round,
                 block_hash,
             } => {
-                if self.pending.contains_key(&block_hash) {
+                if let Some(valid) = self.validate_block(now, &block_hash) {
                     events.push_back(Event::BlockValidated {
                         height,
                         round,
                         block_hash,
-                        valid: true,
+                        valid,
                     });
                 }
             }
@@ -252,34 +510,30 @@ impl Driver {
                 self.timers.insert((at_ms, timeout));
             }
             Action::Decide(cert) => {
-                let Some(ex) = self.pending.remove(&cert.block_hash) else {
-                    anyhow::bail!(
-                        "decided block {} is not known to this node",
-                        cert.block_hash
-                    );
+                let ex = match self.pending.remove(&cert.block_hash) {
+                    Some(ex) => Some(ex),
+                    None => {
+                        let hash = cert.block_hash;
+                        self.validate_block(now, &hash);
+                        self.pending.remove(&hash)
+                    }
                 };
-                let tip = self
-                    .chain
-                    .commit(&ex, cert)
-                    .context("cannot commit the decided block")?;
-                tracing::info!(height = tip.height, txs = ex.txs.len(), hash = %tip.hash, "committed block");
-                self.pending.clear();
-                self.timers.clear();
-                self.started = false;
-                self.last_commit_ms = now_ms();
-                let next = tip.height + 1;
-                self.wal
-                    .truncate_below(next, &self.wal_records)
-                    .context("cannot truncate the consensus WAL")?;
-                self.wal_records.retain(|r| r.height >= next);
-                let ids: Vec<Hash> = ex.txs.iter().map(|t| t.id).collect();
-                if let Ok(mut m) = self.mempool.lock() {
-                    m.prune(&ids, next);
+                match ex {
+                    Some(ex) => self.commit(ex, cert)?,
+                    None => {
+                        tracing::info!(
+                            height = cert.height,
+                            "decided a block this node does not have; fetching it from peers"
+                        );
+                        self.awaiting = Some(cert);
+                        self.last_blocks_request_ms = 0;
+                        self.request_blocks(None, now);
+                    }
                 }
-                let _ = self.tip_tx.send(tip);
             }
             Action::Evidence(e) => {
-                tracing::warn!(validator = %hex::encode(e.first.data.validator), "equivocation evidence");
+                tracing::warn!(validator = %hex::encode(e.first.data.validator), height = e.first.data.height, "equivocation detected");
+                self.send(Outbound::Publish(Box::new(Gossip::Evidence(e))));
             }
         }
         Ok(())

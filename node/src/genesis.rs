@@ -31,6 +31,9 @@ pub struct GenesisDoc {
     pub organizations: Vec<GenesisOrg>,
     /// Validators deciding height 1.
     pub validators: Vec<GenesisValidator>,
+    /// Non-voting nodes (auditors' observers) allowed to connect.
+    #[serde(default)]
+    pub observers: Vec<GenesisObserver>,
     /// Accounts and their roles.
     pub accounts: Vec<GenesisAccount>,
     /// Initial parameter values.
@@ -135,6 +138,18 @@ pub struct GenesisValidator {
 
 fn one() -> u64 {
     1
+}
+
+/// An observer node.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisObserver {
+    /// Organization running it.
+    pub organization: String,
+    /// Human name.
+    pub name: String,
+    /// Its node public key, hex.
+    pub public_key: String,
 }
 
 /// An account.
@@ -249,12 +264,31 @@ impl GenesisDoc {
         records_to_set(&g.validators, self.fault_model.model())
     }
 
+    /// Every node key allowed on the network: validators and observers.
+    pub fn network_keys(&self) -> Result<Vec<[u8; 32]>> {
+        self.validators
+            .iter()
+            .map(|v| parse_key(&v.public_key))
+            .chain(self.observers.iter().map(|o| parse_key(&o.public_key)))
+            .collect()
+    }
+
     /// The genesis hash: parent of block 1.
     pub fn hash(&self) -> Result<Hash> {
         let g = self.contracts_genesis()?;
+        let observers: Vec<[u8; 32]> = self
+            .observers
+            .iter()
+            .map(|o| parse_key(&o.public_key))
+            .collect::<Result<_>>()?;
         Ok(hash_borsh(
             domain::GENESIS,
-            &(g, self.genesis_time_ms, borsh_params(&self.consensus)),
+            &(
+                g,
+                self.genesis_time_ms,
+                borsh_params(&self.consensus),
+                observers,
+            ),
         ))
     }
 }

@@ -84,6 +84,7 @@ impl Ledger for LedgerApi {
             .transaction
             .ok_or_else(|| Status::invalid_argument("the request has no transaction"))?;
         let raw = RawTx::from_proto(tx);
+        let gossip = raw.clone();
         let tip = self.shared.tip.borrow().height;
         let result = {
             let mut m = self
@@ -96,6 +97,11 @@ impl Ledger for LedgerApi {
         match result {
             Ok(id) => {
                 self.shared.mempool_notify.notify_one();
+                if let Some(net) = &self.shared.net {
+                    let _ = net.try_send(crate::p2p::Outbound::Publish(Box::new(
+                        crate::p2p::Gossip::Tx(gossip),
+                    )));
+                }
                 Ok(Response::new(pb::SubmitTransactionResponse {
                     tx_id: id.0.to_vec(),
                 }))

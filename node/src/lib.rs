@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod keys;
 pub mod mempool;
 pub mod network;
+pub mod p2p;
 pub mod store;
 pub mod tx;
 pub mod wal;

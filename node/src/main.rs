@@ -1,6 +1,6 @@
 //! The `yui` binary: one command for keys, genesis, running a node and a local devnet.
 
-use yui_node::{apidoc, chain, config, driver, genesis, grpc, keys, mempool, network, store};
+use yui_node::{apidoc, chain, config, driver, genesis, grpc, keys, mempool, network, p2p, store};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -49,8 +49,8 @@ enum Command {
         /// Directory for keys, genesis, configs and data (default: a new temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Number of validators.
-        #[arg(long, default_value_t = 1)]
+        /// Number of validators (one municipality each).
+        #[arg(long, default_value_t = 4)]
         validators: u32,
         /// Fault model.
         #[arg(long, value_enum, default_value = "byzantine")]
@@ -213,14 +213,45 @@ async fn run_node(cfg: config::NodeConfig) -> Result<()> {
         max_bytes: cfg.mempool.max_bytes,
     })));
     let reader = chain.reader.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let net_key = match (&key, &cfg.node_key) {
+        (Some(k), _) => k.clone(),
+        (None, Some(path)) => keys::load(path)?,
+        (None, None) => bail!("an observer needs `node_key` (listed in genesis observers); a validator needs `validator_key`"),
+    };
+    let allowed = genesis.network_keys()?;
+    if !allowed.contains(&net_key.verifying_key().to_bytes()) {
+        bail!("this node's key is not listed in genesis (validators or observers), so no peer would accept it");
+    }
+    let p2p_listen = {
+        let l = std::net::TcpListener::bind(cfg.p2p_listen)
+            .with_context(|| format!("cannot listen for peers on {}", cfg.p2p_listen))?;
+        l.local_addr()?
+    };
+    let (in_tx, in_rx) = tokio::sync::mpsc::channel(8192);
+    let (net_out, net_task) = p2p::spawn(
+        p2p::NetConfig {
+            keypair: p2p::keypair_of(&net_key)?,
+            listen: p2p_listen,
+            peers: cfg.peers.clone(),
+            allowed,
+            chain_id: genesis.chain_id.clone(),
+        },
+        reader.clone(),
+        in_tx,
+        stop_rx.clone(),
+    )?;
     let (driver, shared) = driver::Driver::new(
         chain,
         key,
         genesis.consensus.clone(),
         &cfg.data_dir.join("consensus.wal"),
         mempool,
+        Some(driver::NetLink {
+            out: net_out,
+            inbound: in_rx,
+        }),
     )?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener = std::net::TcpListener::bind(cfg.grpc_listen)
         .with_context(|| format!("cannot listen on {}", cfg.grpc_listen))?;
     let addr = listener.local_addr()?;
@@ -242,6 +273,7 @@ async fn run_node(cfg: config::NodeConfig) -> Result<()> {
     let _ = stop_tx.send(true);
     driver_task.await??;
     server.await??;
+    let _ = net_task.await;
     Ok(())
 }
 
@@ -259,33 +291,48 @@ async fn sigterm() -> Result<()> {
     }
 }
 
+const DEVNET_ORGS: [(&str, &str); 7] = [
+    ("hachioji", "Hachioji City"),
+    ("tama", "Tama City"),
+    ("hino", "Hino City"),
+    ("machida", "Machida City"),
+    ("inagi", "Inagi City"),
+    ("fuchu", "Fuchu City"),
+    ("chofu", "Chofu City"),
+];
+
 async fn devnet(
     dir: Option<PathBuf>,
     validators: u32,
     fm: genesis::FaultModelName,
     base_port: u16,
 ) -> Result<()> {
-    if validators != 1 {
-        bail!("this build runs a single-validator devnet; multi-validator networks need the p2p layer");
+    if validators == 0 || validators as usize > DEVNET_ORGS.len() {
+        bail!("a devnet has 1 to {} validators", DEVNET_ORGS.len());
     }
     let dir = match dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("yui-devnet-{}", driver::now_ms())),
     };
     std::fs::create_dir_all(&dir)?;
+    let orgs = &DEVNET_ORGS[..validators as usize];
     let desc = network::NetworkDesc {
         chain_id: "yui-devnet".into(),
         fault_model: fm,
         max_expiry_blocks: 600,
         consensus: genesis::ConsensusParams::default(),
         parameters: Default::default(),
-        organizations: vec![network::OrgDesc {
-            id: "tama".into(),
-            name: "Tama City".into(),
-            validators,
-            admins: 1,
-            admin_roles: vec!["org_admin".into(), "municipality_admin".into()],
-        }],
+        organizations: orgs
+            .iter()
+            .map(|(id, name)| network::OrgDesc {
+                id: id.to_string(),
+                name: name.to_string(),
+                validators: 1,
+                observers: 0,
+                admins: 1,
+                admin_roles: vec!["org_admin".into(), "municipality_admin".into()],
+            })
+            .collect(),
     };
     let keys_dir = dir.join("keys");
     let genesis_path = dir.join("genesis.json");
@@ -293,36 +340,53 @@ async fn devnet(
         let doc = network::genesis_from(&desc, &keys_dir, driver::now_ms())?;
         write_json(&genesis_path, &doc)?;
     }
+    let mut ports = Vec::new();
+    for i in 0..validators as u16 {
+        ports.push(if base_port == 0 {
+            (free_port()?, free_port()?)
+        } else {
+            (base_port + 2 * i, base_port + 2 * i + 1)
+        });
+    }
     let exe = std::env::current_exe()?;
     let mut children = Vec::new();
-    for i in 1..=validators {
-        let port = if base_port == 0 {
-            free_port()?
-        } else {
-            base_port + i as u16 - 1
-        };
-        let node_dir = dir.join(format!("node{i}"));
+    println!(
+        "Yui devnet: {validators} validators, {fm:?} fault model, directory {}",
+        dir.display()
+    );
+    for (i, (id, _)) in orgs.iter().enumerate() {
+        let (grpc, p2p) = ports[i];
+        let node_dir = dir.join(format!("node{}", i + 1));
         std::fs::create_dir_all(&node_dir)?;
+        let peers: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (_, p))| format!("\"127.0.0.1:{p}\""))
+            .collect();
         let cfg = format!(
-            "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/tama-validator-{i}.key\"\ngrpc_listen = \"127.0.0.1:{port}\"\n"
+            "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/{id}-validator-1.key\"\ngrpc_listen = \"127.0.0.1:{grpc}\"\np2p_listen = \"127.0.0.1:{p2p}\"\npeers = [{}]\n",
+            peers.join(", ")
         );
         std::fs::write(node_dir.join("node.toml"), cfg)?;
+        let log = std::fs::File::create(node_dir.join("node.log"))?;
         let child = tokio::process::Command::new(&exe)
             .arg("run")
             .arg("--config")
             .arg(node_dir.join("node.toml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()?;
         println!(
-            "validator {i}: gRPC http://127.0.0.1:{port}  (config {})",
-            node_dir.join("node.toml").display()
+            "  {id}-validator-1  gRPC http://127.0.0.1:{grpc}  p2p 127.0.0.1:{p2p}  log {}",
+            node_dir.join("node.log").display()
         );
         children.push(child);
     }
     println!(
-        "devnet in {} — admin key: {}; press Ctrl-C to stop",
-        dir.display(),
-        keys_dir.join("tama-admin-1.key").display()
+        "Admin keys (org_admin + municipality_admin) are in {}. Press Ctrl-C to stop.",
+        keys_dir.display()
     );
     tokio::signal::ctrl_c().await?;
     for c in &mut children {

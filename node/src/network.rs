@@ -46,6 +46,9 @@ pub struct OrgDesc {
     /// Validators it runs (keys `<id>-validator-<n>.key` are generated if missing).
     #[serde(default)]
     pub validators: u32,
+    /// Observer nodes it runs (keys `<id>-observer-<n>.key`).
+    #[serde(default)]
+    pub observers: u32,
     /// Admin accounts (keys `<id>-admin-<n>.key`).
     #[serde(default = "one")]
     pub admins: u32,
@@ -80,7 +83,16 @@ pub fn genesis_from(
 ) -> Result<GenesisDoc> {
     let mut validators = Vec::new();
     let mut accounts = Vec::new();
+    let mut observers = Vec::new();
     for o in &desc.organizations {
+        for n in 1..=o.observers {
+            let name = format!("{}-observer-{n}", o.id);
+            observers.push(crate::genesis::GenesisObserver {
+                organization: o.id.clone(),
+                public_key: key_hex(keys_dir, &name)?,
+                name,
+            });
+        }
         for n in 1..=o.validators {
             let name = format!("{}-validator-{n}", o.id);
             validators.push(GenesisValidator {
@@ -113,6 +125,7 @@ pub fn genesis_from(
             })
             .collect(),
         validators,
+        observers,
         accounts,
         parameters: desc.parameters.clone(),
     };

@@ -200,16 +200,26 @@ admins = 1
         if !status.success() {
             bail!("yui genesis init failed");
         }
+        let ports: Vec<(u16, u16)> = (0..validators)
+            .map(|_| Ok((free_port()?, free_port()?)))
+            .collect::<Result<_>>()?;
         let mut nodes = Vec::new();
         for i in 1..=validators {
             let node_dir = dir.path().join(format!("node{i}"));
             std::fs::create_dir_all(&node_dir)?;
-            let port = free_port()?;
+            let (port, p2p) = ports[i as usize - 1];
+            let peers: Vec<String> = ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j + 1 != i as usize)
+                .map(|(_, (_, p))| format!("\"127.0.0.1:{p}\""))
+                .collect();
             let config = node_dir.join("node.toml");
             std::fs::write(
                 &config,
                 format!(
-                    "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/tama-validator-{i}.key\"\ngrpc_listen = \"127.0.0.1:{port}\"\n"
+                    "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/tama-validator-{i}.key\"\ngrpc_listen = \"127.0.0.1:{port}\"\np2p_listen = \"127.0.0.1:{p2p}\"\npeers = [{}]\n",
+                    peers.join(", ")
                 ),
             )?;
             nodes.push(NodeProc {
