@@ -404,7 +404,7 @@ impl Chain {
         let mut receipts = Vec::with_capacity(candidates.len());
         let mut bodies = BTreeSet::new();
         let internal = |e: StoreError| Reject::Internal(e.to_string());
-        for tx in candidates {
+        for (index, tx) in candidates.into_iter().enumerate() {
             let dup = !bodies.insert(tx.body_hash)
                 || r.body_committed(&tx.body_hash).map_err(internal)?;
             let check = if dup {
@@ -416,7 +416,10 @@ impl Chain {
             };
             if let Err(e) = check {
                 if strict {
-                    return Err(e);
+                    return Err(Reject::InvalidArgument(format!(
+                        "transaction {index} ({}): {e}",
+                        tx.id
+                    )));
                 }
                 continue;
             }
@@ -476,14 +479,39 @@ impl Chain {
         if header.time_ms <= self.tip.time_ms {
             return Err(bad("block time is not after its parent's".into()));
         }
-        let checked = txs
-            .iter()
-            .map(|t| check_stateless(t.clone(), &self.reader.chain_id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut checked = Vec::with_capacity(txs.len());
+        for (i, t) in txs.iter().enumerate() {
+            let c = check_stateless(t.clone(), &self.reader.chain_id)
+                .map_err(|e| bad(format!("transaction {i} ({}): {e}", t.id())))?;
+            checked.push(c);
+        }
         let ex = self.execute(header.time_ms, header.proposer, checked, true)?;
-        if &ex.header != header {
+        let mismatch = |what: &str, want: &Hash, got: &Hash| {
+            bad(format!(
+                "block {}: the {what} in the header is {want} but re-execution gives {got}",
+                header.height
+            ))
+        };
+        let e = &ex.header;
+        if e.validator_set_hash != header.validator_set_hash {
+            return Err(mismatch(
+                "validator-set hash (the set the state names for this height)",
+                &header.validator_set_hash,
+                &e.validator_set_hash,
+            ));
+        }
+        if e.tx_root != header.tx_root {
+            return Err(mismatch("transaction root", &header.tx_root, &e.tx_root));
+        }
+        if e.state_root != header.state_root {
+            return Err(mismatch("state root", &header.state_root, &e.state_root));
+        }
+        if e.event_root != header.event_root {
+            return Err(mismatch("event root", &header.event_root, &e.event_root));
+        }
+        if e != header {
             return Err(bad(format!(
-                "block {} does not match its execution (roots differ)",
+                "block {} does not match its re-execution",
                 header.height
             )));
         }

@@ -71,6 +71,51 @@ pub fn block_proto(b: &crate::chain::StoredBlock) -> pb::Block {
     }
 }
 
+/// Convert an API block back to the stored form (for export over gRPC). Fails on wrong
+/// field sizes; the verifier then checks everything else.
+pub fn block_from_proto(b: pb::Block) -> anyhow::Result<crate::chain::StoredBlock> {
+    use anyhow::anyhow;
+    let h = b.header.ok_or_else(|| anyhow!("block without header"))?;
+    let hash =
+        |v: &[u8], what: &str| Hash::from_slice(v).ok_or_else(|| anyhow!("{what} is not 32 bytes"));
+    let key = |v: &[u8], what: &str| {
+        <[u8; 32]>::try_from(v).map_err(|_| anyhow!("{what} is not 32 bytes"))
+    };
+    let cert = b
+        .certificate
+        .ok_or_else(|| anyhow!("block without certificate"))?;
+    Ok(crate::chain::StoredBlock {
+        header: yui_consensus::Header {
+            chain_id: h.chain_id,
+            height: h.height,
+            time_ms: h.time_ms,
+            parent_hash: hash(&h.parent_hash, "parent hash")?,
+            proposer: key(&h.proposer, "proposer")?,
+            validator_set_hash: hash(&h.validator_set_hash, "validator set hash")?,
+            tx_root: hash(&h.tx_root, "tx root")?,
+            state_root: hash(&h.state_root, "state root")?,
+            event_root: hash(&h.event_root, "event root")?,
+        },
+        txs: b.transactions.into_iter().map(RawTx::from_proto).collect(),
+        cert: yui_consensus::CommitCertificate {
+            height: cert.height,
+            round: cert.round,
+            block_hash: hash(&cert.block_hash, "certificate block hash")?,
+            signatures: cert
+                .signatures
+                .into_iter()
+                .map(|s| {
+                    Ok((
+                        key(&s.validator, "certificate validator")?,
+                        <[u8; 64]>::try_from(s.signature.as_slice())
+                            .map_err(|_| anyhow!("signature is not 64 bytes"))?,
+                    ))
+                })
+                .collect::<anyhow::Result<_>>()?,
+        },
+    })
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::EventEnvelope, Status>> + Send>>;
 
 #[tonic::async_trait]

@@ -3,6 +3,7 @@
 //! binary (`main.rs`) is a thin CLI over this library.
 
 pub mod apidoc;
+pub mod audit;
 pub mod chain;
 pub mod config;
 pub mod driver;

@@ -1,6 +1,8 @@
 //! The `yui` binary: one command for keys, genesis, running a node and a local devnet.
 
-use yui_node::{apidoc, chain, config, driver, genesis, grpc, keys, mempool, network, p2p, store};
+use yui_node::{
+    apidoc, audit, chain, config, driver, genesis, grpc, keys, mempool, network, p2p, store,
+};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -38,6 +40,37 @@ enum Command {
         /// Override `log_format`.
         #[arg(long, value_enum)]
         log_format: Option<config::LogFormat>,
+    },
+    /// Write the chain (blocks with their commit certificates) to one file.
+    Export {
+        /// Read a stopped node's data directory.
+        #[arg(long, conflicts_with = "endpoint")]
+        data_dir: Option<PathBuf>,
+        /// Read a running node over gRPC, e.g. http://127.0.0.1:50051.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The export file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replay and verify a chain from genesis: hash links, commit certificates, signatures,
+    /// Merkle roots and state roots. Exits non-zero on the first failure.
+    Verify {
+        /// The network's genesis file.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// An export file.
+        #[arg(long, conflicts_with = "data_dir")]
+        export: Option<PathBuf>,
+        /// A stopped node's data directory (its stored state is compared with the replay too).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Also write the report as JSON to this file ("-" for standard output).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Print documentation generated from the code.
     Docs {
@@ -140,6 +173,83 @@ fn main() -> Result<()> {
                 Ok(())
             }
         },
+        Command::Export {
+            data_dir,
+            endpoint,
+            out,
+        } => {
+            let n = match (data_dir, endpoint) {
+                (Some(dir), None) => {
+                    let store = audit::open_data_dir(&dir)?;
+                    let genesis_hash = store
+                        .get(b"m/genesis")?
+                        .and_then(|g| yui_consensus::Hash::from_slice(&g))
+                        .ok_or_else(|| anyhow::anyhow!("{} holds no chain", dir.display()))?;
+                    let chain_id =
+                        match store.get(&[b"b/".as_slice(), &1u64.to_be_bytes()].concat())? {
+                            Some(b) => borsh::from_slice::<chain::StoredBlock>(&b)?.header.chain_id,
+                            None => String::new(),
+                        };
+                    let (tip, blocks) = audit::store_blocks(store)?;
+                    audit::write_export(
+                        &out,
+                        &audit::ExportHeader {
+                            chain_id,
+                            genesis_hash,
+                            count: tip,
+                        },
+                        blocks,
+                    )?
+                }
+                (None, Some(endpoint)) => {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(export_grpc(&endpoint, &out))?
+                }
+                _ => bail!("give either --data-dir or --endpoint"),
+            };
+            println!("exported {n} blocks to {}", out.display());
+            Ok(())
+        }
+        Command::Verify {
+            genesis,
+            export,
+            data_dir,
+            json,
+            quiet,
+        } => {
+            let g = genesis::GenesisDoc::load(&genesis)?;
+            let progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let report = match (export, data_dir) {
+                (Some(file), None) => {
+                    let (header, blocks) = audit::read_export(&file)?;
+                    if header.genesis_hash != g.hash()? {
+                        bail!("the export is of another network (genesis {} there, {} in the genesis file)", header.genesis_hash, g.hash()?);
+                    }
+                    audit::verify(&g, blocks, Some(header.count), None, progress)?
+                }
+                (None, Some(dir)) => {
+                    let store = audit::open_data_dir(&dir)?;
+                    let (tip, blocks) = audit::store_blocks(store.clone())?;
+                    audit::verify(&g, blocks, Some(tip), Some(store), progress)?
+                }
+                _ => bail!("give either --export or --data-dir"),
+            };
+            print!("{}", report.human());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)? + "\n";
+                if path.as_os_str() == "-" {
+                    print!("{text}");
+                } else {
+                    std::fs::write(&path, text)?;
+                }
+            }
+            if report.failure.is_some() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Docs {
             command: DocsCommand::Api,
         } => {
@@ -401,6 +511,41 @@ async fn devnet(
         let _ = c.wait().await;
     }
     Ok(())
+}
+
+async fn export_grpc(endpoint: &str, out: &Path) -> Result<u64> {
+    use yui_proto::v1 as pb;
+    let mut c = pb::ledger_client::LedgerClient::connect(endpoint.to_string())
+        .await
+        .with_context(|| format!("cannot connect to {endpoint}"))?
+        .max_decoding_message_size(64 * 1024 * 1024);
+    let info = c
+        .get_chain_info(pb::GetChainInfoRequest {})
+        .await?
+        .into_inner();
+    let genesis_hash = yui_consensus::Hash::from_slice(&info.genesis_hash)
+        .ok_or_else(|| anyhow::anyhow!("bad genesis hash"))?;
+    let mut blocks = Vec::with_capacity(info.height as usize);
+    for h in 1..=info.height {
+        let b = c
+            .get_block(pb::GetBlockRequest {
+                by: Some(pb::get_block_request::By::Height(h)),
+            })
+            .await?
+            .into_inner()
+            .block
+            .ok_or_else(|| anyhow::anyhow!("node returned no block {h}"))?;
+        blocks.push(grpc::block_from_proto(b));
+    }
+    audit::write_export(
+        out,
+        &audit::ExportHeader {
+            chain_id: info.chain_id,
+            genesis_hash,
+            count: info.height,
+        },
+        blocks.into_iter(),
+    )
 }
 
 fn free_port() -> Result<u16> {
