@@ -25,6 +25,9 @@ use std::sync::Arc;
 use yui_consensus::Hash;
 use yui_contracts::StateRead;
 
+/// A stream of blocks read from a source.
+pub type BlockIter = Box<dyn Iterator<Item = Result<StoredBlock>>>;
+
 /// Magic bytes of an export file.
 pub const MAGIC: &[u8; 8] = b"YUIEXP01";
 
@@ -73,9 +76,7 @@ pub fn open_data_dir(dir: &Path) -> Result<Arc<dyn Store>> {
 }
 
 /// Read an export file.
-pub fn read_export(
-    path: &Path,
-) -> Result<(ExportHeader, Box<dyn Iterator<Item = Result<StoredBlock>>>)> {
+pub fn read_export(path: &Path) -> Result<(ExportHeader, BlockIter)> {
     let mut f = BufReader::new(
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
     );
