@@ -268,6 +268,59 @@ impl Ledger for LedgerApi {
         }))
     }
 
+    async fn get_proof(
+        &self,
+        request: Request<pb::GetProofRequest>,
+    ) -> Result<Response<pb::InclusionProof>, Status> {
+        use pb::get_proof_request::Target;
+        let (tx_id, cursor) = match request.into_inner().target {
+            None => {
+                return Err(Status::invalid_argument(
+                    "say what to prove: tx_id or event",
+                ))
+            }
+            Some(Target::TxId(id)) => (hash_arg("tx_id", &id)?, None),
+            Some(Target::Event(c)) => {
+                let after = c.index.checked_sub(1).map(|i| (c.height, i));
+                let found = if let Some(a) = after {
+                    self.chain.events_after(Some(a), 1).map_err(internal)?
+                } else {
+                    self.chain
+                        .events_after(c.height.checked_sub(1).map(|h| (h, u32::MAX)), 1)
+                        .map_err(internal)?
+                };
+                match found.into_iter().next() {
+                    Some(((h, i), ev)) if h == c.height && i == c.index => {
+                        (Hash(ev.tx_id), Some(c))
+                    }
+                    _ => {
+                        return Err(Status::not_found(format!(
+                            "no committed event at cursor {}:{}",
+                            c.height, c.index
+                        )))
+                    }
+                }
+            }
+        };
+        let loc = self
+            .chain
+            .tx_location(&tx_id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found("the transaction is not committed on this node"))?;
+        let mut proof = crate::proof::build(&self.chain, loc).map_err(internal)?;
+        if let Some(c) = cursor {
+            let first = self
+                .chain
+                .receipt(loc)
+                .map_err(internal)?
+                .map(|r| r.first_event)
+                .unwrap_or(0);
+            proof.event_index = c.index.saturating_sub(first);
+            proof.event_cursor = Some(c);
+        }
+        Ok(Response::new(proof))
+    }
+
     type SubscribeEventsStream = EventStream;
 
     async fn subscribe_events(

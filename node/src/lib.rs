@@ -13,6 +13,7 @@ pub mod keys;
 pub mod mempool;
 pub mod network;
 pub mod p2p;
+pub mod proof;
 pub mod store;
 pub mod tx;
 pub mod wal;

@@ -72,6 +72,11 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Inclusion proofs of transactions and events.
+    Proof {
+        #[command(subcommand)]
+        command: ProofCommand,
+    },
     /// Print documentation generated from the code.
     Docs {
         #[command(subcommand)]
@@ -92,6 +97,43 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         base_port: u16,
     },
+}
+
+#[derive(Subcommand)]
+enum ProofCommand {
+    /// Fetch a proof from a node and write it to a file (protobuf `yui.v1.InclusionProof`).
+    Get {
+        /// The node, e.g. http://127.0.0.1:50051.
+        #[arg(long)]
+        endpoint: String,
+        /// A transaction id (hex).
+        #[arg(long, conflicts_with = "event")]
+        tx: Option<String>,
+        /// An event cursor, HEIGHT:INDEX.
+        #[arg(long)]
+        event: Option<String>,
+        /// Where to write the proof.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a proof offline against the genesis validator set or a trusted validator set.
+    Verify {
+        /// The proof file.
+        proof: PathBuf,
+        /// Trust the validator set of this genesis file.
+        #[arg(long, conflicts_with = "validators")]
+        genesis: Option<PathBuf>,
+        /// Trust this validator set: a JSON object {"fault_model": "byzantine", "validators": [...]}
+        /// with validators as in genesis.
+        #[arg(long)]
+        validators: Option<PathBuf>,
+    },
+}
+
+#[derive(serde::Deserialize)]
+struct TrustedSet {
+    fault_model: genesis::FaultModelName,
+    validators: Vec<genesis::GenesisValidator>,
 }
 
 #[derive(Subcommand)]
@@ -249,6 +291,93 @@ fn main() -> Result<()> {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Command::Proof {
+            command:
+                ProofCommand::Get {
+                    endpoint,
+                    tx,
+                    event,
+                    out,
+                },
+        } => {
+            use yui_proto::v1 as pb;
+            let target = match (tx, event) {
+                (Some(t), None) => pb::get_proof_request::Target::TxId(
+                    hex::decode(t.trim()).context("--tx must be hex")?,
+                ),
+                (None, Some(e)) => {
+                    let (h, i) = e
+                        .split_once(':')
+                        .ok_or_else(|| anyhow::anyhow!("--event is HEIGHT:INDEX"))?;
+                    pb::get_proof_request::Target::Event(pb::Cursor {
+                        height: h.parse()?,
+                        index: i.parse()?,
+                    })
+                }
+                _ => bail!("give --tx or --event"),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let proof = rt.block_on(async {
+                let mut c = pb::ledger_client::LedgerClient::connect(endpoint.clone()).await?;
+                Ok::<_, anyhow::Error>(
+                    c.get_proof(pb::GetProofRequest {
+                        target: Some(target),
+                    })
+                    .await?
+                    .into_inner(),
+                )
+            })?;
+            std::fs::write(&out, prost::Message::encode_to_vec(&proof))?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::Proof {
+            command:
+                ProofCommand::Verify {
+                    proof,
+                    genesis,
+                    validators,
+                },
+        } => {
+            let set = match (genesis, validators) {
+                (Some(g), None) => genesis::GenesisDoc::load(&g)?.validator_set()?,
+                (None, Some(v)) => {
+                    let t: TrustedSet = serde_json::from_str(&std::fs::read_to_string(&v)?)
+                        .context("the validator set file is not valid")?;
+                    let records = t
+                        .validators
+                        .iter()
+                        .map(|v| {
+                            Ok(yui_contracts::governance::ValidatorRecord {
+                                organization: v.organization.clone(),
+                                name: v.name.clone(),
+                                public_key: genesis::parse_key(&v.public_key)?,
+                                power: v.power,
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    genesis::records_to_set(&records, t.fault_model.model())?
+                }
+                _ => bail!("give --genesis or --validators"),
+            };
+            let bytes = std::fs::read(&proof)
+                .with_context(|| format!("cannot read {}", proof.display()))?;
+            match yui_node::proof::decode(&bytes).and_then(|p| yui_node::proof::verify(&p, &set)) {
+                Ok(v) => {
+                    println!("VALID: transaction {} is in block {} ({}), committed by a quorum of the trusted validators; call {}", v.tx_id, v.height, v.block_hash, if v.success { "succeeded" } else { "failed (recorded)" });
+                    if let Some(e) = v.event {
+                        println!("event: {e:?}");
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    println!("INVALID: {e:#}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Docs {
             command: DocsCommand::Api,
