@@ -4,6 +4,7 @@
 
 pub mod apidoc;
 pub mod audit;
+pub mod bench;
 pub mod chain;
 pub mod config;
 pub mod driver;

@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: ProofCommand,
     },
+    /// Benchmarks that print figures for this machine.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Print documentation generated from the code.
     Docs {
         #[command(subcommand)]
@@ -134,6 +139,19 @@ enum ProofCommand {
 struct TrustedSet {
     fault_model: genesis::FaultModelName,
     validators: Vec<genesis::GenesisValidator>,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Replay speed of `yui verify` (one thread) against the machine's signature rate.
+    Replay {
+        /// Transactions in the synthetic chain.
+        #[arg(long, default_value_t = 100_000)]
+        txs: usize,
+        /// Transactions per block.
+        #[arg(long, default_value_t = 2_000)]
+        per_block: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -379,6 +397,9 @@ fn main() -> Result<()> {
                 }
             }
         }
+        Command::Bench {
+            command: BenchCommand::Replay { txs, per_block },
+        } => yui_node::bench::replay(txs, per_block),
         Command::Docs {
             command: DocsCommand::Api,
         } => {
