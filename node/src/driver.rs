@@ -161,10 +161,13 @@ impl Driver {
         let height = self.next_height();
         let validators = self.chain.reader.validator_set(height)?;
         self.started = true;
-        let mut events = VecDeque::from([Event::StartHeight { height, validators }]);
-        for r in self.wal_records.iter().filter(|r| r.height == height) {
-            events.push_back(Event::Restored(r.message.clone()));
-        }
+        let mut events: VecDeque<Event> = self
+            .wal_records
+            .iter()
+            .filter(|r| r.height == height)
+            .map(|r| Event::Restored(r.message.clone()))
+            .collect();
+        events.push_back(Event::StartHeight { height, validators });
         self.feed(now, events)
     }
 
