@@ -123,6 +123,41 @@ impl NodeProc {
         }
     }
 
+    /// Delete the data directory (the node must be stopped).
+    pub fn wipe(&self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+
+    /// Freeze (SIGSTOP) or resume (SIGCONT) the process: while frozen it sends and receives
+    /// nothing, as if cut off from the network.
+    pub fn freeze(&self, frozen: bool) {
+        if let Some(c) = &self.child {
+            let sig = if frozen { "-STOP" } else { "-CONT" };
+            let _ = Command::new("kill")
+                .arg(sig)
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// A node process for an arbitrary config file (for tests that add nodes by hand).
+    pub fn custom(config: PathBuf, data_dir: PathBuf, endpoint: String, log: PathBuf) -> NodeProc {
+        NodeProc {
+            config,
+            data_dir,
+            endpoint,
+            child: None,
+            log,
+        }
+    }
+
     /// A connected client.
     pub async fn client(&self) -> Result<Client> {
         Ok(LedgerClient::connect(self.endpoint.clone()).await?)
@@ -147,7 +182,8 @@ pub struct Net {
     pub chain_id: String,
 }
 
-fn free_port() -> Result<u16> {
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -350,6 +386,18 @@ pub async fn wait_height(c: &mut Client, h: u64, timeout: Duration) -> Result<()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+/// A block's hash by height.
+pub async fn block_hash(c: &mut Client, h: u64) -> Result<Vec<u8>> {
+    Ok(c.get_block(pb::GetBlockRequest {
+        by: Some(pb::get_block_request::By::Height(h)),
+    })
+    .await?
+    .into_inner()
+    .block
+    .ok_or_else(|| anyhow!("no block"))?
+    .hash)
 }
 
 /// A block's header by height.

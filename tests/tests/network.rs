@@ -1,0 +1,399 @@
+//! A consortium of real `yui` processes on 127.0.0.1: agreement, crashes, restarts, wiped
+//! data directories, the genesis allow-list, a twin validator and a cut-off validator.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use yui_proto::v1 as pb;
+use yui_tests::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Submit one role grant through `c`; returns the id.
+async fn submit_one(
+    net_admin: &ed25519_dalek::SigningKey,
+    chain_id: &str,
+    c: &mut Client,
+) -> anyhow::Result<Vec<u8>> {
+    let h = height(c).await?;
+    let tx = sign_body(
+        net_admin,
+        &body(
+            net_admin,
+            chain_id,
+            h + 80,
+            grant(&random_key(), pb::RoleKind::RoleDonor, ""),
+        ),
+    );
+    Ok(submit(c, tx).await?)
+}
+
+/// A steady load on `endpoints` until `stop`; returns the ids it saw accepted.
+fn load(
+    net: &Net,
+    endpoints: Vec<String>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<Vec<u8>>> {
+    let admin = net.admin.clone();
+    let chain_id = net.chain_id.clone();
+    tokio::spawn(async move {
+        let mut ids = Vec::new();
+        let mut clients = Vec::new();
+        for e in &endpoints {
+            if let Ok(c) = pb::ledger_client::LedgerClient::connect(e.clone()).await {
+                clients.push(c);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(240);
+        let mut i = 0usize;
+        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline && !clients.is_empty() {
+            let n = clients.len();
+            if let Ok(id) = submit_one(&admin, &chain_id, &mut clients[i % n]).await {
+                ids.push(id);
+            }
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        ids
+    })
+}
+
+/// All `clients` agree on the block hash of every height up to the lowest tip.
+async fn assert_agreement(clients: &mut [Client]) -> u64 {
+    let mut tips = Vec::new();
+    for c in clients.iter_mut() {
+        tips.push(height(c).await.unwrap());
+    }
+    let min = *tips.iter().min().unwrap();
+    for h in 1..=min {
+        let mut hashes = std::collections::BTreeSet::new();
+        for c in clients.iter_mut() {
+            hashes.insert(block_hash(c, h).await.unwrap());
+        }
+        assert_eq!(hashes.len(), 1, "nodes disagree at height {h}");
+    }
+    min
+}
+
+async fn clients(net: &Net) -> Vec<Client> {
+    let mut v = Vec::new();
+    for n in &net.nodes {
+        v.push(n.client().await.unwrap());
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_to_different_validators_commit_in_the_same_blocks_everywhere() {
+    let net = Net::start(4, "byzantine").await.unwrap();
+    let mut cs = clients(&net).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(
+            submit_one(&net.admin, &net.chain_id, &mut cs[i % 4])
+                .await
+                .unwrap(),
+        );
+    }
+    let mut places = Vec::new();
+    for id in &ids {
+        let r = wait_committed(&mut cs[0], id, WAIT).await.unwrap();
+        assert!(r.receipt.unwrap().success);
+        places.push((r.height, r.index));
+    }
+    let top = places.iter().map(|p| p.0).max().unwrap();
+    for c in cs.iter_mut() {
+        wait_height(c, top, WAIT).await.unwrap();
+        for (id, place) in ids.iter().zip(&places) {
+            let r = c
+                .get_transaction(pb::GetTransactionRequest { tx_id: id.clone() })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(
+                (r.height, r.index),
+                *place,
+                "a transaction is in different places on different nodes"
+            );
+        }
+    }
+    let h = assert_agreement(&mut cs).await;
+    let mut roots = std::collections::BTreeSet::new();
+    for c in cs.iter_mut() {
+        roots.insert(header(c, h).await.unwrap().state_root);
+    }
+    assert_eq!(roots.len(), 1, "state roots differ");
+    let info = cs[0]
+        .get_chain_info(pb::GetChainInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.validators.len(), 4);
+    assert_eq!(info.quorum_power, 3);
+    assert_eq!(info.tolerated_faults, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_four_killed_restarted_and_wiped_while_the_others_keep_committing() {
+    let mut net = Net::start(4, "byzantine").await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let endpoints: Vec<String> = net.nodes[..3].iter().map(|n| n.endpoint.clone()).collect();
+    let loader = load(&net, endpoints, stop.clone());
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    wait_height(&mut c0, 3, WAIT).await.unwrap();
+
+    // SIGKILL validator 4: the other three keep committing.
+    net.nodes[3].kill9();
+    let h = height(&mut c0).await.unwrap();
+    wait_height(&mut c0, h + 5, WAIT).await.unwrap();
+
+    // Restart it: it catches up.
+    net.nodes[3].start().await.unwrap();
+    let mut c3 = net.nodes[3].client().await.unwrap();
+    let target = height(&mut c0).await.unwrap();
+    wait_height(&mut c3, target, WAIT).await.unwrap();
+
+    // Wipe its data directory: it rebuilds from its peers.
+    net.nodes[3].stop();
+    net.nodes[3].wipe();
+    net.nodes[3].start().await.unwrap();
+    let mut c3 = net.nodes[3].client().await.unwrap();
+    let target = height(&mut c0).await.unwrap();
+    wait_height(&mut c3, target, WAIT).await.unwrap();
+
+    stop.store(true, Ordering::Relaxed);
+    let ids = loader.await.unwrap();
+    assert!(
+        ids.len() > 10,
+        "the load committed too little: {}",
+        ids.len()
+    );
+    // Every accepted transaction is committed, in the same place, on the rebuilt node too.
+    let last = ids.last().unwrap().clone();
+    let r = wait_committed(&mut c0, &last, WAIT).await.unwrap();
+    wait_height(&mut c3, r.height, WAIT).await.unwrap();
+    for id in &ids {
+        let a = c0
+            .get_transaction(pb::GetTransactionRequest { tx_id: id.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        let b = c3
+            .get_transaction(pb::GetTransactionRequest { tx_id: id.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        if a.status == pb::TxStatus::Committed as i32 {
+            assert_eq!((a.height, a.index), (b.height, b.index));
+        }
+    }
+    let mut cs = clients(&net).await;
+    assert_agreement(&mut cs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_validators_in_crash_mode_survive_one_crash() {
+    let mut net = Net::start(3, "crash").await.unwrap();
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    let info = c0
+        .get_chain_info(pb::GetChainInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.fault_model, pb::FaultModel::Crash as i32);
+    assert_eq!(info.quorum_power, 2);
+    wait_height(&mut c0, 2, WAIT).await.unwrap();
+    net.nodes[2].kill9();
+    let h = height(&mut c0).await.unwrap();
+    let id = submit_one(&net.admin, &net.chain_id, &mut c0)
+        .await
+        .unwrap();
+    assert!(
+        wait_committed(&mut c0, &id, WAIT)
+            .await
+            .unwrap()
+            .receipt
+            .unwrap()
+            .success
+    );
+    wait_height(&mut c0, h + 4, WAIT).await.unwrap();
+    let mut cs = vec![c0, net.nodes[1].client().await.unwrap()];
+    assert_agreement(&mut cs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_and_restarting_every_node_loses_no_committed_transaction() {
+    let mut net = Net::start(4, "byzantine").await.unwrap();
+    let mut cs = clients(&net).await;
+    let mut committed = Vec::new();
+    for i in 0..12 {
+        let id = submit_one(&net.admin, &net.chain_id, &mut cs[i % 4])
+            .await
+            .unwrap();
+        committed.push(id);
+    }
+    let mut places = Vec::new();
+    for id in &committed {
+        let r = wait_committed(&mut cs[0], id, WAIT).await.unwrap();
+        places.push((r.height, r.index));
+    }
+    let top = places.iter().map(|p| p.0).max().unwrap();
+    for c in cs.iter_mut() {
+        wait_height(c, top, WAIT).await.unwrap();
+    }
+    drop(cs);
+    for n in net.nodes.iter_mut() {
+        n.stop();
+    }
+    for n in net.nodes.iter_mut() {
+        n.start().await.unwrap();
+    }
+    let mut cs = clients(&net).await;
+    for c in cs.iter_mut() {
+        for (id, place) in committed.iter().zip(&places) {
+            let r = c
+                .get_transaction(pb::GetTransactionRequest { tx_id: id.clone() })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(
+                r.status,
+                pb::TxStatus::Committed as i32,
+                "a committed transaction was lost"
+            );
+            assert_eq!((r.height, r.index), *place);
+        }
+    }
+    // The network goes on after the full restart, and all agree.
+    let h = height(&mut cs[0]).await.unwrap();
+    wait_height(&mut cs[0], h + 2, WAIT).await.unwrap();
+    let h = assert_agreement(&mut cs).await;
+    let mut roots = std::collections::BTreeSet::new();
+    for c in cs.iter_mut() {
+        roots.insert(header(c, h).await.unwrap().state_root);
+    }
+    assert_eq!(roots.len(), 1);
+}
+
+/// Write a node config for an extra process and return it.
+fn extra_node(net: &Net, name: &str, key_line: &str, genesis: &str) -> NodeProc {
+    let dir = net.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let grpc = free_port().unwrap();
+    let p2p = free_port().unwrap();
+    let peers: Vec<String> = (1..=net.nodes.len())
+        .map(|i| {
+            let cfg =
+                std::fs::read_to_string(net.dir.path().join(format!("node{i}/node.toml"))).unwrap();
+            let line = cfg
+                .lines()
+                .find(|l| l.starts_with("p2p_listen"))
+                .unwrap()
+                .to_string();
+            line.split('"').nth(1).unwrap().to_string()
+        })
+        .map(|a| format!("\"{a}\""))
+        .collect();
+    let config = dir.join("node.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"data\"\ngenesis = \"{genesis}\"\n{key_line}\ngrpc_listen = \"127.0.0.1:{grpc}\"\np2p_listen = \"127.0.0.1:{p2p}\"\npeers = [{}]\n", peers.join(", ")),
+    )
+    .unwrap();
+    NodeProc::custom(
+        config,
+        dir.join("data"),
+        format!("http://127.0.0.1:{grpc}"),
+        dir.join("node.log"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_not_in_genesis_cannot_join_or_affect_consensus() {
+    let net = Net::start(4, "byzantine").await.unwrap();
+    // The outsider runs a doctored genesis that lists its own key as an observer, so its own
+    // node starts and dials the consortium; the consortium's genesis does not list it.
+    let dir = net.dir.path().join("outsider");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = random_key();
+    std::fs::write(dir.join("node.key"), hex::encode(key.to_bytes())).unwrap();
+    let mut g: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(net.dir.path().join("genesis.json")).unwrap(),
+    )
+    .unwrap();
+    g["observers"] = serde_json::json!([{ "organization": "tama", "name": "intruder", "public_key": hex::encode(key.verifying_key().to_bytes()) }]);
+    std::fs::write(dir.join("genesis.json"), serde_json::to_string(&g).unwrap()).unwrap();
+    let mut outsider = extra_node(&net, "outsider", "node_key = \"node.key\"", "genesis.json");
+    outsider.start().await.unwrap();
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    let h = height(&mut c0).await.unwrap();
+    wait_height(&mut c0, h + 6, WAIT).await.unwrap();
+    let mut co = outsider.client().await.unwrap();
+    assert_eq!(
+        height(&mut co).await.unwrap(),
+        0,
+        "the outsider received blocks"
+    );
+    let refused = net
+        .nodes
+        .iter()
+        .any(|n| n.log_text().contains("refused an incoming connection"));
+    assert!(refused, "no validator logged refusing the outsider");
+    let mut cs = clients(&net).await;
+    assert_agreement(&mut cs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twin_of_a_live_validator_cannot_make_the_network_fork() {
+    let net = Net::start(4, "byzantine").await.unwrap();
+    let mut twin = extra_node(
+        &net,
+        "twin",
+        "validator_key = \"../keys/tama-validator-2.key\"",
+        "../genesis.json",
+    );
+    twin.start().await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let endpoints: Vec<String> = net
+        .nodes
+        .iter()
+        .map(|n| n.endpoint.clone())
+        .chain([twin.endpoint.clone()])
+        .collect();
+    let loader = load(&net, endpoints, stop.clone());
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    let h = height(&mut c0).await.unwrap();
+    wait_height(&mut c0, h + 10, WAIT).await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let _ = loader.await;
+    // Every height that any node (twin included) committed has one block.
+    let mut cs = clients(&net).await;
+    cs.push(twin.client().await.unwrap());
+    assert_agreement(&mut cs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_validator_rejoins_without_a_fork() {
+    let net = Net::start(4, "byzantine").await.unwrap();
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    wait_height(&mut c0, 2, WAIT).await.unwrap();
+    // Cut validator 2 off (frozen: nothing in, nothing out) while the rest go on.
+    net.nodes[1].freeze(true);
+    let h = height(&mut c0).await.unwrap();
+    let id = submit_one(&net.admin, &net.chain_id, &mut c0)
+        .await
+        .unwrap();
+    wait_committed(&mut c0, &id, WAIT).await.unwrap();
+    wait_height(&mut c0, h + 5, WAIT).await.unwrap();
+    // Heal: it catches up and agrees.
+    net.nodes[1].freeze(false);
+    let target = height(&mut c0).await.unwrap();
+    let mut c1 = net.nodes[1].client().await.unwrap();
+    wait_height(&mut c1, target, WAIT).await.unwrap();
+    let h = height(&mut c0).await.unwrap();
+    wait_height(&mut c0, h + 2, WAIT).await.unwrap();
+    let mut cs = clients(&net).await;
+    assert_agreement(&mut cs).await;
+}
