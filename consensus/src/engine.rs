@@ -172,6 +172,8 @@ pub enum Action {
 
 /// Rounds ahead of the current one whose messages are kept (a bound on memory per height).
 pub const MAX_ROUNDS_AHEAD: Round = 64;
+/// Distinct votes kept per validator and step (an honest validator sends one).
+pub const MAX_VOTES_PER_STEP: usize = 3;
 /// Future-height messages buffered until their height starts.
 pub const MAX_BUFFERED: usize = 4_096;
 
@@ -189,8 +191,12 @@ struct HeightState {
     decided: bool,
     /// The first well-signed proposal of the round's proposer, per round.
     proposals: BTreeMap<Round, Proposal>,
-    /// Votes by (round, type), at most one counted per validator index.
-    votes: BTreeMap<(Round, VoteType), BTreeMap<usize, Vote>>,
+    /// Votes by (round, type) and validator index. An equivocating validator's conflicting
+    /// votes are all kept (up to `MAX_VOTES_PER_STEP`) and each counts for its own value:
+    /// that is exactly what a Byzantine validator can achieve by showing different votes to
+    /// different peers, which the algorithm's safety argument already allows for, and it lets
+    /// every correct node see a polka another correct node saw (liveness).
+    votes: BTreeMap<(Round, VoteType), BTreeMap<usize, Vec<Vote>>>,
     /// Block validity answers from the driver.
     validity: BTreeMap<Hash, bool>,
     /// Validation requests already sent.
@@ -243,6 +249,41 @@ impl Engine {
     /// The height being decided (0 before the first `StartHeight`).
     pub fn height(&self) -> Height {
         self.state.as_ref().map_or(self.last_height, |s| s.height)
+    }
+
+    /// A one-line summary of the height in progress, for logs and test failures.
+    pub fn describe(&self) -> String {
+        match &self.state {
+            None => format!("idle after height {}", self.last_height),
+            Some(s) => {
+                let votes: Vec<String> = s
+                    .votes
+                    .iter()
+                    .filter(|((r, _), _)| *r + 2 >= s.round)
+                    .map(|((r, t), m)| {
+                        let vals: Vec<String> = m
+                            .values()
+                            .flatten()
+                            .map(|v| v.data.block_hash.map_or("nil".into(), |h| format!("{h:?}")))
+                            .collect();
+                        format!("r{r}/{t:?}:{vals:?}")
+                    })
+                    .collect();
+                format!(
+                    "h{} r{} {:?} locked={:?} valid={:?} proposals={:?} votes={votes:?}",
+                    s.height,
+                    s.round,
+                    s.step,
+                    s.locked,
+                    s.valid,
+                    s.proposals
+                        .iter()
+                        .filter(|(r, _)| **r + 2 >= s.round)
+                        .map(|(r, p)| (r, p.data.block_hash, p.data.pol_round))
+                        .collect::<Vec<_>>()
+                )
+            }
+        }
     }
 
     /// The current round.
@@ -527,11 +568,15 @@ impl Engine {
         };
         out.push(Action::Broadcast(Message::Vote(v.clone())));
         if let Some((idx, _)) = s.validators.get(&me) {
-            s.votes
+            let mine = s
+                .votes
                 .entry((round, vote_type))
                 .or_default()
                 .entry(idx)
-                .or_insert(v);
+                .or_default();
+            if !mine.iter().any(|x| x.data.block_hash == v.data.block_hash) {
+                mine.push(v);
+            }
         }
     }
 
@@ -591,22 +636,22 @@ impl Engine {
         }
         let key = (d.round, d.vote_type);
         let s = self.state.as_mut().expect("checked above");
-        let slot = s.votes.entry(key).or_default();
-        match slot.get(&idx) {
-            Some(first) if first.data.block_hash != v.data.block_hash => {
-                if s.evidence.insert((key.0, key.1, idx)) {
-                    out.push(Action::Evidence(Evidence {
-                        first: first.clone(),
-                        second: v,
-                    }));
-                }
+        let slot = s.votes.entry(key).or_default().entry(idx).or_default();
+        if slot.iter().any(|x| x.data.block_hash == v.data.block_hash) {
+            return; // a copy of a vote already counted
+        }
+        if let Some(first) = slot.first() {
+            if s.evidence.insert((key.0, key.1, idx)) {
+                out.push(Action::Evidence(Evidence {
+                    first: first.clone(),
+                    second: v.clone(),
+                }));
+            }
+            if slot.len() >= MAX_VOTES_PER_STEP {
                 return;
             }
-            Some(_) => return,
-            None => {
-                slot.insert(idx, v);
-            }
         }
+        slot.push(v);
         self.progress(now_ms, out);
     }
 
@@ -643,11 +688,15 @@ impl Engine {
         }
     }
 
-    /// Voting power for `value` among votes of (round, type); `None` value key counts all.
+    /// Voting power of validators that voted `value` in (round, type); `None` counts every
+    /// validator that voted at all (once each).
     fn power(s: &HeightState, round: Round, t: VoteType, value: Option<Value>) -> u64 {
         s.votes.get(&(round, t)).map_or(0, |m| {
             m.iter()
-                .filter(|(_, v)| value.is_none_or(|x| v.data.block_hash == x))
+                .filter(|(_, vs)| {
+                    vs.iter()
+                        .any(|v| value.is_none_or(|x| v.data.block_hash == x))
+                })
                 .filter_map(|(i, _)| s.validators.validators.get(*i).map(|x| x.power))
                 .sum()
         })
@@ -682,13 +731,20 @@ impl Engine {
             let Some(m) = s.votes.get(&(round, VoteType::Precommit)) else {
                 continue;
             };
-            let values: BTreeSet<Hash> = m.values().filter_map(|v| v.data.block_hash).collect();
+            let values: BTreeSet<Hash> = m
+                .values()
+                .flatten()
+                .filter_map(|v| v.data.block_hash)
+                .collect();
             for v in values {
                 if Self::power(s, round, VoteType::Precommit, Some(Some(v))) >= q {
                     let mut sigs: Vec<(usize, PublicKey, [u8; 64])> = m
                         .iter()
-                        .filter(|(_, x)| x.data.block_hash == Some(v))
-                        .map(|(i, x)| (*i, x.data.validator, x.signature))
+                        .filter_map(|(i, vs)| {
+                            vs.iter()
+                                .find(|x| x.data.block_hash == Some(v))
+                                .map(|x| (*i, x.data.validator, x.signature))
+                        })
                         .collect();
                     sigs.sort_by_key(|(i, _, _)| *i);
                     let cert = CommitCertificate {

@@ -32,6 +32,9 @@ pub struct NodeConfig {
     /// accepted, whatever is written here.
     #[serde(default)]
     pub peers: Vec<SocketAddr>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (off when absent).
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     /// "text" (default) or "json" log lines on stderr.
     #[serde(default)]
     pub log_format: LogFormat,

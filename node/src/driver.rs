@@ -10,6 +10,7 @@ use crate::chain::{Chain, Executed, StoredBlock, Tip};
 use crate::genesis::ConsensusParams;
 use crate::mempool::Mempool;
 use crate::p2p::{Gossip, Inbound, Outbound, SyncRequest, SyncResponse, MAX_SYNC_BLOCKS};
+use crate::telemetry::names;
 use crate::tx::RawTx;
 use crate::wal::{Wal, WalRecord};
 use anyhow::{anyhow, Context as _, Result};
@@ -22,6 +23,9 @@ use yui_consensus::{Action, Engine, EngineConfig, Event, Hash, Header, Message, 
 
 /// How often a node asks its peers for their height.
 const SYNC_POLL_MS: u64 = 1_000;
+/// While a height has not committed for this long, re-send this node's own proposal and
+/// votes of the height (gossip delivers at most once; Tendermint needs eventual delivery).
+const REBROADCAST_MS: u64 = 1_000;
 /// Most blocks received by gossip kept while undecided.
 const MAX_RECEIVED_BLOCKS: usize = 64;
 
@@ -75,9 +79,12 @@ pub struct Driver {
     /// A decided block we do not have yet (fetched by sync).
     awaiting: Option<yui_consensus::CommitCertificate>,
     started: bool,
+    started_at: std::time::Instant,
     last_commit_ms: u64,
     last_sync_poll_ms: u64,
     last_blocks_request_ms: u64,
+    last_rebroadcast_ms: u64,
+    last_round: u32,
 }
 
 impl Driver {
@@ -132,9 +139,12 @@ impl Driver {
                 received: HashMap::new(),
                 awaiting: None,
                 started: false,
+                started_at: std::time::Instant::now(),
                 last_commit_ms,
                 last_sync_poll_ms: 0,
                 last_blocks_request_ms: 0,
+                last_rebroadcast_ms: 0,
+                last_round: 0,
             },
             shared,
         ))
@@ -161,6 +171,7 @@ impl Driver {
         let height = self.next_height();
         let validators = self.chain.reader.validator_set(height)?;
         self.started = true;
+        self.started_at = std::time::Instant::now();
         let mut events: VecDeque<Event> = self
             .wal_records
             .iter()
@@ -195,7 +206,14 @@ impl Driver {
                     request: SyncRequest::Status,
                 });
             }
-            let mut wait_ms = SYNC_POLL_MS;
+            if self.started
+                && now.saturating_sub(self.last_commit_ms.max(self.last_rebroadcast_ms))
+                    >= REBROADCAST_MS
+            {
+                self.last_rebroadcast_ms = now;
+                self.rebroadcast();
+            }
+            let mut wait_ms = SYNC_POLL_MS.min(REBROADCAST_MS);
             if let Some(&(at, _)) = self.timers.first() {
                 wait_ms = wait_ms.min(at.saturating_sub(now));
             }
@@ -221,6 +239,52 @@ impl Driver {
         }
     }
 
+    /// The header and transactions of a block this node built, validated or received.
+    fn block_for(&self, hash: &Hash) -> Option<(Header, Vec<RawTx>)> {
+        self.pending
+            .get(hash)
+            .map(|ex| {
+                (
+                    ex.header.clone(),
+                    ex.txs.iter().map(|t| t.raw.clone()).collect(),
+                )
+            })
+            .or_else(|| self.received.get(hash).cloned())
+    }
+
+    /// Re-send this node's own messages of the height in progress.
+    fn rebroadcast(&mut self) {
+        let next = self.next_height();
+        let mine: Vec<Message> = self
+            .wal_records
+            .iter()
+            .filter(|r| r.height == next)
+            .map(|r| r.message.clone())
+            .collect();
+        if !mine.is_empty() {
+            tracing::debug!(
+                height = next,
+                messages = mine.len(),
+                "re-sending own consensus messages"
+            );
+        }
+        for m in mine {
+            match m {
+                Message::Vote(v) => self.send(Outbound::Publish(Box::new(Gossip::Vote(v)))),
+                Message::Proposal(p) => {
+                    let block = self.block_for(&p.data.block_hash);
+                    if let Some((header, txs)) = block {
+                        self.send(Outbound::Publish(Box::new(Gossip::Proposal {
+                            proposal: p,
+                            header,
+                            txs,
+                        })));
+                    }
+                }
+            }
+        }
+    }
+
     fn send(&self, o: Outbound) {
         if let Some(n) = &self.net_out {
             if n.try_send(o).is_err() {
@@ -232,7 +296,10 @@ impl Driver {
     fn on_inbound(&mut self, m: Inbound) -> Result<()> {
         let now = now_ms();
         match m {
-            Inbound::Peers(n) => tracing::debug!(peers = n, "peer count"),
+            Inbound::Peers(n) => {
+                metrics::gauge!(names::PEERS).set(n as f64);
+                tracing::debug!(peers = n, "peer count");
+            }
             Inbound::Gossip { from, message } => match *message {
                 Gossip::Tx(raw) => {
                     let tip = self.chain.tip().height;
@@ -373,6 +440,18 @@ impl Driver {
                 self.carry_out(now, action, &mut events)?;
             }
         }
+        let round = self.engine.round();
+        if round != self.last_round {
+            self.last_round = round;
+            if round > 0 {
+                tracing::info!(
+                    height = self.next_height(),
+                    round,
+                    "consensus moved to a new round"
+                );
+            }
+        }
+        metrics::gauge!(names::ROUND).set(f64::from(round));
         Ok(())
     }
 
@@ -401,10 +480,17 @@ impl Driver {
     }
 
     fn commit(&mut self, ex: Executed, cert: yui_consensus::CommitCertificate) -> Result<()> {
+        let flush_started = std::time::Instant::now();
         let tip = self
             .chain
             .commit(&ex, cert)
             .context("cannot commit the decided block")?;
+        metrics::histogram!(names::STORE_FLUSH_SECONDS)
+            .record(flush_started.elapsed().as_secs_f64());
+        metrics::histogram!(names::COMMIT_SECONDS).record(self.started_at.elapsed().as_secs_f64());
+        metrics::histogram!(names::BLOCK_TXS).record(ex.txs.len() as f64);
+        metrics::counter!(names::TXS_COMMITTED).increment(ex.txs.len() as u64);
+        metrics::gauge!(names::HEIGHT).set(tip.height as f64);
         tracing::info!(height = tip.height, txs = ex.txs.len(), hash = %tip.hash, "committed block");
         self.pending.clear();
         self.received.retain(|_, (h, _)| h.height > tip.height);
@@ -420,6 +506,7 @@ impl Driver {
         let ids: Vec<Hash> = ex.txs.iter().map(|t| t.id).collect();
         if let Ok(mut m) = self.mempool.lock() {
             m.prune(&ids, next);
+            metrics::gauge!(names::MEMPOOL_TXS).set(m.len() as f64);
         }
         let _ = self.tip_tx.send(tip);
         Ok(())
@@ -439,16 +526,7 @@ impl Driver {
                 self.wal_records.push(record);
             }
             Action::Broadcast(Message::Proposal(p)) => {
-                let block = self
-                    .pending
-                    .get(&p.data.block_hash)
-                    .map(|ex| {
-                        (
-                            ex.header.clone(),
-                            ex.txs.iter().map(|t| t.raw.clone()).collect::<Vec<_>>(),
-                        )
-                    })
-                    .or_else(|| self.received.get(&p.data.block_hash).cloned());
+                let block = self.block_for(&p.data.block_hash);
                 match block {
                     Some((header, txs)) => {
                         self.send(Outbound::Publish(Box::new(Gossip::Proposal {
@@ -535,6 +613,7 @@ impl Driver {
                 }
             }
             Action::Evidence(e) => {
+                metrics::counter!(names::EVIDENCE).increment(1);
                 tracing::warn!(validator = %hex::encode(e.first.data.validator), height = e.first.data.height, "equivocation detected");
                 self.send(Outbound::Publish(Box::new(Gossip::Evidence(e))));
             }

@@ -142,6 +142,9 @@ impl Ledger for LedgerApi {
         match result {
             Ok(id) => {
                 self.shared.mempool_notify.notify_one();
+                if let Ok(m) = self.shared.mempool.lock() {
+                    metrics::gauge!(crate::telemetry::names::MEMPOOL_TXS).set(m.len() as f64);
+                }
                 if let Some(net) = &self.shared.net {
                     let _ = net.try_send(crate::p2p::Outbound::Publish(Box::new(
                         crate::p2p::Gossip::Tx(gossip),
@@ -396,6 +399,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tonic::transport::Server::builder()
+        .layer(crate::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(LedgerServer::new(api).max_decoding_message_size(4 * 1024 * 1024))

@@ -16,5 +16,6 @@ pub mod network;
 pub mod p2p;
 pub mod proof;
 pub mod store;
+pub mod telemetry;
 pub mod tx;
 pub mod wal;

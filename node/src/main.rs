@@ -474,6 +474,10 @@ async fn run_node(cfg: config::NodeConfig) -> Result<()> {
     })));
     let reader = chain.reader.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(m) = cfg.metrics_listen {
+        yui_node::telemetry::install(m).with_context(|| format!("cannot serve metrics on {m}"))?;
+        println!("metrics: http://{m}/metrics");
+    }
     let net_key = match (&key, &cfg.node_key) {
         (Some(k), _) => k.clone(),
         (None, Some(path)) => keys::load(path)?,
@@ -603,9 +607,13 @@ async fn devnet(
     let mut ports = Vec::new();
     for i in 0..validators as u16 {
         ports.push(if base_port == 0 {
-            (free_port()?, free_port()?)
+            (free_port()?, free_port()?, free_port()?)
         } else {
-            (base_port + 2 * i, base_port + 2 * i + 1)
+            (
+                base_port + 3 * i,
+                base_port + 3 * i + 1,
+                base_port + 3 * i + 2,
+            )
         });
     }
     let exe = std::env::current_exe()?;
@@ -615,17 +623,17 @@ async fn devnet(
         dir.display()
     );
     for (i, (id, _)) in orgs.iter().enumerate() {
-        let (grpc, p2p) = ports[i];
+        let (grpc, p2p, metrics) = ports[i];
         let node_dir = dir.join(format!("node{}", i + 1));
         std::fs::create_dir_all(&node_dir)?;
         let peers: Vec<String> = ports
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
-            .map(|(_, (_, p))| format!("\"127.0.0.1:{p}\""))
+            .map(|(_, (_, p, _))| format!("\"127.0.0.1:{p}\""))
             .collect();
         let cfg = format!(
-            "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/{id}-validator-1.key\"\ngrpc_listen = \"127.0.0.1:{grpc}\"\np2p_listen = \"127.0.0.1:{p2p}\"\npeers = [{}]\n",
+            "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/{id}-validator-1.key\"\ngrpc_listen = \"127.0.0.1:{grpc}\"\np2p_listen = \"127.0.0.1:{p2p}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\npeers = [{}]\n",
             peers.join(", ")
         );
         std::fs::write(node_dir.join("node.toml"), cfg)?;
@@ -639,7 +647,7 @@ async fn devnet(
             .kill_on_drop(true)
             .spawn()?;
         println!(
-            "  {id}-validator-1  gRPC http://127.0.0.1:{grpc}  p2p 127.0.0.1:{p2p}  log {}",
+            "  {id}-validator-1  gRPC http://127.0.0.1:{grpc}  p2p 127.0.0.1:{p2p}  metrics http://127.0.0.1:{metrics}/metrics  log {}",
             node_dir.join("node.log").display()
         );
         children.push(child);

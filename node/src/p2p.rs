@@ -4,8 +4,9 @@
 //!   allow-list of their peer ids refuses everyone else after the noise handshake, and the
 //!   refusal is logged.
 //! - Gossip (gossipsub, tuned for meshes of 3–20 peers, message ids = blake3 of the content so
-//!   re-broadcasts are deduplicated) carries transactions, proposals with their blocks, votes
-//!   and evidence.
+//!   forwarded copies are deduplicated) carries transactions, proposals with their blocks,
+//!   votes and evidence. Each publication carries a sequence number, so a node that re-sends
+//!   its consensus messages while a height is stuck (lost messages) gets them through.
 //! - Request-response (`/yui/sync/1`) serves block sync: a peer's tip height, and ranges of
 //!   committed blocks with their certificates, answered directly from the store.
 //!
@@ -342,6 +343,7 @@ pub fn spawn(
     let peers: Vec<Multiaddr> = cfg.peers.iter().map(multiaddr).collect();
     let handle = tokio::spawn(async move {
         let mut connected: BTreeSet<PeerId> = BTreeSet::new();
+        let mut seq: u64 = 0;
         let mut redial = tokio::time::interval(Duration::from_secs(2));
         loop {
             tokio::select! {
@@ -363,7 +365,10 @@ pub fn spawn(
                                 Gossip::Tx(_) => &t_txs,
                                 Gossip::Evidence(_) => &t_evidence,
                             };
-                            let bytes = borsh::to_vec(g.as_ref()).unwrap_or_default();
+                            // A sequence number makes a re-sent message new to gossipsub's
+                            // duplicate filter; consensus ignores copies it already counted.
+                            seq += 1;
+                            let bytes = borsh::to_vec(&(seq, g.as_ref())).unwrap_or_default();
                             if let Err(e) = swarm.behaviour_mut().gossip.publish(t.clone(), bytes) {
                                 tracing::debug!(error = %e, "gossip publish skipped");
                             }
@@ -396,8 +401,8 @@ pub fn spawn(
                         tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
                     }
                     SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message { propagation_source, message, .. })) => {
-                        match Gossip::try_from_slice(&message.data) {
-                            Ok(g) => {
+                        match <(u64, Gossip)>::try_from_slice(&message.data) {
+                            Ok((_, g)) => {
                                 if inbound.try_send(Inbound::Gossip { from: propagation_source, message: Box::new(g) }).is_err() {
                                     tracing::warn!("driver is behind; dropped a gossip message");
                                 }

@@ -44,6 +44,30 @@ pub fn yui_bin() -> Result<PathBuf> {
     .map_err(|e| anyhow!(e))
 }
 
+/// Fetch `http://ADDR/metrics` from a node's config'd metrics address (bounded by time).
+pub async fn fetch_metrics(node: &NodeProc) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = std::fs::read_to_string(&node.config)?;
+    let addr = cfg
+        .lines()
+        .find(|l| l.starts_with("metrics_listen"))
+        .and_then(|l| l.split('"').nth(1))
+        .ok_or_else(|| anyhow!("no metrics_listen in config"))?
+        .to_string();
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect(&addr).await?;
+        s.write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await?;
+        Ok::<_, anyhow::Error>(out)
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut).await?
+}
+
 /// A `yui run` process.
 pub struct NodeProc {
     /// Its config file.
@@ -164,6 +188,17 @@ impl NodeProc {
     }
 }
 
+impl Drop for Net {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            n.kill9();
+        }
+        if std::env::var_os("YUI_KEEP_TEST_DIRS").is_some() {
+            self.dir.disable_cleanup(true);
+        }
+    }
+}
+
 impl Drop for NodeProc {
     fn drop(&mut self) {
         self.kill9();
@@ -180,6 +215,15 @@ pub struct Net {
     pub admin: SigningKey,
     /// Chain id.
     pub chain_id: String,
+    /// One network at a time per test binary: the machines are small (2 cores), and
+    /// several 4-validator networks at once would measure CPU starvation, not Yui.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+fn turn_lock() -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCK: OnceLock<std::sync::Arc<tokio::sync::Mutex<()>>> = OnceLock::new();
+    LOCK.get_or_init(|| std::sync::Arc::new(tokio::sync::Mutex::new(())))
+        .clone()
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -202,7 +246,11 @@ impl Net {
     /// Create and start a network of `validators` validators of one organization
     /// ("tama") with fast test timings.
     pub async fn start(validators: u32, fault_model: &str) -> Result<Net> {
-        let dir = tempfile::tempdir()?;
+        let turn = turn_lock().lock_owned().await;
+        let dir = tempfile::Builder::new().prefix("yui-test-").tempdir()?;
+        if std::env::var_os("YUI_KEEP_TEST_DIRS").is_some() {
+            eprintln!("test network directory: {}", dir.path().display());
+        }
         let chain_id = "yui-test".to_string();
         let network = format!(
             r#"chain_id = "{chain_id}"
@@ -236,25 +284,25 @@ admins = 1
         if !status.success() {
             bail!("yui genesis init failed");
         }
-        let ports: Vec<(u16, u16)> = (0..validators)
-            .map(|_| Ok((free_port()?, free_port()?)))
+        let ports: Vec<(u16, u16, u16)> = (0..validators)
+            .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
             .collect::<Result<_>>()?;
         let mut nodes = Vec::new();
         for i in 1..=validators {
             let node_dir = dir.path().join(format!("node{i}"));
             std::fs::create_dir_all(&node_dir)?;
-            let (port, p2p) = ports[i as usize - 1];
+            let (port, p2p, metrics) = ports[i as usize - 1];
             let peers: Vec<String> = ports
                 .iter()
                 .enumerate()
                 .filter(|(j, _)| *j + 1 != i as usize)
-                .map(|(_, (_, p))| format!("\"127.0.0.1:{p}\""))
+                .map(|(_, (_, p, _))| format!("\"127.0.0.1:{p}\""))
                 .collect();
             let config = node_dir.join("node.toml");
             std::fs::write(
                 &config,
                 format!(
-                    "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/tama-validator-{i}.key\"\ngrpc_listen = \"127.0.0.1:{port}\"\np2p_listen = \"127.0.0.1:{p2p}\"\npeers = [{}]\n",
+                    "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/tama-validator-{i}.key\"\ngrpc_listen = \"127.0.0.1:{port}\"\np2p_listen = \"127.0.0.1:{p2p}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\npeers = [{}]\n",
                     peers.join(", ")
                 ),
             )?;
@@ -275,6 +323,7 @@ admins = 1
             nodes,
             admin,
             chain_id,
+            _turn: turn,
         })
     }
 }

@@ -397,3 +397,52 @@ async fn a_cut_off_validator_rejoins_without_a_fork() {
     let mut cs = clients(&net).await;
     assert_agreement(&mut cs).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_serves_prometheus_metrics() {
+    let net = Net::start(4, "byzantine").await.unwrap();
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    let id = submit_one(&net.admin, &net.chain_id, &mut c0)
+        .await
+        .unwrap();
+    let r = wait_committed(&mut c0, &id, WAIT).await.unwrap();
+    let _ = c0
+        .get_block(pb::GetBlockRequest {
+            by: Some(pb::get_block_request::By::Height(1_000_000)),
+        })
+        .await;
+    let text = fetch_metrics(&net.nodes[0]).await.unwrap();
+    for name in [
+        "yui_height",
+        "yui_consensus_round",
+        "yui_block_commit_seconds",
+        "yui_block_transactions",
+        "yui_mempool_transactions",
+        "yui_peers 3",
+        "yui_store_flush_seconds",
+        "yui_transactions_committed_total",
+    ] {
+        assert!(text.contains(name), "metric {name} missing:\n{text}");
+    }
+    assert!(
+        text.contains(
+            r#"yui_grpc_requests_total{method="yui.v1.Ledger/SubmitTransaction",code="Ok"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"method="yui.v1.Ledger/GetBlock",code="NotFound""#),
+        "{text}"
+    );
+    let height_line = text.lines().find(|l| l.starts_with("yui_height ")).unwrap();
+    let h: f64 = height_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(h >= r.height as f64);
+    for n in &net.nodes[1..] {
+        assert!(fetch_metrics(n).await.unwrap().contains("yui_height"));
+    }
+}
