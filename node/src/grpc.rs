@@ -21,6 +21,8 @@ pub struct LedgerApi {
     pub chain: ChainReader,
     /// Driver-shared state.
     pub shared: Shared,
+    /// An observer serves reads only.
+    pub read_only: bool,
 }
 
 fn internal(e: impl std::fmt::Display) -> Status {
@@ -124,6 +126,11 @@ impl Ledger for LedgerApi {
         &self,
         request: Request<pb::SubmitTransactionRequest>,
     ) -> Result<Response<pb::SubmitTransactionResponse>, Status> {
+        if self.read_only {
+            return Err(Status::failed_precondition(
+                "this node is an observer and serves reads only; submit transactions to a validator",
+            ));
+        }
         let tx = request
             .into_inner()
             .transaction

@@ -500,6 +500,8 @@ async fn run_node(cfg: config::NodeConfig) -> Result<()> {
             peers: cfg.peers.clone(),
             allowed,
             chain_id: genesis.chain_id.clone(),
+            partition_flag: std::env::var_os("YUI_TEST_FAULTS")
+                .map(|_| cfg.data_dir.join("partitioned")),
         },
         reader.clone(),
         in_tx,
@@ -523,6 +525,7 @@ async fn run_node(cfg: config::NodeConfig) -> Result<()> {
     let api = grpc::LedgerApi {
         chain: reader,
         shared,
+        read_only: cfg.validator_key.is_none(),
     };
     let server = tokio::spawn(grpc::serve(addr, api, stop_rx.clone()));
     println!(

@@ -132,6 +132,10 @@ pub struct NetConfig {
     pub allowed: Vec<[u8; 32]>,
     /// Chain id (part of every topic name).
     pub chain_id: String,
+    /// Test-only fault injection: while this file exists, the node neither sends nor accepts
+    /// gossip or sync messages (a network partition). Set only when the environment variable
+    /// `YUI_TEST_FAULTS=1` is present; production nodes never look at it.
+    pub partition_flag: Option<std::path::PathBuf>,
 }
 
 /// The peer id of an ed25519 public key.
@@ -341,6 +345,8 @@ pub fn spawn(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(4096);
     let peers: Vec<Multiaddr> = cfg.peers.iter().map(multiaddr).collect();
+    let partition_flag = cfg.partition_flag.clone();
+    let cut_off = move || partition_flag.as_ref().is_some_and(|f| f.exists());
     let handle = tokio::spawn(async move {
         let mut connected: BTreeSet<PeerId> = BTreeSet::new();
         let mut seq: u64 = 0;
@@ -358,6 +364,9 @@ pub fn spawn(
                 }
                 cmd = out_rx.recv() => {
                     let Some(cmd) = cmd else { return };
+                    if cut_off() {
+                        continue;
+                    }
                     match cmd {
                         Outbound::Publish(g) => {
                             let t = match g.as_ref() {
@@ -400,6 +409,9 @@ pub fn spawn(
                     SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                         tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
                     }
+                    SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message { .. }))
+                    | SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message { .. }))
+                        if cut_off() => {}
                     SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message { propagation_source, message, .. })) => {
                         match <(u64, Gossip)>::try_from_slice(&message.data) {
                             Ok((_, g)) => {

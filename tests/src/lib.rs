@@ -88,6 +88,7 @@ impl NodeProc {
             .append(true)
             .open(&self.log)?;
         let child = Command::new(yui_bin()?)
+            .env("YUI_TEST_FAULTS", "1")
             .arg("run")
             .arg("--config")
             .arg(&self.config)
@@ -150,6 +151,17 @@ impl NodeProc {
     /// Delete the data directory (the node must be stopped).
     pub fn wipe(&self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+
+    /// Cut the node off the network (test-only fault injection: with `YUI_TEST_FAULTS=1` the
+    /// node drops every gossip and sync message while `data_dir/partitioned` exists), or heal.
+    pub fn partition(&self, cut: bool) {
+        let flag = self.data_dir.join("partitioned");
+        if cut {
+            let _ = std::fs::write(flag, b"");
+        } else {
+            let _ = std::fs::remove_file(flag);
+        }
     }
 
     /// Freeze (SIGSTOP) or resume (SIGCONT) the process: while frozen it sends and receives
@@ -246,6 +258,16 @@ impl Net {
     /// Create and start a network of `validators` validators of one organization
     /// ("tama") with fast test timings.
     pub async fn start(validators: u32, fault_model: &str) -> Result<Net> {
+        Net::start_with_observers(validators, fault_model, 0).await
+    }
+
+    /// Like `start`, plus `observers` non-voting nodes (listed in genesis `observers`), which
+    /// come after the validators in `nodes`.
+    pub async fn start_with_observers(
+        validators: u32,
+        fault_model: &str,
+        observers: u32,
+    ) -> Result<Net> {
         let turn = turn_lock().lock_owned().await;
         let dir = tempfile::Builder::new().prefix("yui-test-").tempdir()?;
         if std::env::var_os("YUI_KEEP_TEST_DIRS").is_some() {
@@ -268,6 +290,7 @@ timeout_precommit_ms = 500
 id = "tama"
 name = "Tama City"
 validators = {validators}
+observers = {observers}
 admins = 1
 "#
         );
@@ -284,12 +307,21 @@ admins = 1
         if !status.success() {
             bail!("yui genesis init failed");
         }
-        let ports: Vec<(u16, u16, u16)> = (0..validators)
+        let total = validators + observers;
+        let ports: Vec<(u16, u16, u16)> = (0..total)
             .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
             .collect::<Result<_>>()?;
         let mut nodes = Vec::new();
-        for i in 1..=validators {
+        for i in 1..=total {
             let node_dir = dir.path().join(format!("node{i}"));
+            let key_line = if i <= validators {
+                format!("validator_key = \"../keys/tama-validator-{i}.key\"")
+            } else {
+                format!(
+                    "node_key = \"../keys/tama-observer-{}.key\"",
+                    i - validators
+                )
+            };
             std::fs::create_dir_all(&node_dir)?;
             let (port, p2p, metrics) = ports[i as usize - 1];
             let peers: Vec<String> = ports
@@ -302,7 +334,7 @@ admins = 1
             std::fs::write(
                 &config,
                 format!(
-                    "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/tama-validator-{i}.key\"\ngrpc_listen = \"127.0.0.1:{port}\"\np2p_listen = \"127.0.0.1:{p2p}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\npeers = [{}]\n",
+                    "data_dir = \"data\"\ngenesis = \"../genesis.json\"\n{key_line}\ngrpc_listen = \"127.0.0.1:{port}\"\np2p_listen = \"127.0.0.1:{p2p}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\npeers = [{}]\n",
                     peers.join(", ")
                 ),
             )?;

@@ -379,18 +379,23 @@ async fn a_cut_off_validator_rejoins_without_a_fork() {
     let net = Net::start(4, "byzantine").await.unwrap();
     let mut c0 = net.nodes[0].client().await.unwrap();
     wait_height(&mut c0, 2, WAIT).await.unwrap();
-    // Cut validator 2 off (frozen: nothing in, nothing out) while the rest go on.
-    net.nodes[1].freeze(true);
+    // Cut validator 2 off the network (nothing in, nothing out) while the rest go on.
+    net.nodes[1].partition(true);
     let h = height(&mut c0).await.unwrap();
     let id = submit_one(&net.admin, &net.chain_id, &mut c0)
         .await
         .unwrap();
     wait_committed(&mut c0, &id, WAIT).await.unwrap();
     wait_height(&mut c0, h + 5, WAIT).await.unwrap();
-    // Heal: it catches up and agrees.
-    net.nodes[1].freeze(false);
-    let target = height(&mut c0).await.unwrap();
+    // The cut-off validator made no progress of its own.
     let mut c1 = net.nodes[1].client().await.unwrap();
+    assert!(
+        height(&mut c1).await.unwrap() <= h,
+        "a cut-off validator committed alone"
+    );
+    // Heal: it catches up and agrees.
+    net.nodes[1].partition(false);
+    let target = height(&mut c0).await.unwrap();
     wait_height(&mut c1, target, WAIT).await.unwrap();
     let h = height(&mut c0).await.unwrap();
     wait_height(&mut c0, h + 2, WAIT).await.unwrap();
@@ -445,4 +450,66 @@ async fn every_node_serves_prometheus_metrics() {
     for n in &net.nodes[1..] {
         assert!(fetch_metrics(n).await.unwrap().contains("yui_height"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_validator_resumes_and_catches_up() {
+    let net = Net::start(4, "byzantine").await.unwrap();
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    wait_height(&mut c0, 2, WAIT).await.unwrap();
+    net.nodes[2].freeze(true);
+    let h = height(&mut c0).await.unwrap();
+    wait_height(&mut c0, h + 4, WAIT).await.unwrap();
+    net.nodes[2].freeze(false);
+    let target = height(&mut c0).await.unwrap();
+    let mut c2 = net.nodes[2].client().await.unwrap();
+    wait_height(&mut c2, target, WAIT).await.unwrap();
+    let mut cs = clients(&net).await;
+    assert_agreement(&mut cs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_follows_verifies_and_serves_reads_only() {
+    let mut net = Net::start_with_observers(4, "byzantine", 1).await.unwrap();
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    let id = submit_one(&net.admin, &net.chain_id, &mut c0)
+        .await
+        .unwrap();
+    let r = wait_committed(&mut c0, &id, WAIT).await.unwrap();
+    let mut obs = net.nodes[4].client().await.unwrap();
+    let got = wait_committed(&mut obs, &id, WAIT).await.unwrap();
+    assert_eq!((got.height, got.index), (r.height, r.index));
+    let info = obs
+        .get_chain_info(pb::GetChainInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.validators.len(), 4, "the observer is not a validator");
+    let h = sign_body(
+        &net.admin,
+        &body(
+            &net.admin,
+            &net.chain_id,
+            info.height + 50,
+            grant(&random_key(), pb::RoleKind::RoleDonor, ""),
+        ),
+    );
+    let err = submit(&mut obs, h).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    let mut cs = clients(&net).await;
+    assert_agreement(&mut cs).await;
+    // The observer's data directory verifies from genesis on its own.
+    net.nodes[4].stop();
+    let out = std::process::Command::new(yui_bin().unwrap())
+        .args(["verify", "--quiet", "--genesis"])
+        .arg(net.dir.path().join("genesis.json"))
+        .arg("--data-dir")
+        .arg(&net.nodes[4].data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
