@@ -10,6 +10,7 @@ pub mod config;
 pub mod driver;
 pub mod genesis;
 pub mod grpc;
+pub mod guard;
 pub mod keys;
 pub mod mempool;
 pub mod network;

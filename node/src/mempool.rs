@@ -2,7 +2,7 @@
 //! bounded queue the proposer takes blocks from.
 //!
 //! Admission, in order (a rejection stores nothing): size, decoding, chain id, call present,
-//! strict signature (`tx::check_stateless`); expiry window; duplicate body (in the mempool or
+//! strict signature (`tx::check_stateless`); the personal-data guard (`guard`); expiry window; duplicate body (in the mempool or
 //! committed within its expiry window); room (count and bytes); signer's role
 //! (`contracts::authorize`) against the committed state.
 
@@ -73,6 +73,7 @@ impl Mempool {
         tip_height: u64,
     ) -> Result<Hash, Reject> {
         let tx = check_stateless(raw, &chain.chain_id)?;
+        crate::guard::check_call(&tx.call).map_err(|v| Reject::InvalidArgument(v.to_string()))?;
         check_expiry(&tx, tip_height + 1, chain.max_expiry_blocks)?;
         if self.bodies.contains(&tx.body_hash) {
             return Err(Reject::AlreadyExists(format!(

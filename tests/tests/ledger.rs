@@ -443,6 +443,21 @@ async fn bad_input_gets_the_right_status_and_changes_nothing() {
         Code::InvalidArgument,
     ));
 
+    let mut pii = good(h + 50);
+    pii.call = Some(pb::tx_body::Call::Governance(pb::GovernanceCall {
+        call: Some(pb::governance_call::Call::ProposeValidatorChange(
+            pb::ProposeValidatorChange {
+                change: None,
+                reason: "担当: ０９０－１２３４－５６７８".into(),
+            },
+        )),
+    }));
+    cases.push((
+        "personal data in a free-text field",
+        sign_body(&net.admin, &pii),
+        Code::InvalidArgument,
+    ));
+
     for (what, tx, code) in cases {
         let err = submit(&mut c, tx.clone()).await.expect_err(what);
         assert_eq!(err.code(), code, "{what}: {err:?}");
@@ -450,6 +465,13 @@ async fn bad_input_gets_the_right_status_and_changes_nothing() {
             !err.message().is_empty(),
             "{what}: the message must explain"
         );
+        assert!(
+            !err.message().contains("1234"),
+            "{what}: the message echoes the input"
+        );
+        if what.starts_with("personal data") {
+            assert!(err.message().contains("PersonalData"), "{}", err.message());
+        }
         // Nothing stored: the id is unknown, not pending.
         let id = blake3_tx_id(&tx);
         let r = c
