@@ -404,7 +404,16 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(yui_proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Small request/response messages: without TCP_NODELAY, Nagle's algorithm and delayed
+    // ACKs add ~40 ms to every call.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |s| {
+            s.inspect(|s| {
+                let _ = s.set_nodelay(true);
+            })
+        },
+    );
     tonic::transport::Server::builder()
         .layer(crate::telemetry::GrpcMetricsLayer)
         .add_service(health_service)

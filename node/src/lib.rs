@@ -12,6 +12,7 @@ pub mod genesis;
 pub mod grpc;
 pub mod guard;
 pub mod keys;
+pub mod loadbench;
 pub mod mempool;
 pub mod network;
 pub mod p2p;

@@ -143,6 +143,27 @@ struct TrustedSet {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Load benchmark of a real local network (separate validator processes).
+    Network {
+        /// Validators.
+        #[arg(long, default_value_t = 4)]
+        validators: u32,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Warm-up seconds.
+        #[arg(long, default_value_t = 5)]
+        warmup: u64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Open loop at this many offered transactions per second (default: closed loop).
+        #[arg(long)]
+        rate: Option<u64>,
+        /// Closed loop: unconfirmed transactions allowed per client.
+        #[arg(long, default_value_t = 200)]
+        window: usize,
+    },
     /// Replay speed of `yui verify` (one thread) against the machine's signature rate.
     Replay {
         /// Transactions in the synthetic chain.
@@ -400,6 +421,31 @@ fn main() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Replay { txs, per_block },
         } => yui_node::bench::replay(txs, per_block),
+        Command::Bench {
+            command:
+                BenchCommand::Network {
+                    validators,
+                    duration,
+                    warmup,
+                    clients,
+                    rate,
+                    window,
+                },
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(yui_node::loadbench::run(
+                yui_node::loadbench::BenchOptions {
+                    validators,
+                    duration_s: duration,
+                    warmup_s: warmup,
+                    clients,
+                    rate,
+                    window,
+                },
+            ))
+        }
         Command::Docs {
             command: DocsCommand::Api,
         } => {

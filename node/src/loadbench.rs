@@ -1,0 +1,363 @@
+//! `yui bench network`: a load benchmark of a real local network. Starts validator processes
+//! (byzantine fault model, separate processes, real disks) on 127.0.0.1, drives signed
+//! transactions through the gRPC API from concurrent clients for a fixed duration after a
+//! warm-up, and prints committed transactions per second, commit latency percentiles (submit
+//! to committed event), per-node CPU and peak memory, disk bytes per transaction, and the
+//! machine's single-core ed25519 verification rate measured in the same run with the bound it
+//! implies. Closed loop by default; `--rate` gives an open loop at a fixed offered rate.
+//!
+//! The transactions are governance role grants (the municipal contracts are not in this
+//! build yet); each is signed by the network's admin account.
+
+use crate::network;
+use anyhow::{anyhow, Context as _, Result};
+use ed25519_dalek::{Signer, SigningKey};
+use prost::Message;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_stream::StreamExt;
+use yui_proto::v1 as pb;
+
+/// Benchmark settings.
+pub struct BenchOptions {
+    /// Validators to start.
+    pub validators: u32,
+    /// Measured seconds.
+    pub duration_s: u64,
+    /// Warm-up seconds (not measured).
+    pub warmup_s: u64,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Open loop: offered transactions per second in total (None = closed loop).
+    pub rate: Option<u64>,
+    /// Most unconfirmed transactions per client in the closed loop.
+    pub window: usize,
+}
+
+struct Proc {
+    child: std::process::Child,
+    data_dir: PathBuf,
+    endpoint: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = after.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0)
+}
+
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Run the benchmark and print the report.
+pub async fn run(opts: BenchOptions) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("yui-bench-net-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut orgs = String::new();
+    for i in 0..opts.validators {
+        orgs.push_str(&format!(
+            "[[organizations]]\nid = \"m{i}\"\nname = \"Municipality {i}\"\nvalidators = 1\n\n"
+        ));
+    }
+    let desc: network::NetworkDesc = toml::from_str(&format!(
+        "chain_id = \"bench\"\nfault_model = \"byzantine\"\nmax_expiry_blocks = 1000\n[consensus]\nmin_block_interval_ms = 50\nheartbeat_interval_ms = 1000\nmax_block_txs = 10000\n\n{orgs}"
+    ))?;
+    let doc = network::genesis_from(&desc, &dir.join("keys"), crate::driver::now_ms())?;
+    std::fs::write(
+        dir.join("genesis.json"),
+        serde_json::to_string_pretty(&doc)?,
+    )?;
+    let admin = crate::keys::load(&dir.join("keys/m0-admin-1.key"))?;
+    let ports: Vec<(u16, u16)> = (0..opts.validators)
+        .map(|_| Ok((free_port()?, free_port()?)))
+        .collect::<Result<_>>()?;
+    let exe = std::env::current_exe()?;
+    let mut procs = Vec::new();
+    for i in 0..opts.validators as usize {
+        let nd = dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&nd)?;
+        let peers: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (_, p))| format!("\"127.0.0.1:{p}\""))
+            .collect();
+        std::fs::write(
+            nd.join("node.toml"),
+            format!(
+                "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nvalidator_key = \"../keys/m{i}-validator-1.key\"\ngrpc_listen = \"127.0.0.1:{}\"\np2p_listen = \"127.0.0.1:{}\"\npeers = [{}]\n",
+                ports[i].0,
+                ports[i].1,
+                peers.join(", ")
+            ),
+        )?;
+        let child = std::process::Command::new(&exe)
+            .args(["run", "--config"])
+            .arg(nd.join("node.toml"))
+            .env("YUI_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(nd.join("node.log"))?)
+            .spawn()?;
+        procs.push(Proc {
+            child,
+            data_dir: nd.join("data"),
+            endpoint: format!("http://127.0.0.1:{}", ports[i].0),
+        });
+    }
+    // Wait for every node to answer.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for p in &procs {
+        loop {
+            if let Ok(mut c) = pb::ledger_client::LedgerClient::connect(p.endpoint.clone()).await {
+                if c.get_chain_info(pb::GetChainInfoRequest {}).await.is_ok() {
+                    break;
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(anyhow!("node {} did not start", p.endpoint));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    eprintln!(
+        "network up: {} validators; warming up {} s, measuring {} s",
+        opts.validators, opts.warmup_s, opts.duration_s
+    );
+    // Committed events from node 0: tx id -> commit instant.
+    let submitted: Arc<Mutex<HashMap<Vec<u8>, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let committed: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let inflight: Arc<std::sync::atomic::AtomicI64> =
+        Arc::new(std::sync::atomic::AtomicI64::new(0));
+    {
+        let mut c = pb::ledger_client::LedgerClient::connect(procs[0].endpoint.clone()).await?;
+        let mut stream = c
+            .subscribe_events(pb::SubscribeEventsRequest { after: None })
+            .await?
+            .into_inner();
+        let (submitted, committed, inflight) =
+            (submitted.clone(), committed.clone(), inflight.clone());
+        tokio::spawn(async move {
+            while let Some(Ok(env)) = stream.next().await {
+                let now = Instant::now();
+                if let Some(t) = submitted.lock().ok().and_then(|mut m| m.remove(&env.tx_id)) {
+                    inflight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    if let Ok(mut c) = committed.lock() {
+                        c.push((now, now.duration_since(t).as_secs_f64()));
+                    }
+                }
+            }
+        });
+    }
+    let chain_id = doc.chain_id.clone();
+    let stop = Instant::now() + Duration::from_secs(opts.warmup_s + opts.duration_s);
+    let per_client_interval = opts
+        .rate
+        .map(|r| Duration::from_secs_f64(opts.clients as f64 / r.max(1) as f64));
+    let mut tasks = Vec::new();
+    for k in 0..opts.clients {
+        let endpoint = procs[k % procs.len()].endpoint.clone();
+        let (admin, chain_id, submitted, inflight) = (
+            admin.clone(),
+            chain_id.clone(),
+            submitted.clone(),
+            inflight.clone(),
+        );
+        let window = (opts.window * opts.clients) as i64;
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut c) = pb::ledger_client::LedgerClient::connect(endpoint).await else {
+                return 0u64;
+            };
+            let mut n = 0u64;
+            let mut seq = 0u64;
+            let mut height = 0u64;
+            let mut next = Instant::now();
+            while Instant::now() < stop {
+                if let Some(iv) = per_client_interval {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += iv;
+                } else if inflight.load(std::sync::atomic::Ordering::Relaxed) >= window {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    continue;
+                }
+                if seq % 200 == 0 {
+                    if let Ok(info) = c.get_chain_info(pb::GetChainInfoRequest {}).await {
+                        height = info.into_inner().height;
+                    }
+                }
+                seq += 1;
+                let tx = grant_tx(&admin, &chain_id, height + 500, k as u64, seq);
+                let t0 = Instant::now();
+                if let Ok(r) = c
+                    .submit_transaction(pb::SubmitTransactionRequest {
+                        transaction: Some(tx),
+                    })
+                    .await
+                {
+                    if let Ok(mut m) = submitted.lock() {
+                        m.insert(r.into_inner().tx_id, t0);
+                    }
+                    inflight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(opts.warmup_s)).await;
+    let t_start = Instant::now();
+    let cpu0: Vec<u64> = procs.iter().map(|p| cpu_ticks(p.child.id())).collect();
+    tokio::time::sleep(Duration::from_secs(opts.duration_s)).await;
+    let t_end = Instant::now();
+    let cpu1: Vec<u64> = procs.iter().map(|p| cpu_ticks(p.child.id())).collect();
+    let mut sent = 0;
+    for t in tasks {
+        sent += t.await.unwrap_or(0);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let window_commits: Vec<f64> = committed
+        .lock()
+        .map_err(|_| anyhow!("lock"))?
+        .iter()
+        .filter(|(t, _)| *t >= t_start && *t <= t_end)
+        .map(|(_, l)| *l)
+        .collect();
+    let all_commits = committed.lock().map_err(|_| anyhow!("lock"))?.len() as u64;
+    let mut lat = window_commits.clone();
+    lat.sort_by(f64::total_cmp);
+    let secs = t_end.duration_since(t_start).as_secs_f64();
+    let tps = window_commits.len() as f64 / secs;
+    let sig = crate::bench::sig_rate(20_000);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    // Every node verifies every transaction once at its mempool and once when validating a
+    // proposal it did not build: about two verifications per transaction per node.
+    let bound = cores * sig / (2.0 * f64::from(opts.validators));
+    let ticks_per_s = 100.0;
+    let mode = match opts.rate {
+        Some(r) => format!("open loop at {r} tx/s offered"),
+        None => format!(
+            "closed loop, {} clients x window {}",
+            opts.clients, opts.window
+        ),
+    };
+    println!(
+        "Yui network benchmark — {} validators (byzantine), {mode}, {} s after {} s warm-up",
+        opts.validators, opts.duration_s, opts.warmup_s
+    );
+    println!("committed transactions/s : {tps:.0}   (submitted in total {sent}, committed in total {all_commits})");
+    println!(
+        "commit latency p50/p90/p99 : {:.3} / {:.3} / {:.3} s",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.9),
+        percentile(&lat, 0.99)
+    );
+    for (i, p) in procs.iter().enumerate() {
+        let cpu = (cpu1[i].saturating_sub(cpu0[i])) as f64 / ticks_per_s / secs * 100.0;
+        println!(
+            "node {i}: CPU {cpu:.0}%  peak RSS {} MB  RSS now {} MB",
+            status_kb(p.child.id(), "VmHWM:") / 1024,
+            status_kb(p.child.id(), "VmRSS:") / 1024
+        );
+    }
+    let disk: u64 = procs.iter().map(|p| dir_bytes(&p.data_dir)).sum::<u64>() / procs.len() as u64;
+    println!(
+        "disk per node: {} bytes per committed transaction",
+        if all_commits > 0 {
+            disk / all_commits
+        } else {
+            0
+        }
+    );
+    println!("machine: {cores} cores, single-core ed25519 verify_strict {sig:.0}/s; bound for {} validators sharing the cores ≈ {bound:.0} tx/s; throughput/bound = {:.2}", opts.validators, tps / bound);
+    drop(procs);
+    let _ = std::fs::remove_dir_all(&dir);
+    if all_commits == 0 {
+        return Err(anyhow!("no transaction committed")).context("benchmark failed");
+    }
+    Ok(())
+}
+
+fn grant_tx(
+    admin: &SigningKey,
+    chain_id: &str,
+    expires: u64,
+    client: u64,
+    seq: u64,
+) -> pb::SignedTransaction {
+    let mut account = [0u8; 32];
+    account[..8].copy_from_slice(&client.to_le_bytes());
+    account[8..16].copy_from_slice(&seq.to_le_bytes());
+    let mut nonce = [0u8; 16];
+    let _ = getrandom::fill(&mut nonce);
+    let body = pb::TxBody {
+        chain_id: chain_id.into(),
+        signer: admin.verifying_key().to_bytes().to_vec(),
+        expires_at_height: expires,
+        nonce: nonce.to_vec(),
+        call: Some(pb::tx_body::Call::Governance(pb::GovernanceCall {
+            call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
+                account: account.to_vec(),
+                role: Some(pb::Role {
+                    kind: pb::RoleKind::RoleResident as i32,
+                    scope: String::new(),
+                }),
+            })),
+        })),
+    }
+    .encode_to_vec();
+    let signature = admin
+        .sign(&crate::tx::sign_bytes(&body))
+        .to_bytes()
+        .to_vec();
+    pb::SignedTransaction { body, signature }
+}
