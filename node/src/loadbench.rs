@@ -312,11 +312,7 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
     let disk: u64 = procs.iter().map(|p| dir_bytes(&p.data_dir)).sum::<u64>() / procs.len() as u64;
     println!(
         "disk per node: {} bytes per committed transaction",
-        if all_commits > 0 {
-            disk / all_commits
-        } else {
-            0
-        }
+        disk.checked_div(all_commits).unwrap_or(0)
     );
     println!("machine: {cores} cores, single-core ed25519 verify_strict {sig:.0}/s; bound for {} validators sharing the cores ≈ {bound:.0} tx/s; throughput/bound = {:.2}", opts.validators, tps / bound);
     drop(procs);
