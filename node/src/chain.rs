@@ -466,6 +466,18 @@ impl Chain {
 
     /// Re-execute a block received from a peer and check it matches its header.
     pub fn validate(&self, header: &Header, txs: &[RawTx]) -> Result<Executed, Reject> {
+        self.validate_with(header, txs, &|_| None)
+    }
+
+    /// `validate`, reusing transactions this node already checked (its mempool): a
+    /// transaction's id covers its exact body and signature bytes, so a known id needs no
+    /// second signature check.
+    pub fn validate_with(
+        &self,
+        header: &Header,
+        txs: &[RawTx],
+        known: &dyn Fn(&Hash) -> Option<CheckedTx>,
+    ) -> Result<Executed, Reject> {
         let bad = |m: String| Reject::InvalidArgument(m);
         if header.chain_id != self.reader.chain_id || header.height != self.tip.height + 1 {
             return Err(bad(format!(
@@ -481,8 +493,12 @@ impl Chain {
         }
         let mut checked = Vec::with_capacity(txs.len());
         for (i, t) in txs.iter().enumerate() {
-            let c = check_stateless(t.clone(), &self.reader.chain_id)
-                .map_err(|e| bad(format!("transaction {i} ({}): {e}", t.id())))?;
+            let id = t.id();
+            let c = match known(&id) {
+                Some(c) => c,
+                None => check_stateless(t.clone(), &self.reader.chain_id)
+                    .map_err(|e| bad(format!("transaction {i} ({id}): {e}")))?,
+            };
             checked.push(c);
         }
         let ex = self.execute(header.time_ms, header.proposer, checked, true)?;

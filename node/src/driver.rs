@@ -467,7 +467,9 @@ impl Driver {
             );
             return Some(false);
         }
-        match self.chain.validate(&header, &txs) {
+        let mempool = self.mempool.clone();
+        let known = move |id: &Hash| mempool.lock().ok().and_then(|m| m.get(id).cloned());
+        match self.chain.validate_with(&header, &txs, &known) {
             Ok(ex) => {
                 self.pending.insert(*hash, ex);
                 Some(true)
