@@ -1,0 +1,631 @@
+//! The personal-data guard on the submit path. It owns one decision: does any string in a
+//! transaction's call look like personal data (an e-mail address, a Japanese phone number, a
+//! 12-digit individual number / My Number, or a postal address)? If so the transaction is
+//! rejected with a message that names the field and points to the `PersonalData` service.
+//!
+//! The walk is generic: the call is re-encoded and decoded as a `prost_reflect::DynamicMessage`
+//! against Yui's own descriptor set, and every string field is checked, including nested
+//! messages, repeated fields and map keys and values. A new contract call is covered without
+//! any change here.
+//!
+//! It must never echo the matched text (not in the error, not in a log line), never do IO, and
+//! never panic on client input. It is a heuristic net, not a proof: it catches the common
+//! formats people type by mistake; the rule that the ledger holds no personal data is still the
+//! app developer's to keep (see `docs/personal-data.md`).
+//!
+//! Judgment calls (documented in `docs/personal-data.md`):
+//! - Text is NFKC-normalized first, so full-width digits, `＠` and `．` count like ASCII ones;
+//!   dash look-alikes (`‐ ‑ ‒ – — ― − ー ｰ`) count as `-` between digits.
+//! - E-mail obfuscations with a bracketed "at" (`taro[at]example.jp`, `taro (at) example.jp`,
+//!   also `[dot]`) are rejected; a bare word "at" is not, because ordinary English uses it.
+//! - A 12-digit number is rejected only when its My Number check digit is valid, so about
+//!   nine in ten arbitrary 12-digit order or lot numbers pass.
+//! - A bare `123-4567` is not rejected (it could be a lot number); with `〒` or `郵便番号` in
+//!   front it is. A municipality name alone (`八王子市`, `多摩市関戸公民館`) passes; a
+//!   municipality followed by a block number (`八王子市旭町1-1`), or any `丁目`/`番地`/`N番N号`
+//!   pattern, is rejected.
+
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, MessageDescriptor, Value};
+use regex::Regex;
+use std::sync::OnceLock;
+use unicode_normalization::UnicodeNormalization;
+use yui_proto::v1 as pb;
+
+/// Deepest message nesting the walk follows. Yui's calls are a few levels deep; the bound keeps
+/// a hostile, deeply nested message from costing stack.
+const MAX_DEPTH: usize = 32;
+/// Most digit groups one phone/My Number window may span (e.g. `+81 (0)90 1234 5678` is 5).
+const MAX_WINDOW_GROUPS: usize = 6;
+
+/// What kind of personal data a text looked like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersonalDataKind {
+    /// An e-mail address.
+    Email,
+    /// A Japanese phone number.
+    Phone,
+    /// A 12-digit individual number (My Number) with a valid check digit.
+    MyNumber,
+    /// A postal address or postal code.
+    PostalAddress,
+    /// The call could not be decoded for scanning (a node bug, not client data); fail closed.
+    Unscannable,
+}
+
+impl PersonalDataKind {
+    /// The phrase used in messages, e.g. "a phone number".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            PersonalDataKind::Email => "an e-mail address",
+            PersonalDataKind::Phone => "a phone number",
+            PersonalDataKind::MyNumber => "an individual number (My Number)",
+            PersonalDataKind::PostalAddress => "a postal address",
+            PersonalDataKind::Unscannable => "unscannable content",
+        }
+    }
+}
+
+/// A string field that looks like personal data. Its `Display` names the field path and the
+/// kind, never the text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field_path}` looks like personal data ({}); store it with the PersonalData service and put the returned id in the transaction", kind.phrase())]
+pub struct GuardViolation {
+    /// Dotted path of the field, e.g. `relief.register_shelter.facility_name`; list elements as
+    /// `items[2]`, map entries as `labels{}` (value) and `labels{key}` (key) — never the key text.
+    pub field_path: String,
+    /// What it looked like.
+    pub kind: PersonalDataKind,
+}
+
+fn pool() -> Option<&'static DescriptorPool> {
+    static POOL: OnceLock<Option<DescriptorPool>> = OnceLock::new();
+    POOL.get_or_init(|| DescriptorPool::decode(yui_proto::FILE_DESCRIPTOR_SET).ok())
+        .as_ref()
+}
+
+fn tx_body_descriptor() -> Option<MessageDescriptor> {
+    pool()?.get_message_by_name("yui.v1.TxBody")
+}
+
+/// Check every string field of a contract call. The path starts at the contract, e.g.
+/// `governance.propose_validator_change.reason`.
+pub fn check_call(call: &pb::tx_body::Call) -> Result<(), GuardViolation> {
+    let unscannable = || GuardViolation {
+        field_path: "call".to_string(),
+        kind: PersonalDataKind::Unscannable,
+    };
+    let desc = tx_body_descriptor().ok_or_else(unscannable)?;
+    // Only `call` is set, so the walk sees exactly the call's fields (the oneof member's name
+    // becomes the first path segment).
+    let body = pb::TxBody {
+        call: Some(call.clone()),
+        ..Default::default()
+    };
+    let msg =
+        DynamicMessage::decode(desc, body.encode_to_vec().as_slice()).map_err(|_| unscannable())?;
+    walk(&msg, "", 0)
+}
+
+/// Check every string field of any Yui message (by its full name, e.g. `yui.v1.TxBody`) given
+/// its encoding. For services other than the submit path.
+pub fn check_encoded(full_name: &str, encoded: &[u8]) -> Result<(), GuardViolation> {
+    let unscannable = || GuardViolation {
+        field_path: full_name.to_string(),
+        kind: PersonalDataKind::Unscannable,
+    };
+    let desc = pool()
+        .and_then(|p| p.get_message_by_name(full_name))
+        .ok_or_else(unscannable)?;
+    let msg = DynamicMessage::decode(desc, encoded).map_err(|_| unscannable())?;
+    walk(&msg, "", 0)
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+fn walk(msg: &DynamicMessage, prefix: &str, depth: usize) -> Result<(), GuardViolation> {
+    if depth > MAX_DEPTH {
+        return Err(GuardViolation {
+            field_path: prefix.to_string(),
+            kind: PersonalDataKind::Unscannable,
+        });
+    }
+    for (field, value) in msg.fields() {
+        let path = join(prefix, field.name());
+        walk_value(value, &path, depth)?;
+    }
+    Ok(())
+}
+
+fn walk_value(value: &Value, path: &str, depth: usize) -> Result<(), GuardViolation> {
+    match value {
+        Value::String(s) => check_text(path, s),
+        Value::Message(m) => walk(m, path, depth + 1),
+        Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_value(item, &format!("{path}[{i}]"), depth)?;
+            }
+            Ok(())
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                if let MapKey::String(ks) = k {
+                    check_text(&format!("{path}{{key}}"), ks)?;
+                }
+                walk_value(v, &format!("{path}{{}}"), depth)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Check one free-text value; `field_path` only names the field in the violation.
+pub fn check_text(field_path: &str, text: &str) -> Result<(), GuardViolation> {
+    match classify(text) {
+        Some(kind) => Err(GuardViolation {
+            field_path: field_path.to_string(),
+            kind,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What personal data `text` looks like, if any.
+pub fn classify(text: &str) -> Option<PersonalDataKind> {
+    if text.is_empty() {
+        return None;
+    }
+    let norm = normalize(text);
+    let p = patterns()?;
+    if looks_like_email(p, &norm) {
+        return Some(PersonalDataKind::Email);
+    }
+    if let Some(kind) = numeric_kind(p, &norm) {
+        return Some(kind);
+    }
+    if p.address.iter().any(|re| re.is_match(&norm)) {
+        return Some(PersonalDataKind::PostalAddress);
+    }
+    None
+}
+
+/// NFKC, then dash look-alikes to `-` (NFKC keeps `‐ − ー` etc. as they are).
+fn normalize(text: &str) -> String {
+    text.nfkc()
+        .map(|c| match c {
+            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FF70}' | '\u{FE63}' => '-',
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+struct Patterns {
+    email: Regex,
+    at_obfuscation: Regex,
+    dot_obfuscation: Regex,
+    number_run: Regex,
+    digits: Regex,
+    address: Vec<Regex>,
+}
+
+fn patterns() -> Option<&'static Patterns> {
+    static P: OnceLock<Option<Patterns>> = OnceLock::new();
+    P.get_or_init(|| {
+        // Municipality suffixes and the Japanese characters a town name is made of.
+        let jp = r"[\p{Han}\p{Hiragana}\p{Katakana}ヶケ々-]";
+        let prefecture = r"(?:北海道|東京都|京都府|大阪府|[\p{Han}]{2,3}県)";
+        let block = r"(?:[0-9]{1,5}\s*(?:丁目|番地|番|号)|[0-9]{1,5}-[0-9]{1,5})";
+        Some(Patterns {
+            email: Regex::new(
+                r"[A-Za-z0-9._%+\-]+\s*@\s*[A-Za-z0-9\-]+(?:\s*\.\s*[A-Za-z0-9\-]+)*\s*\.\s*[A-Za-z]{2,}",
+            )
+            .ok()?,
+            at_obfuscation: Regex::new(r"(?i)\s*[\[(\{<]\s*(?:at|アット)\s*[\])\}>]\s*").ok()?,
+            dot_obfuscation: Regex::new(r"(?i)\s*[\[(\{<]\s*(?:dot|ドット)\s*[\])\}>]\s*").ok()?,
+            // Digits with single separators between groups; an optional leading '+' or '('.
+            number_run: Regex::new(r"[+(]?[0-9]+(?:[\s\-.()]{1,3}[0-9]+)*").ok()?,
+            digits: Regex::new(r"[0-9]+").ok()?,
+            address: vec![
+                // 〒 or 郵便番号 + a 7-digit postal code.
+                Regex::new(r"(?:〒|郵便番号)\s*:?\s*[0-9]{3}\s*-?\s*[0-9]{4}").ok()?,
+                // Prefecture + municipality + a block or lot number (日本大通1 has no dashes).
+                Regex::new(&format!(
+                    r"{prefecture}{jp}{{1,12}}?[市区町村郡]{jp}{{0,20}}?(?:{block}|[0-9]{{1,5}})"
+                ))
+                    .ok()?,
+                // Municipality + town name + a block number (八王子市旭町1-1).
+                Regex::new(&format!(r"[\p{{Han}}]{{1,6}}[市区町村]{jp}{{0,20}}?{block}")).ok()?,
+                // Chome/banchi patterns anywhere (6丁目, 六丁目, 12番地, 12番1号).
+                Regex::new(r"[0-9〇一二三四五六七八九十]+\s*丁目").ok()?,
+                Regex::new(r"[0-9]+\s*番地").ok()?,
+                Regex::new(r"[0-9]+\s*番\s*[0-9]+\s*号").ok()?,
+            ],
+        })
+    })
+    .as_ref()
+}
+
+fn looks_like_email(p: &Patterns, norm: &str) -> bool {
+    if p.email.is_match(norm) {
+        return true;
+    }
+    let deobfuscated = p.at_obfuscation.replace_all(norm, "@");
+    if deobfuscated == norm {
+        return false;
+    }
+    let deobfuscated = p.dot_obfuscation.replace_all(&deobfuscated, ".");
+    p.email.is_match(&deobfuscated)
+}
+
+/// Look at each run of digit groups for a phone number or My Number made of consecutive
+/// groups.
+fn numeric_kind(p: &Patterns, norm: &str) -> Option<PersonalDataKind> {
+    for run in p.number_run.find_iter(norm) {
+        let run_text = run.as_str();
+        let plus = run_text.starts_with('+');
+        let groups: Vec<&str> = p.digits.find_iter(run_text).map(|m| m.as_str()).collect();
+        for start in 0..groups.len() {
+            let mut digits = String::new();
+            let end_max = groups.len().min(start.saturating_add(MAX_WINDOW_GROUPS));
+            for (offset, g) in groups.get(start..end_max).unwrap_or(&[]).iter().enumerate() {
+                digits.push_str(g);
+                if digits.len() > 14 {
+                    break;
+                }
+                // A single group must stand alone: a phone number without separators inside
+                // a longer digit string is just a long number.
+                let single_ok = offset > 0 || g.len() == digits.len();
+                if !single_ok {
+                    continue;
+                }
+                let window_plus = plus && start == 0;
+                if is_japanese_phone(&digits, window_plus) {
+                    return Some(PersonalDataKind::Phone);
+                }
+                if digits.len() == 12 && my_number_check_digit_ok(&digits) {
+                    return Some(PersonalDataKind::MyNumber);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Japanese numbering plan, after turning a `+81`/`81` prefix into the trunk `0`:
+/// 11 digits for mobile/IP/M2M (`070 080 090 050 020`) and `0800` toll-free, 10 digits for
+/// landlines `0X…` and `0120`/`0570`.
+fn is_japanese_phone(digits: &str, plus: bool) -> bool {
+    let national: String = if let Some(rest) = digits.strip_prefix("81") {
+        // "+81 (0)90 …" writes the trunk 0 too.
+        let rest = rest.strip_prefix('0').unwrap_or(rest);
+        if !(plus || rest.len() == 9 || rest.len() == 10) {
+            return false;
+        }
+        format!("0{rest}")
+    } else {
+        digits.to_string()
+    };
+    let b = national.as_bytes();
+    if b.first() != Some(&b'0') || b.get(1).is_none_or(|d| *d == b'0') {
+        return false;
+    }
+    match national.len() {
+        11 => {
+            matches!(b.get(1..3), Some(b"70" | b"80" | b"90" | b"50" | b"20"))
+                || national.starts_with("0800")
+        }
+        10 => !matches!(b.get(1..3), Some(b"70" | b"80" | b"90" | b"50" | b"20")),
+        _ => false,
+    }
+}
+
+/// The My Number check digit (個人番号の検査用数字, 総務省令第85号第5条): with P_n the n-th
+/// digit counted from the right excluding the check digit and Q_n = n+1 (n ≤ 6) or n-5
+/// (n ≥ 7), the check digit is 0 if Σ P_n·Q_n mod 11 ≤ 1, else 11 minus it.
+pub fn my_number_check_digit_ok(digits: &str) -> bool {
+    let d: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
+    if d.len() != 12 || digits.len() != 12 {
+        return false;
+    }
+    let mut sum: u32 = 0;
+    for n in 1..=11usize {
+        let Some(p) = d.get(11 - n) else { return false };
+        let q = if n <= 6 { n + 1 } else { n - 5 } as u32;
+        sum = sum.saturating_add(p.saturating_mul(q));
+    }
+    let r = sum % 11;
+    let check = if r <= 1 { 0 } else { 11 - r };
+    d.get(11) == Some(&check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REJECT_PHONE: &[&str] = &[
+        "090-1234-5678",
+        "09012345678",
+        "080 1234 5678",
+        "070.1234.5678",
+        "０９０－１２３４－５６７８",
+        "０９０ー１２３４ー５６７８",
+        "090‐1234‐5678",
+        "090−1234−5678",
+        "090‑1234‑5678",
+        "+81 90 1234 5678",
+        "+81-90-1234-5678",
+        "+819012345678",
+        "81-90-1234-5678",
+        "+81 (0)90 1234 5678",
+        "(03) 1234-5678",
+        "03-1234-5678",
+        "03.1234.5678",
+        "03 1234 5678",
+        "0312345678",
+        "042-620-7200",
+        "0426-20-7200",
+        "(042)620-7200",
+        "+81 42 620 7200",
+        "+81-3-1234-5678",
+        "0120-123-456",
+        "0120123456",
+        "0800-123-4567",
+        "0570-000-123",
+        "050-1234-5678",
+        "TEL: 090-1234-5678",
+        "連絡先 ０８０（１２３４）５６７８ まで",
+        "call 03-1234-5678 after 5pm",
+        "電話:０４２−６２０−７２００",
+    ];
+
+    const REJECT_EMAIL: &[&str] = &[
+        "taro.yamada@example.co.jp",
+        "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ",
+        "taro @ example.jp",
+        "taro＠example.jp",
+        "hanako+relief@mail.example.com",
+        "contact: TARO_Y@Example.CO.JP",
+        "taro[at]example.jp",
+        "taro (at) example.jp",
+        "taro[at]example[dot]jp",
+        "taro［ａｔ］example．jp",
+        "taro{AT}example.co.jp",
+        "taro(アット)example.jp",
+    ];
+
+    const REJECT_MY_NUMBER: &[&str] = &[
+        "123456789018",
+        "1234 5678 9018",
+        "1234-5678-9018",
+        "１２３４５６７８９０１８",
+        "個人番号 １２３４ ５６７８ ９０１８",
+    ];
+
+    const REJECT_ADDRESS: &[&str] = &[
+        "〒192-0083 東京都八王子市旭町1-1",
+        "〒1920083",
+        "〒 192-0083",
+        "〒１９２－００８３",
+        "郵便番号 206-0011",
+        "東京都多摩市関戸6丁目12番地1号",
+        "東京都多摩市関戸六丁目12-1",
+        "八王子市旭町1-1",
+        "八王子市旭町１－１",
+        "多摩市関戸6-12-1",
+        "神奈川県横浜市中区日本大通1",
+        "大阪府大阪市北区梅田1-2-3",
+        "北海道札幌市中央区北1条西2丁目",
+        "関戸6丁目12番地1号",
+        "旭町12番1号",
+        "12番地",
+    ];
+
+    const PASS: &[&str] = &[
+        "",
+        "500ml bottled water x 24",
+        "size 3L diapers",
+        "alpha rice 100g",
+        "blankets for 20 people",
+        "shelter-hachioji-01",
+        "13201",
+        "2026-11-23",
+        "2026-11-23T09:00:00+09:00",
+        "1,200",
+        "1,200 pieces, 300 boxes",
+        "八王子市立第一小学校",
+        "多摩市関戸公民館",
+        "八王子市",
+        "東京都八王子市",
+        "東京都",
+        "biscuits 12 packs x 30",
+        "lot 2026-1123-0001",
+        "order 123456789012",
+        "123-4567",
+        "weight 0.5 kg",
+        "replace validator node-3 at the data center",
+        "meet at example station",
+        "twitter @hachioji_city",
+        "version 1.2.3",
+        "water 2L x 6 x 40 cases",
+        "毛布 20枚",
+        "粉ミルク 800g 缶 x 12",
+        "第1避難所",
+        "1番線",
+        "避難所 A棟 2階",
+        "generator 3000W",
+        "ISO 8601",
+        "JIS 13201-13224",
+        "090",
+        "03-1234",
+    ];
+
+    fn expect(texts: &[&str], kind: PersonalDataKind) {
+        for t in texts {
+            assert_eq!(classify(t), Some(kind), "{t:?} should be {kind:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_phone_numbers() {
+        expect(REJECT_PHONE, PersonalDataKind::Phone);
+    }
+
+    #[test]
+    fn rejects_email_addresses() {
+        expect(REJECT_EMAIL, PersonalDataKind::Email);
+    }
+
+    #[test]
+    fn rejects_my_numbers_with_valid_check_digit() {
+        expect(REJECT_MY_NUMBER, PersonalDataKind::MyNumber);
+    }
+
+    #[test]
+    fn rejects_postal_addresses() {
+        expect(REJECT_ADDRESS, PersonalDataKind::PostalAddress);
+    }
+
+    #[test]
+    fn passes_ordinary_text() {
+        for t in PASS {
+            assert_eq!(classify(t), None, "{t:?} should pass");
+        }
+    }
+
+    #[test]
+    fn my_number_check_digit() {
+        assert!(my_number_check_digit_ok("123456789018"));
+        for last in 0..=9u8 {
+            if last != 8 {
+                assert!(!my_number_check_digit_ok(&format!("12345678901{last}")));
+            }
+        }
+        assert!(!my_number_check_digit_ok("12345678901"));
+        assert!(!my_number_check_digit_ok("1234567890188"));
+    }
+
+    #[test]
+    fn violation_names_field_and_never_echoes_text() {
+        let err = check_text("relief.register_shelter.facility_name", "090-1234-5678").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("relief.register_shelter.facility_name"));
+        assert!(msg.contains("a phone number"));
+        assert!(msg.contains("PersonalData service"));
+        assert!(!msg.contains("1234"));
+        assert!(!msg.contains("090"));
+    }
+
+    fn propose(reason: &str, name: &str) -> pb::tx_body::Call {
+        pb::tx_body::Call::Governance(pb::GovernanceCall {
+            call: Some(pb::governance_call::Call::ProposeValidatorChange(
+                pb::ProposeValidatorChange {
+                    change: Some(pb::ValidatorChange {
+                        change: Some(pb::validator_change::Change::Add(pb::Validator {
+                            name: name.to_string(),
+                            ..Default::default()
+                        })),
+                    }),
+                    reason: reason.to_string(),
+                },
+            )),
+        })
+    }
+
+    #[test]
+    fn check_call_walks_nested_fields() {
+        assert_eq!(check_call(&propose("add Tama node", "tama-1")), Ok(()));
+        let err = check_call(&propose("call 090-1234-5678", "tama-1")).unwrap_err();
+        assert_eq!(err.field_path, "governance.propose_validator_change.reason");
+        assert_eq!(err.kind, PersonalDataKind::Phone);
+        let err = check_call(&propose("ok", "taro@example.jp")).unwrap_err();
+        assert_eq!(
+            err.field_path,
+            "governance.propose_validator_change.change.add.name"
+        );
+        assert_eq!(err.kind, PersonalDataKind::Email);
+    }
+
+    #[test]
+    fn check_encoded_walks_repeated_fields() {
+        let ev = pb::ValidatorSetScheduled {
+            validators: vec![
+                pb::Validator {
+                    name: "hachioji-1".to_string(),
+                    ..Default::default()
+                },
+                pb::Validator {
+                    name: "1234 5678 9018".to_string(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let err = check_encoded("yui.v1.ValidatorSetScheduled", &ev.encode_to_vec()).unwrap_err();
+        assert_eq!(err.field_path, "validators[1].name");
+        assert_eq!(err.kind, PersonalDataKind::MyNumber);
+    }
+
+    #[test]
+    fn check_encoded_covers_any_message() {
+        let v = pb::Validator {
+            name: "〒192-0083".to_string(),
+            ..Default::default()
+        };
+        let err = check_encoded("yui.v1.Validator", &v.encode_to_vec()).unwrap_err();
+        assert_eq!(err.field_path, "name");
+        assert_eq!(err.kind, PersonalDataKind::PostalAddress);
+        assert_eq!(
+            check_encoded("yui.v1.NoSuchMessage", &[]).unwrap_err().kind,
+            PersonalDataKind::Unscannable
+        );
+    }
+
+    #[test]
+    fn map_keys_and_values_are_checked() {
+        let mut m = std::collections::HashMap::new();
+        m.insert(
+            MapKey::String("note".into()),
+            Value::String("taro@example.jp".into()),
+        );
+        let err = walk_value(&Value::Map(m), "labels", 0).unwrap_err();
+        assert_eq!(err.field_path, "labels{}");
+        let mut m = std::collections::HashMap::new();
+        m.insert(
+            MapKey::String("090-1234-5678".into()),
+            Value::String("ok".into()),
+        );
+        let err = walk_value(&Value::Map(m), "labels", 0).unwrap_err();
+        assert_eq!(err.field_path, "labels{key}");
+        assert_eq!(err.kind, PersonalDataKind::Phone);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_never_echoes(s in "\\PC{0,200}") {
+            if let Err(v) = check_text("f", &s) {
+                let msg = v.to_string();
+                if s.chars().count() >= 6 {
+                    proptest::prop_assert!(!msg.contains(&s));
+                }
+            }
+        }
+
+        #[test]
+        fn any_formatted_mobile_number_is_rejected(
+            prefix in proptest::sample::select(vec!["070", "080", "090"]),
+            a in 0u32..10_000, b in 0u32..10_000,
+            sep in proptest::sample::select(vec!["-", " ", ".", "－", "ー", ""]),
+        ) {
+            let text = format!("{prefix}{sep}{a:04}{sep}{b:04}");
+            proptest::prop_assert_eq!(classify(&text), Some(PersonalDataKind::Phone));
+        }
+    }
+}
