@@ -275,16 +275,12 @@ fn numeric_kind(p: &Patterns, norm: &str) -> Option<PersonalDataKind> {
         for start in 0..groups.len() {
             let mut digits = String::new();
             let end_max = groups.len().min(start.saturating_add(MAX_WINDOW_GROUPS));
-            for (offset, g) in groups.get(start..end_max).unwrap_or(&[]).iter().enumerate() {
+            // Groups are maximal digit runs, so a phone number buried in a longer digit string
+            // (a 13-digit code) never matches on its own.
+            for g in groups.get(start..end_max).unwrap_or(&[]) {
                 digits.push_str(g);
                 if digits.len() > 14 {
                     break;
-                }
-                // A single group must stand alone: a phone number without separators inside
-                // a longer digit string is just a long number.
-                let single_ok = offset > 0 || g.len() == digits.len();
-                if !single_ok {
-                    continue;
                 }
                 let window_plus = plus && start == 0;
                 if is_japanese_phone(&digits, window_plus) {
@@ -396,6 +392,7 @@ mod tests {
         "taro[at]example.jp",
         "taro (at) example.jp",
         "taro[at]example[dot]jp",
+        "taro (at) example[dot]jp",
         "taro［ａｔ］example．jp",
         "taro{AT}example.co.jp",
         "taro(アット)example.jp",
@@ -448,6 +445,7 @@ mod tests {
         "biscuits 12 packs x 30",
         "lot 2026-1123-0001",
         "order 123456789012",
+        "code 0901234567890",
         "123-4567",
         "weight 0.5 kg",
         "replace validator node-3 at the data center",
