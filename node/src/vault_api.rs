@@ -48,6 +48,25 @@ pub trait AccountLookup: Send + Sync {
     fn organization_of(&self, key: &[u8; 32]) -> Option<String>;
 }
 
+/// [`AccountLookup`] over the committed governance state: an account's organization, if the
+/// account exists and still holds at least one role. Store errors count as "unknown" (the call
+/// is refused, never allowed) and are logged.
+#[derive(Clone)]
+pub struct LedgerAccounts(pub crate::chain::ChainReader);
+
+impl AccountLookup for LedgerAccounts {
+    fn organization_of(&self, key: &[u8; 32]) -> Option<String> {
+        match yui_contracts::governance::account(&self.0.state(), key) {
+            Ok(Some(acc)) if !acc.roles.is_empty() => Some(acc.organization),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup for the vault failed");
+                None
+            }
+        }
+    }
+}
+
 /// The message an auth token signs.
 pub fn auth_message(method_path: &str, unix_ms: u64) -> Vec<u8> {
     let ms = unix_ms.to_string();
@@ -538,6 +557,47 @@ mod tests {
             .get(get_req(id, &f.a, T0 + 3 * AUTH_WINDOW_MS))
             .await
             .unwrap();
+    }
+
+    #[test]
+    fn ledger_accounts_reads_governance_state() {
+        use crate::genesis::{
+            ConsensusParams, FaultModelName, GenesisAccount, GenesisDoc, GenesisOrg,
+            GenesisValidator,
+        };
+        let admin = SigningKey::from_bytes(&[7; 32]);
+        let validator = SigningKey::from_bytes(&[8; 32]);
+        let doc = GenesisDoc {
+            chain_id: "yui-test".into(),
+            genesis_time_ms: T0,
+            fault_model: FaultModelName::Crash,
+            max_expiry_blocks: 100,
+            consensus: ConsensusParams::default(),
+            organizations: vec![GenesisOrg {
+                id: "org-hachioji".into(),
+                name: "Hachioji City".into(),
+            }],
+            validators: vec![GenesisValidator {
+                organization: "org-hachioji".into(),
+                name: "hachioji-1".into(),
+                public_key: hex::encode(validator.verifying_key().as_bytes()),
+                power: 1,
+            }],
+            accounts: vec![GenesisAccount {
+                public_key: hex::encode(admin.verifying_key().as_bytes()),
+                organization: "org-hachioji".into(),
+                roles: vec!["org_admin".into()],
+            }],
+            parameters: BTreeMap::new(),
+        };
+        let store: Arc<dyn crate::store::Store> = Arc::new(crate::store::MemStore::default());
+        let chain = crate::chain::Chain::open(store, &doc).unwrap();
+        let lookup = LedgerAccounts(chain.reader.clone());
+        assert_eq!(
+            lookup.organization_of(&admin.verifying_key().to_bytes()),
+            Some("org-hachioji".to_string())
+        );
+        assert_eq!(lookup.organization_of(&[9; 32]), None);
     }
 
     #[tokio::test]
