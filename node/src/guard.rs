@@ -18,8 +18,8 @@
 //!   dash look-alikes (`‐ ‑ ‒ – — ― − ー ｰ`) count as `-` between digits.
 //! - E-mail obfuscations with a bracketed "at" (`taro[at]example.jp`, `taro (at) example.jp`,
 //!   also `[dot]`) are rejected; a bare word "at" is not, because ordinary English uses it.
-//! - A 12-digit number is rejected only when its My Number check digit is valid, so about
-//!   nine in ten arbitrary 12-digit order or lot numbers pass.
+//! - A 12-digit number (one group, or 4-4-4 with separators) is rejected only when its My Number
+//!   check digit is valid, so about nine in ten arbitrary 12-digit order or lot numbers pass.
 //! - A bare `123-4567` is not rejected (it could be a lot number); with `〒` or `郵便番号` in
 //!   front it is. A municipality name alone (`八王子市`, `多摩市関戸公民館`) passes; a
 //!   municipality followed by a block number (`八王子市旭町1-1`), or any `丁目`/`番地`/`N番N号`
@@ -277,7 +277,7 @@ fn numeric_kind(p: &Patterns, norm: &str) -> Option<PersonalDataKind> {
             let end_max = groups.len().min(start.saturating_add(MAX_WINDOW_GROUPS));
             // Groups are maximal digit runs, so a phone number buried in a longer digit string
             // (a 13-digit code) never matches on its own.
-            for g in groups.get(start..end_max).unwrap_or(&[]) {
+            for (offset, g) in groups.get(start..end_max).unwrap_or(&[]).iter().enumerate() {
                 digits.push_str(g);
                 if digits.len() > 14 {
                     break;
@@ -286,7 +286,14 @@ fn numeric_kind(p: &Patterns, norm: &str) -> Option<PersonalDataKind> {
                 if is_japanese_phone(&digits, window_plus) {
                     return Some(PersonalDataKind::Phone);
                 }
-                if digits.len() == 12 && my_number_check_digit_ok(&digits) {
+                // My Number is written as one 12-digit group or as 4-4-4; other groupings
+                // (ISBNs, lot numbers) are left alone.
+                let my_number_shape = offset == 0
+                    || (offset == 2
+                        && groups
+                            .get(start..=start + 2)
+                            .is_some_and(|w| w.iter().all(|g| g.len() == 4)));
+                if digits.len() == 12 && my_number_shape && my_number_check_digit_ok(&digits) {
                     return Some(PersonalDataKind::MyNumber);
                 }
             }
@@ -463,6 +470,19 @@ mod tests {
         "JIS 13201-13224",
         "090",
         "03-1234",
+        "2026-11-23 10:00-12:00",
+        "open 09:00-17:00",
+        "ISBN 978-4-06-123456-7",
+        "JAN 4901234567894",
+        "100 x 200 x 300 mm",
+        "0.5L x 24 x 10",
+        "tokyo-13201-shelter-0001",
+        "令和8年11月23日",
+        "2,000円",
+        "10-20代向け",
+        "block time 1795000000000 ms",
+        "八王子市と多摩市の合同備蓄",
+        "宛先: 八王子市防災課",
     ];
 
     fn expect(texts: &[&str], kind: PersonalDataKind) {
