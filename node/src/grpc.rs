@@ -394,6 +394,7 @@ impl Ledger for LedgerApi {
 pub async fn serve(
     addr: SocketAddr,
     api: LedgerApi,
+    personal_data: Option<crate::vault_api::PersonalDataApi>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -419,6 +420,9 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(LedgerServer::new(api).max_decoding_message_size(4 * 1024 * 1024))
+        .add_optional_service(
+            personal_data.map(|p| p.into_server().max_decoding_message_size(1024 * 1024)),
+        )
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = shutdown.changed().await;
         })

@@ -1,27 +1,81 @@
-//! The personal-data guard on the submit path (DESIGN §7, issue 8). Every string field of
-//! every call is checked, generically: the call is walked as a dynamic protobuf message from
-//! the compiled descriptors, so a new contract call is covered without code here.
+//! The personal-data guard on the submit path. It owns one decision: does any string in a
+//! transaction's call look like personal data (an e-mail address, a Japanese phone number, a
+//! 12-digit individual number / My Number, or a postal address)? If so the transaction is
+//! rejected with a message that names the field and points to the `PersonalData` service.
 //!
-//! Text that looks like an e-mail address, a Japanese phone number, a 12-digit individual
-//! number (My Number, check digit valid) or a postal address is rejected before anything is
-//! stored. The rejection names the field and the kind of data, never the text itself.
-//! Detection runs on the NFKC form (full-width letters and digits, ＠, ．, （） become ASCII) with
-//! every dash-like character (‐ ‑ ‒ – — ― − ー ｰ －) read as '-'.
+//! The walk is generic: the call is re-encoded and decoded as a `prost_reflect::DynamicMessage`
+//! against Yui's own descriptor set, and every string field is checked, including nested
+//! messages, repeated fields and map keys and values. A new contract call is covered without
+//! any change here.
+//!
+//! It must never echo the matched text (not in the error, not in a log line), never do IO, and
+//! never panic on client input. It is a heuristic net, not a proof: it catches the common
+//! formats people type by mistake; the rule that the ledger holds no personal data is still the
+//! app developer's to keep (see `docs/personal-data.md`).
+//!
+//! Judgment calls (documented in `docs/personal-data.md`):
+//! - Text is NFKC-normalized first, so full-width digits, `＠` and `．` count like ASCII ones;
+//!   dash look-alikes (`‐ ‑ ‒ – — ― − ー ｰ`) count as `-` between digits.
+//! - E-mail obfuscations with a bracketed "at" (`taro[at]example.jp`, `taro (at) example.jp`,
+//!   also `[dot]`) are rejected; a bare word "at" is not, because ordinary English uses it.
+//! - A 12-digit number (one group, or 4-4-4 with separators) is rejected only when its My Number
+//!   check digit is valid, so about nine in ten arbitrary 12-digit order or lot numbers pass.
+//! - A bare `123-4567` is not rejected (it could be a lot number); with `〒` or `郵便番号` in
+//!   front it is. A municipality name alone (`八王子市`, `多摩市関戸公民館`) passes; a
+//!   municipality followed by a block number (`八王子市旭町1-1`), or any `丁目`/`番地`/`N番N号`
+//!   pattern, is rejected.
 
-use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, Value};
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, MessageDescriptor, Value};
+use regex::Regex;
 use std::sync::OnceLock;
 use unicode_normalization::UnicodeNormalization;
 use yui_proto::v1 as pb;
 
-/// What the guard found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("field {field} looks like personal data ({kind}); store it with the PersonalData service and put the returned id in the transaction instead")]
+/// Deepest message nesting the walk follows. Yui's calls are a few levels deep; the bound keeps
+/// a hostile, deeply nested message from costing stack.
+const MAX_DEPTH: usize = 32;
+/// Most digit groups one phone/My Number window may span (e.g. `+81 (0)90 1234 5678` is 5).
+const MAX_WINDOW_GROUPS: usize = 6;
+
+/// What kind of personal data a text looked like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersonalDataKind {
+    /// An e-mail address.
+    Email,
+    /// A Japanese phone number.
+    Phone,
+    /// A 12-digit individual number (My Number) with a valid check digit.
+    MyNumber,
+    /// A postal address or postal code.
+    PostalAddress,
+    /// The call could not be decoded for scanning (a node bug, not client data); fail closed.
+    Unscannable,
+}
+
+impl PersonalDataKind {
+    /// The phrase used in messages, e.g. "a phone number".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            PersonalDataKind::Email => "an e-mail address",
+            PersonalDataKind::Phone => "a phone number",
+            PersonalDataKind::MyNumber => "an individual number (My Number)",
+            PersonalDataKind::PostalAddress => "a postal address",
+            PersonalDataKind::Unscannable => "unscannable content",
+        }
+    }
+}
+
+/// A string field that looks like personal data. Its `Display` names the field path and the
+/// kind, never the text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field_path}` looks like personal data ({}); store it with the PersonalData service and put the returned id in the transaction", kind.phrase())]
 pub struct GuardViolation {
-    /// Path of the field, e.g. `governance.propose_validator_change.reason`.
-    pub field: String,
-    /// The kind of personal data it looks like.
-    pub kind: &'static str,
+    /// Dotted path of the field, e.g. `relief.register_shelter.facility_name`; list elements as
+    /// `items[2]`, map entries as `labels{}` (value) and `labels{key}` (key) — never the key text.
+    pub field_path: String,
+    /// What it looked like.
+    pub kind: PersonalDataKind,
 }
 
 fn pool() -> Option<&'static DescriptorPool> {
@@ -30,68 +84,119 @@ fn pool() -> Option<&'static DescriptorPool> {
         .as_ref()
 }
 
-/// Check every string field of a call.
+fn tx_body_descriptor() -> Option<MessageDescriptor> {
+    pool()?.get_message_by_name("yui.v1.TxBody")
+}
+
+/// Check every string field of a contract call. The path starts at the contract, e.g.
+/// `governance.propose_validator_change.reason`.
 pub fn check_call(call: &pb::tx_body::Call) -> Result<(), GuardViolation> {
+    let unscannable = || GuardViolation {
+        field_path: "call".to_string(),
+        kind: PersonalDataKind::Unscannable,
+    };
+    let desc = tx_body_descriptor().ok_or_else(unscannable)?;
+    // Only `call` is set, so the walk sees exactly the call's fields (the oneof member's name
+    // becomes the first path segment).
     let body = pb::TxBody {
         call: Some(call.clone()),
         ..Default::default()
     };
-    let Some(desc) = pool().and_then(|p| p.get_message_by_name("yui.v1.TxBody")) else {
-        // The descriptors are compiled into the binary; this cannot fail in a built node.
-        return Ok(());
-    };
-    let Ok(msg) = DynamicMessage::decode(desc, body.encode_to_vec().as_slice()) else {
-        return Ok(());
-    };
-    walk(&msg, "")
+    let msg =
+        DynamicMessage::decode(desc, body.encode_to_vec().as_slice()).map_err(|_| unscannable())?;
+    walk(&msg, "", 0)
 }
 
-fn walk(msg: &DynamicMessage, path: &str) -> Result<(), GuardViolation> {
-    for (field, value) in msg.fields() {
-        let p = if path.is_empty() {
-            field.name().to_string()
-        } else {
-            format!("{path}.{}", field.name())
-        };
-        walk_value(value, &p)?;
+/// Check every string field of any Yui message (by its full name, e.g. `yui.v1.TxBody`) given
+/// its encoding. For services other than the submit path.
+pub fn check_encoded(full_name: &str, encoded: &[u8]) -> Result<(), GuardViolation> {
+    let unscannable = || GuardViolation {
+        field_path: full_name.to_string(),
+        kind: PersonalDataKind::Unscannable,
+    };
+    let desc = pool()
+        .and_then(|p| p.get_message_by_name(full_name))
+        .ok_or_else(unscannable)?;
+    let msg = DynamicMessage::decode(desc, encoded).map_err(|_| unscannable())?;
+    walk(&msg, "", 0)
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
     }
-    let _ = msg.descriptor();
+}
+
+fn walk(msg: &DynamicMessage, prefix: &str, depth: usize) -> Result<(), GuardViolation> {
+    if depth > MAX_DEPTH {
+        return Err(GuardViolation {
+            field_path: prefix.to_string(),
+            kind: PersonalDataKind::Unscannable,
+        });
+    }
+    for (field, value) in msg.fields() {
+        let path = join(prefix, field.name());
+        walk_value(value, &path, depth)?;
+    }
     Ok(())
 }
 
-fn walk_value(value: &Value, path: &str) -> Result<(), GuardViolation> {
+fn walk_value(value: &Value, path: &str, depth: usize) -> Result<(), GuardViolation> {
     match value {
         Value::String(s) => check_text(path, s),
-        Value::Message(m) => walk(m, path),
-        Value::List(items) => items.iter().try_for_each(|v| walk_value(v, path)),
-        Value::Map(map) => map.values().try_for_each(|v| walk_value(v, path)),
+        Value::Message(m) => walk(m, path, depth + 1),
+        Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_value(item, &format!("{path}[{i}]"), depth)?;
+            }
+            Ok(())
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                if let MapKey::String(ks) = k {
+                    check_text(&format!("{path}{{key}}"), ks)?;
+                }
+                walk_value(v, &format!("{path}{{}}"), depth)?;
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
 
-/// Check one piece of free text.
-pub fn check_text(field: &str, text: &str) -> Result<(), GuardViolation> {
-    let norm = normalize(text);
-    let kind = if looks_like_email(&norm) {
-        Some("an e-mail address")
-    } else if looks_like_my_number(&norm) {
-        Some("an individual number (My Number)")
-    } else if looks_like_phone(&norm) {
-        Some("a phone number")
-    } else if looks_like_address(&norm) {
-        Some("a postal address")
-    } else {
-        None
-    };
-    match kind {
+/// Check one free-text value; `field_path` only names the field in the violation.
+pub fn check_text(field_path: &str, text: &str) -> Result<(), GuardViolation> {
+    match classify(text) {
         Some(kind) => Err(GuardViolation {
-            field: field.to_string(),
+            field_path: field_path.to_string(),
             kind,
         }),
         None => Ok(()),
     }
 }
 
+/// What personal data `text` looks like, if any.
+pub fn classify(text: &str) -> Option<PersonalDataKind> {
+    if text.is_empty() {
+        return None;
+    }
+    let norm = normalize(text);
+    let p = patterns()?;
+    if looks_like_email(p, &norm) {
+        return Some(PersonalDataKind::Email);
+    }
+    if let Some(kind) = numeric_kind(p, &norm) {
+        return Some(kind);
+    }
+    if p.address.iter().any(|re| re.is_match(&norm)) {
+        return Some(PersonalDataKind::PostalAddress);
+    }
+    None
+}
+
+/// NFKC, then dash look-alikes to `-` (NFKC keeps `‐ − ー` etc. as they are).
 fn normalize(text: &str) -> String {
     text.nfkc()
         .map(|c| match c {
@@ -102,231 +207,443 @@ fn normalize(text: &str) -> String {
         .collect()
 }
 
-fn looks_like_email(t: &str) -> bool {
-    let lower = t.to_lowercase();
-    let t = lower
-        .replace("[at]", "@")
-        .replace("(at)", "@")
-        .replace(" at ", "@")
-        .replace("[dot]", ".")
-        .replace("(dot)", ".");
-    let chars: Vec<char> = t.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if c != '@' {
-            continue;
-        }
-        let is_local = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
-        let local = chars[..i]
-            .iter()
-            .rev()
-            .skip_while(|c| **c == ' ')
-            .take_while(|c| is_local(**c))
-            .count();
-        let domain: String = chars[i + 1..]
-            .iter()
-            .skip_while(|c| **c == ' ')
-            .take_while(|c| c.is_ascii_alphanumeric() || **c == '.' || **c == '-')
-            .collect();
-        let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
-        let tld_ok = labels.len() >= 2
-            && labels
-                .last()
-                .is_some_and(|l| l.len() >= 2 && l.chars().all(|c| c.is_ascii_alphabetic()));
-        if local >= 1 && tld_ok {
-            return true;
-        }
-    }
-    false
+struct Patterns {
+    email: Regex,
+    at_obfuscation: Regex,
+    dot_obfuscation: Regex,
+    number_run: Regex,
+    digits: Regex,
+    address: Vec<Regex>,
 }
 
-/// Runs of digits joined by separators (space, '-', '.', '(', ')'), each returned as its
-/// digits, with whether it started with '+'.
-fn digit_runs(t: &str) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    let chars: Vec<char> = t.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let plus = chars[i] == '+' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit());
-        let start_paren = chars[i] == '(' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit());
-        if !(chars[i].is_ascii_digit() || plus || start_paren) {
-            i += 1;
-            continue;
-        }
-        // Part of a longer alphanumeric token (an id like "shelter-01")? Not a number run.
-        if i > 0 && (chars[i - 1].is_ascii_alphabetic() || chars[i - 1] == '_') {
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "-_".contains(chars[i])) {
-                i += 1;
-            }
-            continue;
-        }
-        let mut digits = String::new();
-        let mut j = if plus || start_paren { i + 1 } else { i };
-        let mut last_digit = j;
-        while j < chars.len() {
-            let c = chars[j];
-            if c.is_ascii_digit() {
-                digits.push(c);
-                last_digit = j;
-            } else if " -.()".contains(c) {
-                // A separator only if a digit follows within two characters.
-                let next_digit = chars[j + 1..].iter().take(2).any(|c| c.is_ascii_digit());
-                if !next_digit {
+fn patterns() -> Option<&'static Patterns> {
+    static P: OnceLock<Option<Patterns>> = OnceLock::new();
+    P.get_or_init(|| {
+        // Municipality suffixes and the Japanese characters a town name is made of.
+        let jp = r"[\p{Han}\p{Hiragana}\p{Katakana}ヶケ々-]";
+        let prefecture = r"(?:北海道|東京都|京都府|大阪府|[\p{Han}]{2,3}県)";
+        let block = r"(?:[0-9]{1,5}\s*(?:丁目|番地|番|号)|[0-9]{1,5}-[0-9]{1,5})";
+        Some(Patterns {
+            email: Regex::new(
+                r"[A-Za-z0-9._%+\-]+\s*@\s*[A-Za-z0-9\-]+(?:\s*\.\s*[A-Za-z0-9\-]+)*\s*\.\s*[A-Za-z]{2,}",
+            )
+            .ok()?,
+            at_obfuscation: Regex::new(r"(?i)\s*[\[(\{<]\s*(?:at|アット)\s*[\])\}>]\s*").ok()?,
+            dot_obfuscation: Regex::new(r"(?i)\s*[\[(\{<]\s*(?:dot|ドット)\s*[\])\}>]\s*").ok()?,
+            // Digits with single separators between groups; an optional leading '+' or '('.
+            number_run: Regex::new(r"[+(]?[0-9]+(?:[\s\-.()]{1,3}[0-9]+)*").ok()?,
+            digits: Regex::new(r"[0-9]+").ok()?,
+            address: vec![
+                // 〒 or 郵便番号 + a 7-digit postal code.
+                Regex::new(r"(?:〒|郵便番号)\s*:?\s*[0-9]{3}\s*-?\s*[0-9]{4}").ok()?,
+                // Prefecture + municipality + a block or lot number (日本大通1 has no dashes).
+                Regex::new(&format!(
+                    r"{prefecture}{jp}{{1,12}}?[市区町村郡]{jp}{{0,20}}?(?:{block}|[0-9]{{1,5}})"
+                ))
+                    .ok()?,
+                // Municipality + town name + a block number (八王子市旭町1-1).
+                Regex::new(&format!(r"[\p{{Han}}]{{1,6}}[市区町村]{jp}{{0,20}}?{block}")).ok()?,
+                // Chome/banchi patterns anywhere (6丁目, 六丁目, 12番地, 12番1号).
+                Regex::new(r"[0-9〇一二三四五六七八九十]+\s*丁目").ok()?,
+                Regex::new(r"[0-9]+\s*番地").ok()?,
+                Regex::new(r"[0-9]+\s*番\s*[0-9]+\s*号").ok()?,
+            ],
+        })
+    })
+    .as_ref()
+}
+
+fn looks_like_email(p: &Patterns, norm: &str) -> bool {
+    if p.email.is_match(norm) {
+        return true;
+    }
+    let deobfuscated = p.at_obfuscation.replace_all(norm, "@");
+    if deobfuscated == norm {
+        return false;
+    }
+    let deobfuscated = p.dot_obfuscation.replace_all(&deobfuscated, ".");
+    p.email.is_match(&deobfuscated)
+}
+
+/// Look at each run of digit groups for a phone number or My Number made of consecutive
+/// groups.
+fn numeric_kind(p: &Patterns, norm: &str) -> Option<PersonalDataKind> {
+    for run in p.number_run.find_iter(norm) {
+        let run_text = run.as_str();
+        let plus = run_text.starts_with('+');
+        let groups: Vec<&str> = p.digits.find_iter(run_text).map(|m| m.as_str()).collect();
+        for start in 0..groups.len() {
+            let mut digits = String::new();
+            let end_max = groups.len().min(start.saturating_add(MAX_WINDOW_GROUPS));
+            // Groups are maximal digit runs, so a phone number buried in a longer digit string
+            // (a 13-digit code) never matches on its own.
+            for (offset, g) in groups.get(start..end_max).unwrap_or(&[]).iter().enumerate() {
+                digits.push_str(g);
+                if digits.len() > 14 {
                     break;
                 }
-            } else {
-                break;
+                let window_plus = plus && start == 0;
+                if is_japanese_phone(&digits, window_plus) {
+                    return Some(PersonalDataKind::Phone);
+                }
+                // My Number is written as one 12-digit group or as 4-4-4; other groupings
+                // (ISBNs, lot numbers) are left alone.
+                let my_number_shape = offset == 0
+                    || (offset == 2
+                        && groups
+                            .get(start..=start + 2)
+                            .is_some_and(|w| w.iter().all(|g| g.len() == 4)));
+                if digits.len() == 12 && my_number_shape && my_number_check_digit_ok(&digits) {
+                    return Some(PersonalDataKind::MyNumber);
+                }
             }
-            j += 1;
         }
-        out.push((digits, plus));
-        i = last_digit + 1;
     }
-    out
+    None
 }
 
-fn looks_like_phone(t: &str) -> bool {
-    digit_runs(t).iter().any(|(d, plus)| {
-        if let Some(rest) = d.strip_prefix("81") {
-            if (*plus || d.len() >= 11)
-                && (rest.len() == 9 || rest.len() == 10)
-                && !rest.starts_with('0')
-            {
-                return true;
-            }
+/// Japanese numbering plan, after turning a `+81`/`81` prefix into the trunk `0`:
+/// 11 digits for mobile/IP/M2M (`070 080 090 050 020`) and `0800` toll-free, 10 digits for
+/// landlines `0X…` and `0120`/`0570`.
+fn is_japanese_phone(digits: &str, plus: bool) -> bool {
+    let national: String = if let Some(rest) = digits.strip_prefix("81") {
+        // "+81 (0)90 …" writes the trunk 0 too.
+        let rest = rest.strip_prefix('0').unwrap_or(rest);
+        if !(plus || rest.len() == 9 || rest.len() == 10) {
+            return false;
         }
-        d.starts_with('0') && (d.len() == 10 || d.len() == 11) && !d.starts_with("00")
-    })
+        format!("0{rest}")
+    } else {
+        digits.to_string()
+    };
+    let b = national.as_bytes();
+    if b.first() != Some(&b'0') || b.get(1).is_none_or(|d| *d == b'0') {
+        return false;
+    }
+    match national.len() {
+        11 => {
+            matches!(b.get(1..3), Some(b"70" | b"80" | b"90" | b"50" | b"20"))
+                || national.starts_with("0800")
+        }
+        10 => !matches!(b.get(1..3), Some(b"70" | b"80" | b"90" | b"50" | b"20")),
+        _ => false,
+    }
 }
 
-/// The My Number check digit (Ministerial ordinance on the individual number, Art. 5).
-fn my_number_check_ok(d: &[u8; 12]) -> bool {
-    let mut sum = 0u32;
-    for n in 1..=11u32 {
-        let p = u32::from(d[11 - n as usize]);
-        let q = if n <= 6 { n + 1 } else { n - 5 };
-        sum += p * q;
+/// The My Number check digit (個人番号の検査用数字, 総務省令第85号第5条): with P_n the n-th
+/// digit counted from the right excluding the check digit and Q_n = n+1 (n ≤ 6) or n-5
+/// (n ≥ 7), the check digit is 0 if Σ P_n·Q_n mod 11 ≤ 1, else 11 minus it.
+pub fn my_number_check_digit_ok(digits: &str) -> bool {
+    let d: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
+    if d.len() != 12 || digits.len() != 12 {
+        return false;
+    }
+    let mut sum: u32 = 0;
+    for n in 1..=11usize {
+        let Some(p) = d.get(11 - n) else { return false };
+        let q = if n <= 6 { n + 1 } else { n - 5 } as u32;
+        sum = sum.saturating_add(p.saturating_mul(q));
     }
     let r = sum % 11;
     let check = if r <= 1 { 0 } else { 11 - r };
-    u32::from(d[11]) == check
-}
-
-fn looks_like_my_number(t: &str) -> bool {
-    digit_runs(t).iter().any(|(d, plus)| {
-        if *plus || d.len() != 12 {
-            return false;
-        }
-        let mut a = [0u8; 12];
-        for (i, c) in d.bytes().enumerate() {
-            a[i] = c - b'0';
-        }
-        my_number_check_ok(&a)
-    })
-}
-
-const PREFECTURES: [&str; 47] = [
-    "北海道",
-    "青森県",
-    "岩手県",
-    "宮城県",
-    "秋田県",
-    "山形県",
-    "福島県",
-    "茨城県",
-    "栃木県",
-    "群馬県",
-    "埼玉県",
-    "千葉県",
-    "東京都",
-    "神奈川県",
-    "新潟県",
-    "富山県",
-    "石川県",
-    "福井県",
-    "山梨県",
-    "長野県",
-    "岐阜県",
-    "静岡県",
-    "愛知県",
-    "三重県",
-    "滋賀県",
-    "京都府",
-    "大阪府",
-    "兵庫県",
-    "奈良県",
-    "和歌山県",
-    "鳥取県",
-    "島根県",
-    "岡山県",
-    "広島県",
-    "山口県",
-    "徳島県",
-    "香川県",
-    "愛媛県",
-    "高知県",
-    "福岡県",
-    "佐賀県",
-    "長崎県",
-    "熊本県",
-    "大分県",
-    "宮崎県",
-    "鹿児島県",
-    "沖縄県",
-];
-
-fn looks_like_address(t: &str) -> bool {
-    // A postal mark, or a postal code 123-4567.
-    if t.contains('〒') {
-        return true;
-    }
-    let chars: Vec<char> = t.chars().collect();
-    for w in 0..chars.len().saturating_sub(7) {
-        let s = &chars[w..w + 8];
-        let code = s[..3].iter().all(char::is_ascii_digit)
-            && s[3] == '-'
-            && s[4..8].iter().all(char::is_ascii_digit);
-        let before_ok = w == 0 || !chars[w - 1].is_ascii_digit() && chars[w - 1] != '-';
-        let after_ok = chars
-            .get(w + 8)
-            .is_none_or(|c| !c.is_ascii_digit() && *c != '-');
-        if code && before_ok && after_ok {
-            return true;
-        }
-    }
-    // Block numbers: 6丁目, 12番地, 3番4号.
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_ascii_digit() {
-            let rest: String = chars[i + 1..].iter().take(2).collect();
-            if rest.starts_with("丁目")
-                || rest.starts_with("番地")
-                || (rest.starts_with('番') && chars[i + 2..].iter().take(4).any(|c| *c == '号'))
-            {
-                return true;
-            }
-        }
-    }
-    // A prefecture, then a municipality, then a house number.
-    for p in PREFECTURES {
-        if let Some(pos) = t.find(p) {
-            let after = &t[pos + p.len()..];
-            if let Some(m) = after.find(['市', '区', '町', '村', '郡']) {
-                if after[m..].chars().any(|c| c.is_ascii_digit()) {
-                    return true;
-                }
-            }
-        }
-    }
-    false
+    d.get(11) == Some(&check)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const REJECT_PHONE: &[&str] = &[
+        "090-1234-5678",
+        "09012345678",
+        "080 1234 5678",
+        "070.1234.5678",
+        "０９０－１２３４－５６７８",
+        "０９０ー１２３４ー５６７８",
+        "090‐1234‐5678",
+        "090−1234−5678",
+        "090‑1234‑5678",
+        "+81 90 1234 5678",
+        "+81-90-1234-5678",
+        "+819012345678",
+        "81-90-1234-5678",
+        "+81 (0)90 1234 5678",
+        "(03) 1234-5678",
+        "03-1234-5678",
+        "03.1234.5678",
+        "03 1234 5678",
+        "0312345678",
+        "042-620-7200",
+        "0426-20-7200",
+        "(042)620-7200",
+        "+81 42 620 7200",
+        "+81-3-1234-5678",
+        "0120-123-456",
+        "0120123456",
+        "0800-123-4567",
+        "0570-000-123",
+        "050-1234-5678",
+        "TEL: 090-1234-5678",
+        "連絡先 ０８０（１２３４）５６７８ まで",
+        "call 03-1234-5678 after 5pm",
+        "電話:０４２−６２０−７２００",
+    ];
+
+    const REJECT_EMAIL: &[&str] = &[
+        "taro.yamada@example.co.jp",
+        "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ",
+        "taro @ example.jp",
+        "taro＠example.jp",
+        "hanako+relief@mail.example.com",
+        "contact: TARO_Y@Example.CO.JP",
+        "taro[at]example.jp",
+        "taro (at) example.jp",
+        "taro[at]example[dot]jp",
+        "taro (at) example[dot]jp",
+        "taro［ａｔ］example．jp",
+        "taro{AT}example.co.jp",
+        "taro(アット)example.jp",
+    ];
+
+    const REJECT_MY_NUMBER: &[&str] = &[
+        "123456789018",
+        "1234 5678 9018",
+        "1234-5678-9018",
+        "１２３４５６７８９０１８",
+        "個人番号 １２３４ ５６７８ ９０１８",
+    ];
+
+    const REJECT_ADDRESS: &[&str] = &[
+        "〒192-0083 東京都八王子市旭町1-1",
+        "〒1920083",
+        "〒 192-0083",
+        "〒１９２－００８３",
+        "郵便番号 206-0011",
+        "東京都多摩市関戸6丁目12番地1号",
+        "東京都多摩市関戸六丁目12-1",
+        "八王子市旭町1-1",
+        "八王子市旭町１－１",
+        "多摩市関戸6-12-1",
+        "神奈川県横浜市中区日本大通1",
+        "大阪府大阪市北区梅田1-2-3",
+        "北海道札幌市中央区北1条西2丁目",
+        "関戸6丁目12番地1号",
+        "旭町12番1号",
+        "12番地",
+    ];
+
+    const PASS: &[&str] = &[
+        "",
+        "500ml bottled water x 24",
+        "size 3L diapers",
+        "alpha rice 100g",
+        "blankets for 20 people",
+        "shelter-hachioji-01",
+        "13201",
+        "2026-11-23",
+        "2026-11-23T09:00:00+09:00",
+        "1,200",
+        "1,200 pieces, 300 boxes",
+        "八王子市立第一小学校",
+        "多摩市関戸公民館",
+        "八王子市",
+        "東京都八王子市",
+        "東京都",
+        "biscuits 12 packs x 30",
+        "lot 2026-1123-0001",
+        "order 123456789012",
+        "code 0901234567890",
+        "123-4567",
+        "weight 0.5 kg",
+        "replace validator node-3 at the data center",
+        "meet at example station",
+        "twitter @hachioji_city",
+        "version 1.2.3",
+        "water 2L x 6 x 40 cases",
+        "毛布 20枚",
+        "粉ミルク 800g 缶 x 12",
+        "第1避難所",
+        "1番線",
+        "避難所 A棟 2階",
+        "generator 3000W",
+        "ISO 8601",
+        "JIS 13201-13224",
+        "090",
+        "03-1234",
+        "2026-11-23 10:00-12:00",
+        "open 09:00-17:00",
+        "ISBN 978-4-06-123456-7",
+        "JAN 4901234567894",
+        "100 x 200 x 300 mm",
+        "0.5L x 24 x 10",
+        "tokyo-13201-shelter-0001",
+        "令和8年11月23日",
+        "2,000円",
+        "10-20代向け",
+        "block time 1795000000000 ms",
+        "八王子市と多摩市の合同備蓄",
+        "宛先: 八王子市防災課",
+    ];
+
+    fn expect(texts: &[&str], kind: PersonalDataKind) {
+        for t in texts {
+            assert_eq!(classify(t), Some(kind), "{t:?} should be {kind:?}");
+        }
+    }
+
     #[test]
-    fn my_number_check_digit_matches_the_published_algorithm() {
-        // 12345678901x: sum = 1*2+0*3+9*4+8*5+7*6+6*7+5*2+4*3+3*4+2*5+1*6 = 212; 212 % 11 = 3; check 8.
-        assert!(looks_like_my_number("123456789018"));
-        assert!(!looks_like_my_number("123456789012"));
+    fn rejects_phone_numbers() {
+        expect(REJECT_PHONE, PersonalDataKind::Phone);
+    }
+
+    #[test]
+    fn rejects_email_addresses() {
+        expect(REJECT_EMAIL, PersonalDataKind::Email);
+    }
+
+    #[test]
+    fn rejects_my_numbers_with_valid_check_digit() {
+        expect(REJECT_MY_NUMBER, PersonalDataKind::MyNumber);
+    }
+
+    #[test]
+    fn rejects_postal_addresses() {
+        expect(REJECT_ADDRESS, PersonalDataKind::PostalAddress);
+    }
+
+    #[test]
+    fn passes_ordinary_text() {
+        for t in PASS {
+            assert_eq!(classify(t), None, "{t:?} should pass");
+        }
+    }
+
+    #[test]
+    fn my_number_check_digit() {
+        assert!(my_number_check_digit_ok("123456789018"));
+        for last in 0..=9u8 {
+            if last != 8 {
+                assert!(!my_number_check_digit_ok(&format!("12345678901{last}")));
+            }
+        }
+        assert!(!my_number_check_digit_ok("12345678901"));
+        assert!(!my_number_check_digit_ok("1234567890188"));
+    }
+
+    #[test]
+    fn violation_names_field_and_never_echoes_text() {
+        let err = check_text("relief.register_shelter.facility_name", "090-1234-5678").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("relief.register_shelter.facility_name"));
+        assert!(msg.contains("a phone number"));
+        assert!(msg.contains("PersonalData service"));
+        assert!(!msg.contains("1234"));
+        assert!(!msg.contains("090"));
+    }
+
+    fn propose(reason: &str, name: &str) -> pb::tx_body::Call {
+        pb::tx_body::Call::Governance(pb::GovernanceCall {
+            call: Some(pb::governance_call::Call::ProposeValidatorChange(
+                pb::ProposeValidatorChange {
+                    change: Some(pb::ValidatorChange {
+                        change: Some(pb::validator_change::Change::Add(pb::Validator {
+                            name: name.to_string(),
+                            ..Default::default()
+                        })),
+                    }),
+                    reason: reason.to_string(),
+                },
+            )),
+        })
+    }
+
+    #[test]
+    fn check_call_walks_nested_fields() {
+        assert_eq!(check_call(&propose("add Tama node", "tama-1")), Ok(()));
+        let err = check_call(&propose("call 090-1234-5678", "tama-1")).unwrap_err();
+        assert_eq!(err.field_path, "governance.propose_validator_change.reason");
+        assert_eq!(err.kind, PersonalDataKind::Phone);
+        let err = check_call(&propose("ok", "taro@example.jp")).unwrap_err();
+        assert_eq!(
+            err.field_path,
+            "governance.propose_validator_change.change.add.name"
+        );
+        assert_eq!(err.kind, PersonalDataKind::Email);
+    }
+
+    #[test]
+    fn check_encoded_walks_repeated_fields() {
+        let ev = pb::ValidatorSetScheduled {
+            validators: vec![
+                pb::Validator {
+                    name: "hachioji-1".to_string(),
+                    ..Default::default()
+                },
+                pb::Validator {
+                    name: "1234 5678 9018".to_string(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let err = check_encoded("yui.v1.ValidatorSetScheduled", &ev.encode_to_vec()).unwrap_err();
+        assert_eq!(err.field_path, "validators[1].name");
+        assert_eq!(err.kind, PersonalDataKind::MyNumber);
+    }
+
+    #[test]
+    fn check_encoded_covers_any_message() {
+        let v = pb::Validator {
+            name: "〒192-0083".to_string(),
+            ..Default::default()
+        };
+        let err = check_encoded("yui.v1.Validator", &v.encode_to_vec()).unwrap_err();
+        assert_eq!(err.field_path, "name");
+        assert_eq!(err.kind, PersonalDataKind::PostalAddress);
+        assert_eq!(
+            check_encoded("yui.v1.NoSuchMessage", &[]).unwrap_err().kind,
+            PersonalDataKind::Unscannable
+        );
+    }
+
+    #[test]
+    fn map_keys_and_values_are_checked() {
+        let mut m = std::collections::HashMap::new();
+        m.insert(
+            MapKey::String("note".into()),
+            Value::String("taro@example.jp".into()),
+        );
+        let err = walk_value(&Value::Map(m), "labels", 0).unwrap_err();
+        assert_eq!(err.field_path, "labels{}");
+        let mut m = std::collections::HashMap::new();
+        m.insert(
+            MapKey::String("090-1234-5678".into()),
+            Value::String("ok".into()),
+        );
+        let err = walk_value(&Value::Map(m), "labels", 0).unwrap_err();
+        assert_eq!(err.field_path, "labels{key}");
+        assert_eq!(err.kind, PersonalDataKind::Phone);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_never_echoes(s in "\\PC{0,200}") {
+            if let Err(v) = check_text("f", &s) {
+                let msg = v.to_string();
+                if s.chars().count() >= 6 {
+                    proptest::prop_assert!(!msg.contains(&s));
+                }
+            }
+        }
+
+        #[test]
+        fn any_formatted_mobile_number_is_rejected(
+            prefix in proptest::sample::select(vec!["070", "080", "090"]),
+            a in 0u32..10_000, b in 0u32..10_000,
+            sep in proptest::sample::select(vec!["-", " ", ".", "－", "ー", ""]),
+        ) {
+            let text = format!("{prefix}{sep}{a:04}{sep}{b:04}");
+            proptest::prop_assert_eq!(classify(&text), Some(PersonalDataKind::Phone));
+        }
     }
 }

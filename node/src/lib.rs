@@ -20,4 +20,6 @@ pub mod proof;
 pub mod store;
 pub mod telemetry;
 pub mod tx;
+pub mod vault;
+pub mod vault_api;
 pub mod wal;

@@ -573,7 +573,14 @@ async fn run_node(cfg: config::NodeConfig) -> Result<()> {
         shared,
         read_only: cfg.validator_key.is_none(),
     };
-    let server = tokio::spawn(grpc::serve(addr, api, stop_rx.clone()));
+    // The personal-data vault: a store separate from the ledger, never gossiped (issue 8).
+    let vault = yui_node::vault::Vault::open(&cfg.data_dir.join("vault"))
+        .map_err(|e| anyhow::anyhow!("cannot open the personal-data vault: {e}"))?;
+    let personal_data = yui_node::vault_api::PersonalDataApi::new(
+        vault,
+        Arc::new(yui_node::vault_api::LedgerAccounts(api.chain.clone())),
+    );
+    let server = tokio::spawn(grpc::serve(addr, api, Some(personal_data), stop_rx.clone()));
     println!(
         "yui node ready: gRPC http://{addr} (chain {}, height {})",
         genesis.chain_id, tip.height

@@ -129,7 +129,7 @@ fn every_string_field_of_every_call_is_checked() {
     });
     let err = check_call(&call).unwrap_err();
     assert_eq!(
-        err.field,
+        err.field_path,
         "governance.propose_validator_change.change.add.name"
     );
     let ok = pb::tx_body::Call::Governance(pb::GovernanceCall {
