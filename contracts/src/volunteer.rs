@@ -1198,6 +1198,9 @@ fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Result<()> {
 }
 
 /// Mint contribution points on the shared points ledger.
+///
+/// NOT DONE: the points ledger (issue 6) does not exist yet, so this credits nothing; the
+/// granted amount is only in the `ContributionGranted` event. See docs/contracts/volunteer.md.
 fn mint_contribution(
     x: &mut Exec<'_>,
     holder: &[u8; 32],
