@@ -10,11 +10,9 @@ use crate::store::{MemStore, Store};
 use crate::tx::{check_stateless, RawTx};
 use anyhow::Result;
 use ed25519_dalek::{Signer, SigningKey, Verifier};
-use prost::Message;
 use std::sync::Arc;
 use std::time::Instant;
 use yui_consensus::{CommitCertificate, VoteData, VoteType};
-use yui_proto::v1 as pb;
 
 /// Single-core strict ed25519 verifications per second (median of 5 runs of `n`).
 pub fn sig_rate(n: usize) -> f64 {
@@ -56,36 +54,9 @@ pub fn replay(txs: usize, per_block: usize) -> Result<()> {
         let batch = (0..n)
             .map(|i| {
                 let k = (made + i) as u64;
-                let mut account = [0u8; 32];
-                account[..8].copy_from_slice(&k.to_le_bytes());
-                let body = pb::TxBody {
-                    chain_id: doc.chain_id.clone(),
-                    signer: admin.verifying_key().to_bytes().to_vec(),
-                    expires_at_height: h + 10,
-                    nonce: account[..16].to_vec(),
-                    call: Some(pb::tx_body::Call::Governance(pb::GovernanceCall {
-                        call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
-                            account: account.to_vec(),
-                            role: Some(pb::Role {
-                                kind: pb::RoleKind::RoleResident as i32,
-                                scope: String::new(),
-                            }),
-                        })),
-                    })),
-                }
-                .encode_to_vec();
-                let sig = admin
-                    .sign(&crate::tx::sign_bytes(&body))
-                    .to_bytes()
-                    .to_vec();
-                check_stateless(
-                    RawTx {
-                        body,
-                        signature: sig,
-                    },
-                    &doc.chain_id,
-                )
-                .map_err(|e| anyhow::anyhow!("{e}"))
+                let t = crate::loadbench::grant_tx(&admin, &doc.chain_id, h + 10, 0, k);
+                check_stateless(RawTx::from_proto(t), &doc.chain_id)
+                    .map_err(|e| anyhow::anyhow!("{e}"))
             })
             .collect::<Result<Vec<_>>>()?;
         made += n;

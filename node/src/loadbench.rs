@@ -323,7 +323,8 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
     Ok(())
 }
 
-fn grant_tx(
+/// A signed governance grant of a resident role to a synthetic account `(client, seq)`.
+pub fn grant_tx(
     admin: &SigningKey,
     chain_id: &str,
     expires: u64,
