@@ -231,5 +231,12 @@ mod tests {
             prop_assert_eq!(parse_token(&t).unwrap(), (id, secret));
             prop_assert!(verify_token(&t, id, &token_commitment(id, &secret)));
         }
+
+        #[test]
+        fn parse_never_panics_and_accepted_tokens_are_canonical(s in "(YUI1-|yui1-)?[A-Za-z0-9=\\-]{0,48}") {
+            if let Ok((id, secret)) = parse_token(&s) {
+                prop_assert_eq!(token_string(id, &secret), s.to_ascii_uppercase());
+            }
+        }
     }
 }
