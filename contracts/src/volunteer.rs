@@ -1197,7 +1197,12 @@ fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Result<()> {
     Ok(())
 }
 
-/// Mint contribution points on the shared points ledger.
+/// Mint contribution points on the shared points ledger: the one place this contract touches
+/// it. The points ledger (`points.rs`, branch `eco`) was not yet committed when this was
+/// written; the integration is the single call
+/// `points::mint(x, PointType::Contribution, holder, points, &format!("volunteer.activity {activity_id}"), Some(expires_at_ms))`.
+/// Until then the grant is recorded here only (activity `points`, volunteer
+/// `total_points_granted`, day/year counters) and announced by `ContributionGranted`.
 fn mint_contribution(
     x: &mut Exec<'_>,
     holder: &[u8; 32],
