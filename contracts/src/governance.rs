@@ -542,15 +542,13 @@ fn grant_role(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantRole) -> Result<(
     let key = key32("account", &c.account)?;
     let role = Role::from_proto(c.role.as_ref())?;
     let mut acct = match account(&*x.state, &key)? {
-        Some(a) if a.organization != signer.organization => {
-            return Err(permission_denied(
-                "governance.other_organization",
-                format!(
+        Some(a) if a.organization != signer.organization => return Err(permission_denied(
+            "governance.other_organization",
+            format!(
                 "the account belongs to organization {}; only its own admins can change its roles",
                 a.organization
             ),
-            ))
-        }
+        )),
         Some(a) => a,
         None => Account {
             key,

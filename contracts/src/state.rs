@@ -13,7 +13,12 @@ pub trait StateRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Failed>;
     /// Up to `limit` entries whose key starts with `prefix` and is strictly greater than
     /// `after` (if given), in ascending key order.
-    fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Entries, Failed>;
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, Failed>;
 }
 
 /// Read and write access to state.
@@ -62,7 +67,12 @@ impl StateRead for MemState {
         Ok(self.map.get(key).cloned())
     }
 
-    fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Entries, Failed> {
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, Failed> {
         let (start, _) = range_after(prefix, after);
         Ok(self
             .map
@@ -109,7 +119,12 @@ impl StateRead for Overlay<'_> {
         }
     }
 
-    fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Entries, Failed> {
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, Failed> {
         // Merge the base's entries with the buffer's. Deletions in the buffer may hide base
         // entries, so keep reading the base until `limit` live entries are found.
         let mut out = Vec::new();
