@@ -1197,10 +1197,13 @@ fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Result<()> {
     Ok(())
 }
 
-/// Mint contribution points on the shared points ledger.
-///
-/// NOT DONE: the points ledger (issue 6) does not exist yet, so this credits nothing; the
-/// granted amount is only in the `ContributionGranted` event. See docs/contracts/volunteer.md.
+/// NOT DONE: nothing is credited yet (issue 6 lands the points ledger).
+/// Mint contribution points on the shared points ledger: the one place this contract touches
+/// it. The points ledger (`points.rs`, branch `eco`) was not yet committed when this was
+/// written; the integration is the single call
+/// `points::mint(x, PointType::Contribution, holder, points, &format!("volunteer.activity {activity_id}"), Some(expires_at_ms))`.
+/// Until then the grant is recorded here only (activity `points`, volunteer
+/// `total_points_granted`, day/year counters) and announced by `ContributionGranted`.
 fn mint_contribution(
     x: &mut Exec<'_>,
     holder: &[u8; 32],

@@ -724,3 +724,44 @@ proptest! {
         prop_assert_eq!(act.points, 0);
     }
 }
+
+#[test]
+fn pending_requester_post_cannot_be_used_and_revoked_volunteer_cannot_apply() {
+    let mut c = Chain::new(vec![]);
+    let (vid, _) = register(&mut c, VOL, &[]);
+    let opp = post(&mut c, REQUESTER, 1);
+    assert_eq!(
+        c.err(
+            REQUESTER,
+            V::RequestVolunteer(pb::RequestVolunteer {
+                opportunity_id: opp.clone(),
+                volunteer_id: vid.clone()
+            })
+        ),
+        "volunteer.not_open"
+    );
+    c.ok(
+        ADMIN,
+        V::ApproveOpportunity(pb::ApproveOpportunity {
+            opportunity_id: opp.clone(),
+        }),
+    );
+    c.ok(
+        ADMIN,
+        V::RevokeRegistration(pb::RevokeRegistration {
+            volunteer_id: vid,
+            reason: String::new(),
+        }),
+    );
+    assert_eq!(
+        c.err(
+            VOL,
+            V::ApplyToOpportunity(pb::ApplyToOpportunity {
+                opportunity_id: opp
+            })
+        ),
+        "volunteer.revoked"
+    );
+    // A revoked account cannot re-apply for registration either.
+    assert_eq!(c.err(VOL, apply(&[])), "volunteer.already_registered");
+}
