@@ -17,6 +17,7 @@ pub mod mempool;
 pub mod network;
 pub mod p2p;
 pub mod proof;
+pub mod qr;
 pub mod store;
 pub mod telemetry;
 pub mod tx;
