@@ -1197,13 +1197,9 @@ fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Result<()> {
     Ok(())
 }
 
-/// NOT DONE: nothing is credited yet (issue 6 lands the points ledger).
 /// Mint contribution points on the shared points ledger: the one place this contract touches
-/// it. The points ledger (`points.rs`, branch `eco`) was not yet committed when this was
-/// written; the integration is the single call
-/// `points::mint(x, PointType::Contribution, holder, points, &format!("volunteer.activity {activity_id}"), Some(expires_at_ms))`.
-/// Until then the grant is recorded here only (activity `points`, volunteer
-/// `total_points_granted`, day/year counters) and announced by `ContributionGranted`.
+/// it. The issuer is the approving municipality admin's organization, which later settles the
+/// points with the stores that redeem them.
 fn mint_contribution(
     x: &mut Exec<'_>,
     holder: &[u8; 32],
@@ -1211,8 +1207,16 @@ fn mint_contribution(
     activity_id: &str,
     expires_at_ms: u64,
 ) -> Result<()> {
-    let _ = (x, holder, points, activity_id, expires_at_ms);
-    Ok(())
+    let issuer = governance::signer_account(x)?.organization;
+    crate::points::mint(
+        x,
+        crate::points::PointType::Contribution,
+        &issuer,
+        holder,
+        points,
+        &format!("volunteer.activity {activity_id}"),
+        expires_at_ms,
+    )
 }
 
 fn reject_activity(x: &mut Exec<'_>, c: &pb::RejectActivity) -> Result<()> {

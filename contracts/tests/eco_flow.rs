@@ -1,0 +1,570 @@
+//! The eco contract in memory: the reduction formulas against hand-worked examples, the rules
+//! that must reject (double registration, overlapping periods, periods across fiscal years,
+//! the 500 t limit, roles), and the whole program year from registration to credit sale.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use yui_contracts::eco::{self, compute};
+use yui_contracts::pb::{self, eco_call::Call as E, points_call::Call as P, tx_body::Call};
+use yui_contracts::points::{self, PointType};
+
+const GRID_FY2025: i64 = 438_000; // 0.438 kg-CO2/kWh, in g/MWh
+const GRID_FY2026: i64 = 420_000;
+
+fn eco(c: E) -> Call {
+    Call::Eco(pb::EcoCall { call: Some(c) })
+}
+fn pts(c: P) -> Call {
+    Call::Points(pb::PointsCall { call: Some(c) })
+}
+
+fn chain() -> Chain {
+    Chain::new(
+        jst_ms(2025, 4, 1),
+        vec![
+            (eco::grid_param(2025), GRID_FY2025),
+            (eco::grid_param(2026), GRID_FY2026),
+        ],
+    )
+}
+
+// ---- the formulas, worked by hand ---------------------------------------------------------
+
+#[test]
+fn ev_reduction_worked_example() {
+    // EV, one month: 1,000 km driven, 150 kWh charged; the equivalent petrol car does 15 km/L.
+    // Factors: gasoline 2.32 kg-CO2/L = 2,320,000 mg/L; grid 0.438 kg/kWh = 438,000 g/MWh.
+    //   BL_mg = 1,000,000 m * 2,320,000 mg/L / 15,000 m/L = 154,666,666 mg (154.67 kg)
+    //   PJ_mg = 150,000 Wh * 438,000 g/MWh / 1000         =  65,700,000 mg ( 65.70 kg)
+    //   ER_g  = (154,666,666 - 65,700,000) / 1000          =      88,966 g
+    let r = compute(
+        pb::DeviceKind::Ev,
+        15_000,
+        150_000,
+        1_000_000,
+        0,
+        438_000,
+        2_320_000,
+    );
+    assert_eq!(r.baseline_g, 154_666);
+    assert_eq!(r.project_g, 65_700);
+    assert_eq!(r.reduction_g, 88_966);
+}
+
+#[test]
+fn phv_reduction_worked_example() {
+    // PHV: 800 km, 60 kWh charged, 10 L of petrol; baseline 20 km/L.
+    //   BL_mg = 800,000 * 2,320,000 / 20,000                    = 92,800,000 mg
+    //   PJ_mg = 60,000 * 438,000 / 1000 + 10,000 * 2,320,000 / 1000
+    //         = 26,280,000 + 23,200,000                          = 49,480,000 mg
+    //   ER_g  = 43,320,000 / 1000                                 =     43,320 g
+    let r = compute(
+        pb::DeviceKind::Phv,
+        20_000,
+        60_000,
+        800_000,
+        10_000,
+        438_000,
+        2_320_000,
+    );
+    assert_eq!(
+        (r.baseline_g, r.project_g, r.reduction_g),
+        (92_800, 49_480, 43_320)
+    );
+}
+
+#[test]
+fn phv_driving_on_petrol_reduces_nothing_never_negative() {
+    // 100 km on 10 L against a 20 km/L baseline: BL = 11,600,000 mg < PJ = 23,200,000 mg.
+    let r = compute(
+        pb::DeviceKind::Phv,
+        20_000,
+        0,
+        100_000,
+        10_000,
+        438_000,
+        2_320_000,
+    );
+    assert_eq!(
+        (r.baseline_g, r.project_g, r.reduction_g),
+        (11_600, 23_200, 0)
+    );
+}
+
+#[test]
+fn solar_reduction_matches_the_studys_3kw_figure() {
+    // The study: a 3 kW home system saves about 1,950 kg a year. At 0.438 kg/kWh that is
+    // 4,452 kWh self-consumed: ER_g = 4,452,000 Wh * 438,000 g/MWh / 1,000,000 = 1,949,976 g.
+    let r = compute(
+        pb::DeviceKind::Solar,
+        0,
+        4_452_000,
+        0,
+        0,
+        438_000,
+        2_320_000,
+    );
+    assert_eq!(
+        (r.baseline_g, r.project_g, r.reduction_g),
+        (1_949_976, 0, 1_949_976)
+    );
+    // Truncation happens once, on milligrams: 1 Wh * 438,000 / 1000 = 438 mg -> 0 g.
+    assert_eq!(
+        compute(pb::DeviceKind::Solar, 0, 1, 0, 0, 438_000, 0).reduction_g,
+        0
+    );
+    assert_eq!(
+        compute(pb::DeviceKind::Solar, 0, 3, 0, 0, 438_000, 0).reduction_g,
+        1
+    );
+}
+
+// ---- the contract ------------------------------------------------------------------------
+
+fn program(c: &mut Chain) {
+    c.ok(
+        ADMIN,
+        eco(E::CreateProgram(pb::CreateProgram {
+            program_id: "hachioji-eco".into(),
+            name: "Hachioji home solar and EV program".into(),
+            points_per_kg: 1,
+            points_expiry_days: 730,
+        })),
+    );
+}
+
+fn participant(c: &mut Chain, account: [u8; 32]) -> String {
+    let ev = c.ok(
+        ADMIN,
+        eco(E::RegisterParticipant(pb::RegisterParticipant {
+            program_id: "hachioji-eco".into(),
+            account: account.to_vec(),
+            person: Some(pb::PersonRef {
+                vault_id: "v-1".into(),
+                commitment: vec![3; 32],
+            }),
+        })),
+    );
+    match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::ParticipantRegistered(p)),
+        }) => p.participant_id.clone(),
+        e => panic!("unexpected {e:?}"),
+    }
+}
+
+fn device(c: &mut Chain, part: &str, kind: pb::DeviceKind, hash: u8, baseline: u64) -> String {
+    let ev = c.ok(
+        ADMIN,
+        eco(E::RegisterDevice(pb::RegisterDevice {
+            participant_id: part.into(),
+            kind: kind as i32,
+            identity_hash: vec![hash; 32],
+            baseline_m_per_l: baseline,
+            methodology: String::new(),
+        })),
+    );
+    match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::DeviceRegistered(d)),
+        }) => d.device.as_ref().unwrap().device_id.clone(),
+        e => panic!("unexpected {e:?}"),
+    }
+}
+
+fn reading(dev: &str, start: u64, end: u64, wh: u64, m: u64) -> E {
+    E::SubmitReading(pb::SubmitReading {
+        device_id: dev.into(),
+        period_start_ms: start,
+        period_end_ms: end,
+        electricity_wh: wh,
+        distance_m: m,
+        fuel_ml: 0,
+        grid_wh: 0,
+        evidence_hash: Vec::new(),
+    })
+}
+
+fn month(y: i64, m: i64) -> (u64, u64) {
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    (jst_ms(y, m, 1), jst_ms(ny, nm, 1))
+}
+
+fn reduction_of(ev: &[pb::event::Kind]) -> pb::Reduction {
+    ev.iter()
+        .find_map(|e| match e {
+            pb::event::Kind::Eco(pb::EcoEvent {
+                kind: Some(pb::eco_event::Kind::ReductionRecorded(r)),
+            }) => r.reduction.clone(),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_program_year_from_registration_to_credit_sale() {
+    let mut c = chain();
+    program(&mut c);
+    let solar_p = participant(&mut c, RES1);
+    let ev_p = participant(&mut c, RES2);
+    let solar = device(&mut c, &solar_p, pb::DeviceKind::Solar, 0xa1, 0);
+    let car = device(&mut c, &ev_p, pb::DeviceKind::Ev, 0xb2, 15_000);
+    // A year of monthly readings, April 2025 to March 2026, submitted after each month.
+    c.time_ms = jst_ms(2026, 4, 2);
+    let mut solar_g = 0;
+    let mut ev_g = 0;
+    for i in 0..12 {
+        let (y, m) = if i < 9 { (2025, 4 + i) } else { (2026, i - 8) };
+        let (s, e) = month(y, m);
+        // 371 kWh a month self-consumed = 4,452 kWh a year.
+        let r = reduction_of(&c.ok(METER, eco(reading(&solar, s, e, 371_000, 0))));
+        assert_eq!(r.fiscal_year, 2025);
+        assert_eq!(r.methodology, "EN-S-025");
+        assert_eq!(r.reduction_g, 371_000 * 438_000 / 1_000_000);
+        solar_g += r.reduction_g;
+        let r = reduction_of(&c.ok(METER, eco(reading(&car, s, e, 150_000, 1_000_000))));
+        assert_eq!(r.reduction_g, 88_966);
+        ev_g += r.reduction_g;
+    }
+    assert_eq!(solar_g, 12 * 162_498);
+    assert_eq!(ev_g, 12 * 88_966);
+
+    // Grant points at 1 point per kg: whole kilograms, the remainder waits.
+    c.ok(
+        ADMIN,
+        eco(E::GrantPoints(pb::GrantEcoPoints {
+            participant_id: solar_p.clone(),
+        })),
+    );
+    let now = c.time_ms;
+    let bal = points::balance(&c.state, &RES1, PointType::Eco, "hachioji", now).unwrap();
+    assert_eq!(bal.spendable, solar_g / 1000);
+    let p = eco::participant(&c.state, &solar_p).unwrap().unwrap();
+    assert_eq!(p.ungranted_g, solar_g % 1000);
+    assert_eq!(
+        c.err(
+            ADMIN,
+            eco(E::GrantPoints(pb::GrantEcoPoints {
+                participant_id: solar_p.clone()
+            }))
+        ),
+        "eco.nothing_to_grant"
+    );
+
+    // Pay a store, which redeems with the municipality; the municipality settles.
+    c.ok(
+        RES1,
+        pts(P::Transfer(pb::TransferPoints {
+            point_type: pb::PointType::Eco as i32,
+            issuer: "hachioji".into(),
+            to: STORE.to_vec(),
+            amount: 1500,
+            memo: "receipt 0042".into(),
+        })),
+    );
+    let ev = c.ok(
+        STORE,
+        pts(P::Redeem(pb::RedeemPoints {
+            point_type: pb::PointType::Eco as i32,
+            issuer: "hachioji".into(),
+            amount: 1200,
+        })),
+    );
+    let sid = ev
+        .iter()
+        .find_map(|e| match e {
+            pb::event::Kind::Points(pb::PointsEvent {
+                kind: Some(pb::points_event::Kind::Redeemed(r)),
+            }) => Some(r.settlement_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        c.err(
+            ADMIN_B,
+            pts(P::Settle(pb::SettleRedemption {
+                settlement_id: sid.clone(),
+                payment_reference: "bank 1".into()
+            }))
+        ),
+        "points.other_issuer"
+    );
+    c.ok(
+        ADMIN,
+        pts(P::Settle(pb::SettleRedemption {
+            settlement_id: sid.clone(),
+            payment_reference: "transfer 2026-0417".into(),
+        })),
+    );
+    let t = points::totals(&c.state, PointType::Eco, "hachioji").unwrap();
+    assert_eq!((t.minted, t.burned, t.expired), (solar_g / 1000, 1200, 0));
+    assert_eq!(
+        points::balance(&c.state, &STORE, PointType::Eco, "hachioji", c.time_ms)
+            .unwrap()
+            .spendable,
+        300
+    );
+    assert!(points::check_invariant(&c.state).unwrap().is_ok());
+
+    // The credit report claims the fiscal year's readings exactly once.
+    let ev = c.ok(
+        ADMIN,
+        eco(E::CreateReport(pb::CreateCreditReport {
+            program_id: "hachioji-eco".into(),
+            period_start_ms: jst_ms(2025, 4, 1),
+            period_end_ms: jst_ms(2026, 4, 1),
+        })),
+    );
+    let rep = match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::ReportCreated(r)),
+        }) => r.report.clone().unwrap(),
+        e => panic!("unexpected {e:?}"),
+    };
+    assert_eq!(rep.readings, 24);
+    assert_eq!(rep.participants, 2);
+    assert_eq!(rep.total_g, solar_g + ev_g);
+    assert_eq!(rep.by_methodology.len(), 2);
+    assert_eq!(
+        eco::report_readings(&c.state, &rep.report_id)
+            .unwrap()
+            .len(),
+        24
+    );
+    assert_eq!(
+        c.err(
+            ADMIN,
+            eco(E::CreateReport(pb::CreateCreditReport {
+                program_id: "hachioji-eco".into(),
+                period_start_ms: jst_ms(2025, 1, 1),
+                period_end_ms: jst_ms(2026, 12, 1),
+            }))
+        ),
+        "eco.nothing_to_claim"
+    );
+    // 3,017,568 g: at most 3 whole tonnes can be certified.
+    let certify = |t: u64| {
+        eco(E::CertifyReport(pb::CertifyCreditReport {
+            report_id: rep.report_id.clone(),
+            certified_tonnes: t,
+            serial_numbers: vec!["JCR-0001-2026".into()],
+        }))
+    };
+    assert_eq!(c.err(ADMIN, certify(4)), "eco.certified_above_report");
+    c.ok(ADMIN, certify(3));
+    assert_eq!(c.err(ADMIN, certify(3)), "eco.already_certified");
+    let sale = |t: u64| {
+        eco(E::RecordSale(pb::RecordCreditSale {
+            report_id: rep.report_id.clone(),
+            buyer: "Tama Shinkin Bank".into(),
+            tonnes: t,
+            price_yen_per_tonne: 2536,
+        }))
+    };
+    c.ok(ADMIN, sale(2));
+    assert_eq!(c.err(ADMIN, sale(2)), "eco.sale_above_certified");
+    c.ok(ADMIN, sale(1));
+    let rep = eco::report(&c.state, &rep.report_id).unwrap().unwrap();
+    assert_eq!(rep.certified_tonnes, 3);
+    assert_eq!(rep.sales.len(), 2);
+
+    // Totals for the admin view by methodology and fiscal year.
+    let (totals, parts, devs) = eco::program_totals(&c.state, "hachioji-eco").unwrap();
+    assert_eq!((parts, devs), (2, 2));
+    let by: Vec<(String, u32, u64, u64)> = totals
+        .into_iter()
+        .map(|t| (t.methodology, t.fiscal_year, t.readings, t.reduction_g))
+        .collect();
+    assert_eq!(
+        by,
+        vec![
+            ("EN-S-012".into(), 2025, 12, ev_g),
+            ("EN-S-025".into(), 2025, 12, solar_g)
+        ]
+    );
+}
+
+#[test]
+fn rules_that_must_reject() {
+    let mut c = chain();
+    program(&mut c);
+    let p1 = participant(&mut c, RES1);
+    let solar = device(&mut c, &p1, pb::DeviceKind::Solar, 0xa1, 0);
+    // The same installation cannot join again, here or in another municipality's program.
+    assert_eq!(
+        c.err(
+            ADMIN,
+            eco(E::RegisterDevice(pb::RegisterDevice {
+                participant_id: p1.clone(),
+                kind: pb::DeviceKind::Solar as i32,
+                identity_hash: vec![0xa1; 32],
+                baseline_m_per_l: 0,
+                methodology: String::new(),
+            }))
+        ),
+        "eco.device_already_registered"
+    );
+    // Another municipality's admin cannot manage this program.
+    assert_eq!(
+        c.err(
+            ADMIN_B,
+            eco(E::RegisterParticipant(pb::RegisterParticipant {
+                program_id: "hachioji-eco".into(),
+                account: RES_B.to_vec(),
+                person: Some(pb::PersonRef {
+                    vault_id: "v-2".into(),
+                    commitment: vec![3; 32],
+                }),
+            }))
+        ),
+        "eco.not_program_admin"
+    );
+    c.time_ms = jst_ms(2026, 6, 1);
+    let (s, e) = month(2025, 5);
+    c.ok(METER, eco(reading(&solar, s, e, 100_000, 0)));
+    // Overlapping the same month, or straddling its end.
+    assert_eq!(
+        c.err(METER, eco(reading(&solar, s, e, 1, 0))),
+        "eco.overlapping_reading"
+    );
+    assert_eq!(
+        c.err(
+            METER,
+            eco(reading(&solar, s + 86_400_000, e + 86_400_000, 1, 0))
+        ),
+        "eco.overlapping_reading"
+    );
+    assert_eq!(
+        c.err(METER, eco(reading(&solar, s - 86_400_000, s + 1, 1, 0))),
+        "eco.overlapping_reading"
+    );
+    // Adjacent periods are fine, before and after.
+    let (s0, _) = month(2025, 4);
+    c.ok(METER, eco(reading(&solar, s0, s, 1, 0)));
+    let (_, e2) = month(2025, 6);
+    c.ok(METER, eco(reading(&solar, e, e2, 1, 0)));
+    // Across 1 April: must be split.
+    assert_eq!(
+        c.err(
+            METER,
+            eco(reading(
+                &solar,
+                jst_ms(2026, 3, 15),
+                jst_ms(2026, 4, 15),
+                1,
+                0
+            ))
+        ),
+        "eco.period_spans_fiscal_years"
+    );
+    // The factor of the year the reduction happened: FY2026 uses 420,000 g/MWh.
+    let r = reduction_of(&c.ok(
+        METER,
+        eco(reading(
+            &solar,
+            jst_ms(2026, 4, 1),
+            jst_ms(2026, 5, 1),
+            1_000_000,
+            0,
+        )),
+    ));
+    assert_eq!(
+        (r.fiscal_year, r.grid_g_per_mwh, r.reduction_g),
+        (2026, 420_000, 420_000)
+    );
+    // A year without a factor is refused with the parameter to set.
+    assert_eq!(
+        c.err(
+            METER,
+            eco(reading(
+                &solar,
+                jst_ms(2024, 4, 1),
+                jst_ms(2024, 5, 1),
+                1,
+                0
+            ))
+        ),
+        "eco.missing_grid_factor"
+    );
+    // Manual entry needs the evidence hash; a stranger may not submit at all.
+    let (s7, e7) = month(2025, 7);
+    assert_eq!(
+        c.err(RES1, eco(reading(&solar, s7, e7, 1, 0))),
+        "eco.missing_evidence"
+    );
+    let mut manual = reading(&solar, s7, e7, 1000, 0);
+    if let E::SubmitReading(r) = &mut manual {
+        r.evidence_hash = vec![0xee; 32];
+    }
+    assert!(reduction_of(&c.ok(RES1, eco(manual.clone()))).manual);
+    assert_eq!(c.err(RES2, eco(manual)), "eco.not_allowed_to_submit");
+    // No readings of the future.
+    assert_eq!(
+        c.err(
+            METER,
+            eco(reading(
+                &solar,
+                jst_ms(2026, 5, 1),
+                jst_ms(2026, 7, 1),
+                1,
+                0
+            ))
+        ),
+        "eco.future_period"
+    );
+    // The 500 t-CO2 per participant and year limit: 1,141 MWh at 438 g/kWh is 499.758 t;
+    // one more MWh crosses it.
+    let (s8, e8) = month(2025, 8);
+    c.ok(METER, eco(reading(&solar, s8, e8, 1_141_000_000, 0)));
+    let (s9, e9) = month(2025, 9);
+    assert_eq!(
+        c.err(METER, eco(reading(&solar, s9, e9, 1_000_000, 0))),
+        "eco.annual_limit"
+    );
+    // Removing the participant releases its device for another program.
+    c.ok(
+        ADMIN,
+        eco(E::RemoveParticipant(pb::RemoveParticipant {
+            participant_id: p1.clone(),
+        })),
+    );
+    c.ok(
+        ADMIN_B,
+        eco(E::CreateProgram(pb::CreateProgram {
+            program_id: "machida-eco".into(),
+            name: "Machida eco".into(),
+            points_per_kg: 2,
+            points_expiry_days: 0,
+        })),
+    );
+    let ev = c.ok(
+        ADMIN_B,
+        eco(E::RegisterParticipant(pb::RegisterParticipant {
+            program_id: "machida-eco".into(),
+            account: RES_B.to_vec(),
+            person: Some(pb::PersonRef {
+                vault_id: "v-3".into(),
+                commitment: vec![4; 32],
+            }),
+        })),
+    );
+    let pb_id = match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::ParticipantRegistered(p)),
+        }) => p.participant_id.clone(),
+        e => panic!("unexpected {e:?}"),
+    };
+    c.ok(
+        ADMIN_B,
+        eco(E::RegisterDevice(pb::RegisterDevice {
+            participant_id: pb_id,
+            kind: pb::DeviceKind::Solar as i32,
+            identity_hash: vec![0xa1; 32],
+            baseline_m_per_l: 0,
+            methodology: "EN-R-002".into(),
+        })),
+    );
+}
