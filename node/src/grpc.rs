@@ -415,10 +415,15 @@ pub async fn serve(
             })
         },
     );
+    let eco = crate::eco_api::EcoApi {
+        chain: api.chain.clone(),
+    };
     tonic::transport::Server::builder()
         .layer(crate::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(eco.eco_server())
+        .add_service(eco.points_server())
         .add_service(LedgerServer::new(api).max_decoding_message_size(4 * 1024 * 1024))
         .add_optional_service(
             personal_data.map(|p| p.into_server().max_decoding_message_size(1024 * 1024)),

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod chain;
 pub mod config;
 pub mod driver;
+pub mod eco_api;
 pub mod genesis;
 pub mod grpc;
 pub mod guard;
