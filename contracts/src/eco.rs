@@ -62,7 +62,6 @@ const K_RD: &[u8] = b"eco/rd/";
 const K_RD_END: &[u8] = b"eco/rdend/";
 const K_PART_RD: &[u8] = b"eco/prd/";
 const K_PROG_RD: &[u8] = b"eco/grd/";
-const K_YEAR: &[u8] = b"eco/year/";
 const K_TOT: &[u8] = b"eco/tot/";
 const K_RPT: &[u8] = b"eco/rpt/";
 const K_RPT_RD: &[u8] = b"eco/rptrd/";
@@ -114,6 +113,8 @@ pub struct Participant {
     pub ungranted_g: u64,
     /// Points granted.
     pub points_granted: u64,
+    /// Grams reduced per fiscal year (for the 500 t limit), ascending by year.
+    pub years: Vec<(u64, u64)>,
 }
 
 /// A device.
@@ -198,8 +199,10 @@ pub fn compute(
     }
 }
 
-fn id_for(prefix: &str, tx_id: &[u8; 32]) -> String {
-    let hex: String = tx_id[..8].iter().map(|b| format!("{b:02x}")).collect();
+/// An object id from the id of the transaction that created it: 128 bits of a hash of the
+/// signed transaction, so nobody can grind a transaction to collide with an existing id.
+pub fn id_for(prefix: &str, tx_id: &[u8; 32]) -> String {
+    let hex: String = tx_id[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("{prefix}-{hex}")
 }
 
@@ -519,6 +522,7 @@ fn register_participant(
         reduced_g: 0,
         ungranted_g: 0,
         points_granted: 0,
+        years: Vec::new(),
     };
     put_borsh(x.state, key(K_PART, &id), &part);
     put_borsh(x.state, by_acct, &id);
@@ -756,14 +760,16 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
         .into_iter()
         .next()
     {
-        let other: String = borsh::from_slice(&v).unwrap_or_default();
-        if let Some(o) = reduction(&*x.state, &other)? {
-            if o.period_start_ms < c.period_end_ms {
-                return Err(precondition(
-                    "eco.overlapping_reading",
-                    format!("the period overlaps reading {other} of this device"),
-                ));
-            }
+        let (other_start, other): (u64, String) = borsh::from_slice(&v).map_err(|e| {
+            crate::ContractError::Failed(crate::Failed(format!(
+                "a reading index entry does not decode: {e}"
+            )))
+        })?;
+        if other_start < c.period_end_ms {
+            return Err(precondition(
+                "eco.overlapping_reading",
+                format!("the period overlaps reading {other} of this device"),
+            ));
         }
     }
     let grid = factor(&*x.state, &grid_param(fy), x.ctx.height)?.ok_or_else(|| {
@@ -789,8 +795,11 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
         grid,
         gas,
     );
-    let year_key = [K_YEAR, part.id.as_bytes(), b"\0", &fy.to_be_bytes()].concat();
-    let year: u64 = get_borsh(&*x.state, &year_key)?.unwrap_or(0);
+    let year = part
+        .years
+        .iter()
+        .find(|(y, _)| *y == fy)
+        .map_or(0, |(_, g)| *g);
     let year_new = year.saturating_add(r.reduction_g);
     if year_new > MAX_GRAMS_PER_PARTICIPANT_YEAR {
         return Err(precondition(
@@ -822,7 +831,7 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
     put_borsh(
         x.state,
         [end_prefix.as_slice(), &c.period_end_ms.to_be_bytes()].concat(),
-        &id,
+        &(c.period_start_ms, id.clone()),
     );
     x.state.put(
         [
@@ -846,7 +855,10 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
         .concat(),
         Vec::new(),
     );
-    put_borsh(x.state, year_key, &year_new);
+    match part.years.binary_search_by_key(&fy, |(y, _)| *y) {
+        Ok(i) => part.years[i].1 = year_new,
+        Err(i) => part.years.insert(i, (fy, year_new)),
+    }
     let tk = tally_key(&prog.id, &d.methodology, fy);
     let mut t: Tally = get_borsh(&*x.state, &tk)?.unwrap_or_default();
     t.readings = t.readings.saturating_add(1);

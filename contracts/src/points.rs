@@ -605,10 +605,10 @@ fn transfer(x: &mut Exec<'_>, c: &pb::TransferPoints) -> Result<()> {
     )
 }
 
-/// The settlement id of a redemption: derived from its transaction id, so it is known to the
-/// store as soon as it signs.
+/// The settlement id of a redemption: 128 bits of its transaction id, so it is known to the
+/// store as soon as it signs and cannot be made to collide.
 pub fn settlement_id_for(tx_id: &[u8; 32]) -> String {
-    let hex: String = tx_id[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = tx_id[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("s-{hex}")
 }
 

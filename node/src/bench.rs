@@ -126,7 +126,8 @@ pub fn replay(txs: usize, per_block: usize) -> Result<()> {
     Ok(())
 }
 
-fn tempfile_dir() -> Result<std::path::PathBuf> {
+/// A fresh scratch directory under the system temp dir.
+pub(crate) fn tempfile_dir() -> Result<std::path::PathBuf> {
     let d = std::env::temp_dir().join(format!(
         "yui-bench-{}-{}",
         std::process::id(),

@@ -96,7 +96,8 @@ fn receipt_key(h: u64, i: u32) -> Vec<u8> {
 fn event_key(h: u64, i: u32) -> Vec<u8> {
     [b"e/".as_slice(), &h.to_be_bytes(), &i.to_be_bytes()].concat()
 }
-const STATE_PREFIX: &[u8] = b"s/";
+/// Prefix of contract state keys in the store.
+pub const STATE_PREFIX: &[u8] = b"s/";
 
 fn decode<T: BorshDeserialize>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     T::try_from_slice(bytes).map_err(|e| StoreError(format!("stored {what} does not decode: {e}")))

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bench;
 pub mod chain;
 pub mod config;
+pub mod contractbench;
 pub mod driver;
 pub mod eco_api;
 pub mod genesis;

@@ -164,6 +164,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         window: usize,
     },
+    /// Contract execution alone (no signatures, network or consensus), in memory and on sled.
+    Contract {
+        /// Measured calls per workload.
+        #[arg(long, default_value_t = 100_000)]
+        calls: usize,
+        /// Calls per block (one store batch and flush per block on sled).
+        #[arg(long, default_value_t = 1_000)]
+        per_block: usize,
+    },
     /// Replay speed of `yui verify` (one thread) against the machine's signature rate.
     Replay {
         /// Transactions in the synthetic chain.
@@ -421,6 +430,9 @@ fn main() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Replay { txs, per_block },
         } => yui_node::bench::replay(txs, per_block),
+        Command::Bench {
+            command: BenchCommand::Contract { calls, per_block },
+        } => yui_node::contractbench::run(calls, per_block),
         Command::Bench {
             command:
                 BenchCommand::Network {
