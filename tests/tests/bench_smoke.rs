@@ -47,3 +47,24 @@ fn the_network_benchmark_runs_and_reports() {
         .unwrap();
     assert!(committed > 0, "{stdout}");
 }
+
+#[test]
+fn the_contract_benchmark_runs_every_call_successfully_and_reports() {
+    // The benchmark fails (exit 1) if any measured call is rejected, so a success here means
+    // every reading executed, in memory and on sled.
+    let out = Command::new(yui_bin().unwrap())
+        .args(["bench", "contract", "--calls", "3000", "--per-block", "500"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("eco.submit_reading"))
+        .unwrap_or_else(|| panic!("no eco line in:\n{stdout}"));
+    assert!(line.contains("calls/s in memory") && line.contains("calls/s on sled"));
+}
