@@ -211,6 +211,9 @@ pub struct CertificateRecord {
     pub issued_at_ms: u64,
     /// Height of the issuing block.
     pub issued_at_height: u64,
+    /// The transaction that issued it (whose receipt holds the `CertificateIssued` event a
+    /// certificate proof includes).
+    pub issued_in_tx: [u8; 32],
     /// Issuer organization.
     pub issuer_organization: String,
     /// Revoked at, ms.
@@ -702,6 +705,7 @@ fn approve_registration(
         account: app.applicant,
         issued_at_ms: x.ctx.time_ms,
         issued_at_height: x.ctx.height,
+        issued_in_tx: x.ctx.tx_id,
         issuer_organization: signer.organization.clone(),
         revoked_at_ms: None,
     };
@@ -1302,6 +1306,7 @@ impl CertificateRecord {
             revoked: self.revoked_at_ms.is_some(),
             revoked_at_ms: self.revoked_at_ms.unwrap_or(0),
             issued_at_height: self.issued_at_height,
+            issued_in_tx: self.issued_in_tx.to_vec(),
         }
     }
 }

@@ -424,6 +424,12 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(eco.eco_server())
         .add_service(eco.points_server())
+        .add_service(
+            crate::volunteer_api::VolunteerApi {
+                chain: api.chain.clone(),
+            }
+            .into_server(),
+        )
         .add_service(LedgerServer::new(api).max_decoding_message_size(4 * 1024 * 1024))
         .add_optional_service(
             personal_data.map(|p| p.into_server().max_decoding_message_size(1024 * 1024)),

@@ -25,4 +25,5 @@ pub mod telemetry;
 pub mod tx;
 pub mod vault;
 pub mod vault_api;
+pub mod volunteer_api;
 pub mod wal;

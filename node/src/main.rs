@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: ProofCommand,
     },
+    /// Volunteer certificates: fetch the proof a volunteer carries, verify one.
+    Certificate {
+        #[command(subcommand)]
+        command: CertificateCommand,
+    },
     /// Benchmarks that print figures for this machine.
     Bench {
         #[command(subcommand)]
@@ -133,6 +138,73 @@ enum ProofCommand {
         #[arg(long)]
         validators: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum CertificateCommand {
+    /// Fetch a certificate's proof from a node: writes the proof, its QR payload (.txt) and
+    /// the QR code (.svg and .png) next to OUT.
+    Get {
+        /// The node, e.g. http://127.0.0.1:50051.
+        #[arg(long)]
+        endpoint: String,
+        /// The certificate id.
+        #[arg(long)]
+        id: String,
+        /// Where to write the proof (protobuf `yui.v1.InclusionProof`).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a volunteer certificate offline against the consortium's validator keys and,
+    /// with --endpoint, online that it has not been revoked. Exit status 1 if not valid.
+    Verify {
+        /// The scanned QR payload ("YUICERT1:...").
+        #[arg(long, conflicts_with_all = ["qr_file", "proof"])]
+        qr: Option<String>,
+        /// A file holding the QR payload.
+        #[arg(long, conflicts_with = "proof")]
+        qr_file: Option<PathBuf>,
+        /// A proof file written by `yui certificate get`.
+        #[arg(long)]
+        proof: Option<PathBuf>,
+        /// Trust the validator set of this genesis file.
+        #[arg(long, conflicts_with = "validators")]
+        genesis: Option<PathBuf>,
+        /// Trust this validator set (JSON, as for `yui proof verify`).
+        #[arg(long)]
+        validators: Option<PathBuf>,
+        /// Also ask this node whether the certificate is still valid (not revoked).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+/// The validator set to trust: from a genesis file or a trusted-set JSON file.
+fn trusted_set(
+    genesis: Option<PathBuf>,
+    validators: Option<PathBuf>,
+) -> Result<yui_consensus::ValidatorSet> {
+    match (genesis, validators) {
+        (Some(g), None) => genesis::GenesisDoc::load(&g)?.validator_set(),
+        (None, Some(v)) => {
+            let t: TrustedSet = serde_json::from_str(&std::fs::read_to_string(&v)?)
+                .context("the validator set file is not valid")?;
+            let records = t
+                .validators
+                .iter()
+                .map(|v| {
+                    Ok(yui_contracts::governance::ValidatorRecord {
+                        organization: v.organization.clone(),
+                        name: v.name.clone(),
+                        public_key: genesis::parse_key(&v.public_key)?,
+                        power: v.power,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            genesis::records_to_set(&records, t.fault_model.model())
+        }
+        _ => bail!("give --genesis or --validators"),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -390,27 +462,7 @@ fn main() -> Result<()> {
                     validators,
                 },
         } => {
-            let set = match (genesis, validators) {
-                (Some(g), None) => genesis::GenesisDoc::load(&g)?.validator_set()?,
-                (None, Some(v)) => {
-                    let t: TrustedSet = serde_json::from_str(&std::fs::read_to_string(&v)?)
-                        .context("the validator set file is not valid")?;
-                    let records = t
-                        .validators
-                        .iter()
-                        .map(|v| {
-                            Ok(yui_contracts::governance::ValidatorRecord {
-                                organization: v.organization.clone(),
-                                name: v.name.clone(),
-                                public_key: genesis::parse_key(&v.public_key)?,
-                                power: v.power,
-                            })
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    genesis::records_to_set(&records, t.fault_model.model())?
-                }
-                _ => bail!("give --genesis or --validators"),
-            };
+            let set = trusted_set(genesis, validators)?;
             let bytes = std::fs::read(&proof)
                 .with_context(|| format!("cannot read {}", proof.display()))?;
             match yui_node::proof::decode(&bytes).and_then(|p| yui_node::proof::verify(&p, &set)) {
@@ -425,6 +477,100 @@ fn main() -> Result<()> {
                     println!("INVALID: {e:#}");
                     std::process::exit(1);
                 }
+            }
+        }
+        Command::Certificate {
+            command: CertificateCommand::Get { endpoint, id, out },
+        } => {
+            use yui_proto::v1 as pb;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let r = rt.block_on(async {
+                let mut c = pb::volunteer_client::VolunteerClient::connect(endpoint).await?;
+                Ok::<_, anyhow::Error>(
+                    c.get_certificate_proof(pb::GetCertificateProofRequest { certificate_id: id })
+                        .await?
+                        .into_inner(),
+                )
+            })?;
+            std::fs::write(&out, &r.proof)?;
+            std::fs::write(out.with_extension("txt"), &r.qr_text)?;
+            std::fs::write(out.with_extension("svg"), &r.qr_svg)?;
+            std::fs::write(out.with_extension("png"), &r.qr_png)?;
+            println!(
+                "wrote {} ({} bytes) and its QR code ({} characters, QR version {}) as .txt, .svg and .png",
+                out.display(),
+                r.proof.len(),
+                r.qr_text.len(),
+                r.qr_version
+            );
+            Ok(())
+        }
+        Command::Certificate {
+            command:
+                CertificateCommand::Verify {
+                    qr,
+                    qr_file,
+                    proof,
+                    genesis,
+                    validators,
+                    endpoint,
+                },
+        } => {
+            use yui_node::volunteer_api::{proof_from_qr, verify_proof};
+            let bytes = match (qr, qr_file, proof) {
+                (Some(t), None, None) => proof_from_qr(&t)?,
+                (None, Some(f), None) => proof_from_qr(&std::fs::read_to_string(&f)?)?,
+                (None, None, Some(p)) => {
+                    std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?
+                }
+                _ => bail!("give one of --qr, --qr-file or --proof"),
+            };
+            let set = trusted_set(genesis, validators)?;
+            let cert = match verify_proof(&bytes, &set) {
+                Ok(c) => c,
+                Err(e) => {
+                    println!("INVALID: {e:#}");
+                    std::process::exit(1);
+                }
+            };
+            let c = &cert.certificate;
+            println!(
+                "PROOF VALID: certificate {} of volunteer {} was issued by {} in block {} ({}), committed by a quorum of the trusted validators; skills: {}",
+                c.certificate_id,
+                c.volunteer_id,
+                c.issuer_organization,
+                cert.height,
+                cert.block_hash,
+                c.skills.join(", ")
+            );
+            let Some(endpoint) = endpoint else {
+                println!("(offline check only: give --endpoint to check that it has not been revoked since)");
+                return Ok(());
+            };
+            use yui_proto::v1 as pb;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let r = rt.block_on(async {
+                let mut v = pb::volunteer_client::VolunteerClient::connect(endpoint).await?;
+                Ok::<_, anyhow::Error>(
+                    v.verify_certificate(pb::VerifyCertificateRequest {
+                        certificate_id: c.certificate_id.clone(),
+                        proof: bytes,
+                        qr_text: String::new(),
+                    })
+                    .await?
+                    .into_inner(),
+                )
+            })?;
+            if r.valid {
+                println!("VALID: the certificate is in force (not revoked)");
+                Ok(())
+            } else {
+                println!("INVALID: {}", r.reason);
+                std::process::exit(1);
             }
         }
         Command::Bench {

@@ -16,6 +16,8 @@ pub struct QrImage {
     pub svg: String,
     /// A grayscale PNG file.
     pub png: Vec<u8>,
+    /// The QR version (1 to 40): the code has 17 + 4 x version modules per side.
+    pub version: u32,
 }
 
 /// Render `text` as a QR code. Fails only if the text is too long for any QR version.
@@ -26,9 +28,13 @@ pub fn render(text: &str) -> anyhow::Result<QrImage> {
         .min_dimensions(200, 200)
         .quiet_zone(true)
         .build();
+    let version = match code.version() {
+        qrcode::Version::Normal(v) | qrcode::Version::Micro(v) => u32::try_from(v).unwrap_or(0),
+    };
     Ok(QrImage {
         svg,
         png: png_of(&code)?,
+        version,
     })
 }
 
