@@ -277,6 +277,17 @@ fn full_flow_from_registration_to_points() {
     );
     assert_eq!(h.activities[0].minutes, 90);
     assert_eq!(h.volunteer.as_ref().unwrap().total_points_granted, 150);
+    // The points are on the shared ledger, issued by the approving municipality.
+    let bal = yui_contracts::points::balance(
+        &c.state,
+        &VOL,
+        yui_contracts::points::PointType::Contribution,
+        "hachioji",
+        c.time_ms,
+    )
+    .unwrap();
+    assert_eq!(bal.spendable, 150);
+    assert!(bal.next_expiry_ms > c.time_ms);
     let pend = volunteer::pending_approvals(&c.state, &Default::default()).unwrap();
     assert!(pend.items.is_empty(), "{:?}", pend.items);
 
@@ -439,7 +450,7 @@ fn check_in_requires_valid_own_certificate_and_no_checkout_without_checkin() {
         &c.state,
         &pb::VerifyCertificateRequest {
             certificate_id: cert,
-            proof: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -697,6 +708,18 @@ proptest! {
         let v = volunteer::volunteer(&c.state, &vid).unwrap().unwrap();
         prop_assert_eq!(v.total_points_granted, sum);
         prop_assert!(sum <= 400);
+        // Conserved: what the contract granted is exactly what the points ledger holds.
+        let held = yui_contracts::points::balance(
+            &c.state,
+            &VOL,
+            yui_contracts::points::PointType::Contribution,
+            "hachioji",
+            c.time_ms,
+        )
+        .unwrap()
+        .spendable;
+        prop_assert_eq!(held, sum);
+        prop_assert_eq!(yui_contracts::points::check_invariant(&c.state).unwrap(), Ok(()));
         // T0 is 00:06 JST and at most 4 x 299 minutes are worked: all in one JST day.
         let (today, this_year) = volunteer::earned(&c.state, &vid, c.time_ms).unwrap();
         prop_assert_eq!(today, sum);
