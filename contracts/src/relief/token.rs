@@ -1,11 +1,9 @@
-//! The relief contract (CONTRACTS.md §1): disaster relief goods matching. So far this module owns
-//! only the QR token scheme for shipments (build, parse, commit, verify); the calls, state and
-//! queries are not written yet, so it still rejects every call as unknown. It must never hold
-//! personal data, read a clock or use randomness: token secrets come from the receiver's backend.
+//! The shipment QR token: `YUI1-` + base32(shipment id ‖ 16-byte secret). The donor's backend
+//! draws the secret (`Relief.NewShipmentLabel` does it for them), prints the token on the label
+//! and commits to it when marking the shipment shipped; the receiver scans it at arrival and the
+//! contract checks it against the commitment with public state only.
 
 use crate::error::{invalid_argument, Result};
-use crate::governance::Account;
-use crate::{pb, Exec, State, StateRead};
 
 /// Prefix of every shipment QR token; the digit versions the format.
 pub const TOKEN_PREFIX: &str = "YUI1-";
@@ -94,8 +92,8 @@ pub fn parse_token(token: &str) -> Result<(u64, [u8; TOKEN_SECRET_LEN])> {
     Ok((u64::from_be_bytes(id), secret))
 }
 
-/// Commitment to a shipment's token secret, supplied by the receiver at go-ahead and stored with
-/// the shipment. Domain-separated and bound to the shipment id, so a secret is useless for any
+/// Commitment to a shipment's token secret, supplied by the donor when marking it shipped and
+/// stored with the shipment. Domain-separated and bound to the shipment id, so a secret is useless for any
 /// other shipment and the commitment (public in events) does not reveal the secret.
 pub fn token_commitment(shipment_id: u64, secret: &[u8; TOKEN_SECRET_LEN]) -> [u8; 32] {
     let mut h = blake3::Hasher::new_derive_key("yui relief shipment qr token v1");
@@ -115,32 +113,6 @@ pub fn verify_token(token: &str, shipment_id: u64, commitment: &[u8; 32]) -> boo
         }
         Err(_) => false,
     }
-}
-
-/// Execute a relief call.
-pub fn execute(_x: &mut Exec<'_>, _call: &pb::ReliefCall) -> Result<()> {
-    Err(invalid_argument(
-        "relief.unknown_call",
-        "the relief contract has no calls yet",
-    ))
-}
-
-/// Mempool pre-check of the signer's role for a relief call.
-pub fn authorize(_state: &dyn StateRead, _account: &Account, _call: &pb::ReliefCall) -> Result<()> {
-    Err(invalid_argument(
-        "relief.unknown_call",
-        "the relief contract has no calls yet",
-    ))
-}
-
-/// Name of a relief call.
-pub fn call_name(_call: &pb::ReliefCall) -> &'static str {
-    "relief.unknown"
-}
-
-/// Initial relief state.
-pub fn init_genesis(_state: &mut dyn State) -> Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

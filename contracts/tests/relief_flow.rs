@@ -1,0 +1,706 @@
+//! The relief contract in memory: the study's whole flow, the rules that must reject, expiry,
+//! and property tests of the invariants over random call sequences.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use yui_contracts::pb::{self, relief_call::Call as R, tx_body::Call};
+use yui_contracts::relief;
+
+const OP: [u8; 32] = [10; 32];
+const OP2: [u8; 32] = [13; 32];
+const DONOR1: [u8; 32] = [11; 32];
+const DONOR2: [u8; 32] = [12; 32];
+const DISASTER: &str = "2026-tama-quake";
+
+fn rl(c: R) -> Call {
+    Call::Relief(pb::ReliefCall { call: Some(c) })
+}
+
+fn grant(account: [u8; 32], kind: pb::RoleKind, scope: &str) -> Call {
+    Call::Governance(pb::GovernanceCall {
+        call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
+            account: account.to_vec(),
+            role: Some(pb::Role {
+                kind: kind as i32,
+                scope: scope.into(),
+            }),
+        })),
+    })
+}
+
+fn shelter(c: &mut Chain, id: &str) {
+    c.ok(
+        ADMIN,
+        rl(R::RegisterShelter(pb::RegisterShelter {
+            shelter_id: id.into(),
+            name: "Minamino Elementary School gym".into(),
+            area: "Hachioji Minamino".into(),
+            contact: Some(pb::PersonRef {
+                vault_id: "pd_contact".into(),
+                commitment: vec![1; 32],
+            }),
+        })),
+    );
+}
+
+/// A chain with a disaster, two shelters (OP operates "s1", OP2 "s2") and two donors.
+fn setup() -> Chain {
+    let mut c = Chain::new(1_790_000_000_000, vec![]);
+    c.ok(
+        ADMIN,
+        rl(R::OpenDisaster(pb::OpenDisaster {
+            disaster_id: DISASTER.into(),
+            name: "Tama earthquake".into(),
+        })),
+    );
+    shelter(&mut c, "s1");
+    shelter(&mut c, "s2");
+    c.ok(ADMIN, grant(OP, pb::RoleKind::RoleShelterOperator, "s1"));
+    c.ok(ADMIN, grant(OP2, pb::RoleKind::RoleShelterOperator, "s2"));
+    c.ok(ADMIN, grant(DONOR1, pb::RoleKind::RoleDonor, ""));
+    c.ok(ADMIN, grant(DONOR2, pb::RoleKind::RoleDonor, ""));
+    c
+}
+
+fn ev(events: &[pb::event::Kind]) -> Vec<pb::relief_event::Kind> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            pb::event::Kind::Relief(r) => r.kind.clone(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn post_need(c: &mut Chain, signer: [u8; 32], shelter: &str, item: &str, q: u64) -> u64 {
+    let e = ev(&c.ok(
+        signer,
+        rl(R::PostNeed(pb::PostNeed {
+            disaster_id: DISASTER.into(),
+            shelter_id: shelter.into(),
+            item_id: item.into(),
+            quantity: q,
+            details: "for 100 evacuees, two days".into(),
+            priority: pb::Priority::High as i32,
+            needed_by_ms: 0,
+        })),
+    ));
+    match &e[0] {
+        pb::relief_event::Kind::NeedChanged(n) => n.need_id,
+        e => panic!("unexpected {e:?}"),
+    }
+}
+
+fn commitment_of(events: &[pb::event::Kind]) -> u64 {
+    ev(events)
+        .into_iter()
+        .find_map(|e| match e {
+            pb::relief_event::Kind::CommitmentChanged(c) => Some(c.commitment_id),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn shipment_of(events: &[pb::event::Kind]) -> u64 {
+    ev(events)
+        .into_iter()
+        .find_map(|e| match e {
+            pb::relief_event::Kind::ShipmentChanged(s) => Some(s.shipment.unwrap().shipment_id),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn pledge(need_id: u64, quantity: u64) -> Call {
+    rl(R::Pledge(pb::Pledge { need_id, quantity }))
+}
+
+fn token(shipment_id: u64, seed: u8) -> (String, Vec<u8>) {
+    let secret = [seed; relief::TOKEN_SECRET_LEN];
+    (
+        relief::token_string(shipment_id, &secret),
+        relief::token_commitment(shipment_id, &secret).to_vec(),
+    )
+}
+
+fn ship(id: u64, commitment: Vec<u8>) -> Call {
+    rl(R::Ship(pb::MarkShipped {
+        shipment_id: id,
+        token_commitment: commitment,
+    }))
+}
+
+fn receive(id: u64, token: &str) -> Call {
+    rl(R::Receive(pb::ReceiveShipment {
+        shipment_id: id,
+        token: token.into(),
+    }))
+}
+
+#[test]
+fn catalogue_is_prefilled_with_the_eight_basic_items() {
+    let c = Chain::new(0, vec![]);
+    let items = relief::catalogue(&c.state).unwrap();
+    assert_eq!(items.len(), 8);
+    for id in [
+        "food",
+        "blankets",
+        "infant-formula",
+        "infant-diapers",
+        "adult-diapers",
+        "portable-toilets",
+        "toilet-paper",
+        "sanitary-products",
+    ] {
+        assert!(items.iter().any(|i| i.item_id == id), "{id} missing");
+    }
+}
+
+#[test]
+fn the_study_flow_from_need_to_arrival() {
+    let mut c = setup();
+    let need = post_need(&mut c, OP, "s1", "food", 100);
+    // Two donors pledge part of the need each; a third pledge may not exceed what remains.
+    let p1 = commitment_of(&c.ok(DONOR1, pledge(need, 40)));
+    let p2 = commitment_of(&c.ok(DONOR2, pledge(need, 30)));
+    assert_eq!(c.err(DONOR1, pledge(need, 31)), "relief.exceeds_need");
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!((n.committed, n.in_transit, n.fulfilled), (70, 0, 0));
+    assert_eq!(n.committed_status, pb::FillStatus::FillPartial as i32);
+    // A donor offers blankets; the shelter requests part of them.
+    let e = ev(&c.ok(
+        DONOR2,
+        rl(R::PostOffer(pb::PostOffer {
+            disaster_id: DISASTER.into(),
+            item_id: "blankets".into(),
+            quantity: 50,
+            details: "new, still packed".into(),
+            available_until_ms: c.time_ms + 86_400_000,
+        })),
+    ));
+    let offer = match &e[0] {
+        pb::relief_event::Kind::OfferChanged(o) => o.offer_id,
+        e => panic!("unexpected {e:?}"),
+    };
+    let request = |q| {
+        rl(R::Request(pb::RequestFromOffer {
+            offer_id: offer,
+            shelter_id: "s1".into(),
+            quantity: q,
+        }))
+    };
+    assert_eq!(c.err(OP, request(51)), "relief.exceeds_offer");
+    let r1 = commitment_of(&c.ok(OP, request(20)));
+    // Go-ahead: only the receiving shelter's operator; then a shipment exists.
+    let approve = |id| rl(R::Approve(pb::ApproveShipment { commitment_id: id }));
+    assert_eq!(c.err(OP2, approve(p1)), "relief.not_shelter_operator");
+    let s1 = shipment_of(&c.ok(OP, approve(p1)));
+    let s2 = shipment_of(&c.ok(OP, approve(r1)));
+    assert_eq!(c.err(OP, approve(p1)), "relief.not_pending");
+    // Donors print labels and ship; only the shipment's own donor can.
+    let (t1, k1) = token(s1, 7);
+    let (t2, k2) = token(s2, 8);
+    assert_eq!(c.err(DONOR2, ship(s1, k1.clone())), "relief.not_donor");
+    c.ok(DONOR1, ship(s1, k1));
+    c.ok(DONOR2, ship(s2, k2));
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!((n.committed, n.in_transit, n.fulfilled), (70, 40, 0));
+    // The shelter scans: a wrong label is refused; the right one receives, once.
+    assert_eq!(c.err(OP, receive(s1, &t2)), "relief.token_mismatch");
+    let (forged, _) = token(s1, 9);
+    assert_eq!(c.err(OP, receive(s1, &forged)), "relief.token_mismatch");
+    c.ok(OP, receive(s1, &t1));
+    assert_eq!(c.err(OP, receive(s1, &t1)), "relief.already_received");
+    c.ok(OP, receive(s2, &t2.to_lowercase()));
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!((n.committed, n.in_transit, n.fulfilled), (70, 0, 40));
+    assert_eq!(n.fulfilled_status, pb::FillStatus::FillPartial as i32);
+    // The trail of a shipment: created, shipped, received.
+    let s = relief::shipment(&c.state, s1).unwrap().unwrap();
+    let steps: Vec<i32> = s.trail.iter().map(|t| t.status).collect();
+    assert_eq!(
+        steps,
+        vec![
+            pb::ShipmentStatus::ShipmentCreated as i32,
+            pb::ShipmentStatus::ShipmentShipped as i32,
+            pb::ShipmentStatus::ShipmentReceived as i32
+        ]
+    );
+    // The second donor cancels; the quantity returns once.
+    let cancel = |id| {
+        rl(R::Cancel(pb::CancelCommitment {
+            commitment_id: id,
+            reason: "supplied by another route".into(),
+        }))
+    };
+    c.ok(DONOR2, cancel(p2));
+    assert_eq!(c.err(DONOR2, cancel(p2)), "relief.already_cancelled");
+    assert_eq!(c.err(DONOR1, cancel(p1)), "relief.already_shipped");
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!(n.committed, 40);
+    // Arrivals and totals for the municipality's report.
+    let arr = relief::list_arrivals(
+        &c.state,
+        &pb::ListArrivalsRequest {
+            shelter_id: "s1".into(),
+            page: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(arr.shipments.len(), 2);
+    let tot = relief::disaster_totals(&c.state, DISASTER).unwrap();
+    let food = tot.iter().find(|t| t.item_id == "food").unwrap();
+    assert_eq!(
+        (food.needed, food.committed, food.in_transit, food.received),
+        (100, 40, 0, 40)
+    );
+    let bl = tot.iter().find(|t| t.item_id == "blankets").unwrap();
+    assert_eq!((bl.offered, bl.requested, bl.received), (50, 20, 20));
+    // Searches.
+    let open = relief::list_needs(
+        &c.state,
+        &pb::ListNeedsRequest {
+            category: "food".into(),
+            open_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(open.needs.len(), 1);
+    let none = relief::list_needs(
+        &c.state,
+        &pb::ListNeedsRequest {
+            shelter_id: "s2".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(none.needs.is_empty());
+}
+
+#[test]
+fn roles_are_checked_for_every_step() {
+    let mut c = setup();
+    // A donor cannot post needs; an operator of s2 cannot post for s1.
+    let need = |shelter: &str| {
+        rl(R::PostNeed(pb::PostNeed {
+            disaster_id: DISASTER.into(),
+            shelter_id: shelter.into(),
+            item_id: "blankets".into(),
+            quantity: 5,
+            details: String::new(),
+            priority: pb::Priority::Low as i32,
+            needed_by_ms: 0,
+        }))
+    };
+    assert_eq!(c.err(DONOR1, need("s1")), "governance.missing_role");
+    assert_eq!(c.err(OP2, need("s1")), "relief.not_shelter_operator");
+    // Another municipality's admin cannot close the disaster.
+    assert_eq!(
+        c.err(
+            ADMIN_B,
+            rl(R::CloseDisaster(pb::CloseDisaster {
+                disaster_id: DISASTER.into()
+            }))
+        ),
+        "relief.not_municipality_admin"
+    );
+    // Shelter contacts only as a vault reference.
+    assert_eq!(
+        c.err(
+            ADMIN,
+            rl(R::RegisterShelter(pb::RegisterShelter {
+                shelter_id: "s3".into(),
+                name: "Hall".into(),
+                area: "Tama".into(),
+                contact: None,
+            }))
+        ),
+        "relief.missing_contact"
+    );
+    // After closing the disaster nothing new can be filed.
+    c.ok(
+        ADMIN,
+        rl(R::CloseDisaster(pb::CloseDisaster {
+            disaster_id: DISASTER.into(),
+        })),
+    );
+    assert_eq!(c.err(OP, need("s1")), "relief.disaster_closed");
+}
+
+#[test]
+fn an_expired_offer_returns_the_quantity_of_requests_waiting_for_the_go_ahead() {
+    let mut c = setup();
+    let until = c.time_ms + 60_000;
+    let e = ev(&c.ok(
+        DONOR1,
+        rl(R::PostOffer(pb::PostOffer {
+            disaster_id: DISASTER.into(),
+            item_id: "toilet-paper".into(),
+            quantity: 100,
+            details: String::new(),
+            available_until_ms: until,
+        })),
+    ));
+    let offer = match &e[0] {
+        pb::relief_event::Kind::OfferChanged(o) => o.offer_id,
+        e => panic!("unexpected {e:?}"),
+    };
+    let req = |shelter: &str, q| {
+        rl(R::Request(pb::RequestFromOffer {
+            offer_id: offer,
+            shelter_id: shelter.into(),
+            quantity: q,
+        }))
+    };
+    let r1 = commitment_of(&c.ok(OP, req("s1", 30)));
+    let r2 = commitment_of(&c.ok(OP2, req("s2", 20)));
+    c.ok(
+        OP,
+        rl(R::Approve(pb::ApproveShipment { commitment_id: r1 })),
+    );
+    let expire = rl(R::ExpireOffer(pb::ExpireOffer { offer_id: offer }));
+    assert_eq!(c.err(DONOR2, expire.clone()), "relief.not_yet_expired");
+    c.time_ms = until + 1;
+    assert_eq!(c.err(OP2, req("s2", 1)), "relief.offer_expired");
+    c.ok(DONOR2, expire.clone());
+    assert_eq!(c.err(DONOR2, expire), "relief.already_expired");
+    let o = relief::offer(&c.state, offer).unwrap().unwrap();
+    assert!(o.expired);
+    assert_eq!(
+        o.requested, 30,
+        "the approved request stays, the waiting one returned"
+    );
+    let r2c = relief::commitment(&c.state, r2).unwrap().unwrap();
+    assert_eq!(r2c.status, pb::CommitmentStatus::CommitmentCancelled as i32);
+    let t = relief::totals(&c.state, DISASTER, "toilet-paper").unwrap();
+    assert_eq!((t.offered, t.requested), (100, 30));
+}
+
+// ---- property tests ----------------------------------------------------------------------
+
+const SIGNERS: [[u8; 32]; 5] = [OP, OP2, DONOR1, DONOR2, ADMIN];
+const OPS: [[u8; 32]; 2] = [OP, OP2];
+
+/// Who signs: mostly the party the call needs (so sequences get far), sometimes anyone.
+#[derive(Clone, Copy, Debug)]
+struct Who {
+    right: bool,
+    any: usize,
+}
+
+fn who() -> impl Strategy<Value = Who> {
+    (prop::bool::weighted(0.85), 0..5usize).prop_map(|(right, any)| Who { right, any })
+}
+
+impl Who {
+    fn pick(self, right: [u8; 32]) -> [u8; 32] {
+        if self.right {
+            right
+        } else {
+            SIGNERS[self.any]
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Need {
+        who: Who,
+        shelter: usize,
+        q: u64,
+    },
+    Pledge {
+        who: Who,
+        donor: usize,
+        need: u64,
+        q: u64,
+    },
+    Offer {
+        who: Who,
+        donor: usize,
+        q: u64,
+    },
+    Request {
+        who: Who,
+        shelter: usize,
+        offer: u64,
+        q: u64,
+    },
+    Approve {
+        who: Who,
+        com: u64,
+    },
+    Cancel {
+        who: Who,
+        by_donor: bool,
+        com: u64,
+    },
+    Ship {
+        who: Who,
+        ship: u64,
+    },
+    Receive {
+        who: Who,
+        ship: u64,
+        good: bool,
+    },
+    Expire {
+        offer: u64,
+    },
+    Wait,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => (who(), 0..2usize, 1..60u64).prop_map(|(who, shelter, q)| Op::Need { who, shelter, q }),
+        3 => (who(), 0..2usize, 1..6u64, 1..40u64)
+            .prop_map(|(who, donor, need, q)| Op::Pledge { who, donor, need, q }),
+        1 => (who(), 0..2usize, 1..60u64).prop_map(|(who, donor, q)| Op::Offer { who, donor, q }),
+        2 => (who(), 0..2usize, 1..5u64, 1..40u64)
+            .prop_map(|(who, shelter, offer, q)| Op::Request { who, shelter, offer, q }),
+        3 => (who(), 1..12u64).prop_map(|(who, com)| Op::Approve { who, com }),
+        2 => (who(), any::<bool>(), 1..12u64).prop_map(|(who, by_donor, com)| Op::Cancel { who, by_donor, com }),
+        3 => (who(), 1..10u64).prop_map(|(who, ship)| Op::Ship { who, ship }),
+        3 => (who(), 1..10u64, prop::bool::weighted(0.8))
+            .prop_map(|(who, ship, good)| Op::Receive { who, ship, good }),
+        1 => (1..5u64).prop_map(|offer| Op::Expire { offer }),
+        1 => Just(Op::Wait),
+    ]
+}
+
+fn operator_of(shelter: &str) -> [u8; 32] {
+    if shelter == "s1" {
+        OP
+    } else {
+        OP2
+    }
+}
+
+fn donor_key(d: &[u8]) -> [u8; 32] {
+    <[u8; 32]>::try_from(d).unwrap_or([0; 32])
+}
+
+/// Every invariant, recomputed from the records. Returns how many commitments are cancelled
+/// and shipments received (so the test can show it reached them).
+fn check(c: &Chain) -> Result<(u32, u32), TestCaseError> {
+    let mut pledged = std::collections::BTreeMap::<u64, u64>::new();
+    let mut requested = std::collections::BTreeMap::<u64, u64>::new();
+    let mut transit = std::collections::BTreeMap::<u64, u64>::new();
+    let mut received = std::collections::BTreeMap::<u64, u64>::new();
+    let (mut cancelled, mut arrived) = (0, 0);
+    for id in 1..=60u64 {
+        if let Some(com) = relief::commitment(&c.state, id).unwrap() {
+            if com.status != pb::CommitmentStatus::CommitmentCancelled as i32 {
+                let m = if com.need_id != 0 {
+                    &mut pledged
+                } else {
+                    &mut requested
+                };
+                *m.entry(com.need_id.max(com.offer_id)).or_default() += com.quantity;
+            } else {
+                cancelled += 1;
+            }
+        }
+        if let Some(s) = relief::shipment(&c.state, id).unwrap() {
+            let rec = s
+                .trail
+                .iter()
+                .filter(|t| t.status == pb::ShipmentStatus::ShipmentReceived as i32)
+                .count();
+            prop_assert!(rec <= 1, "shipment {} received {} times", id, rec);
+            arrived += rec as u32;
+            if s.need_id != 0 {
+                if s.status == pb::ShipmentStatus::ShipmentShipped as i32 {
+                    *transit.entry(s.need_id).or_default() += s.quantity;
+                }
+                if s.status == pb::ShipmentStatus::ShipmentReceived as i32 {
+                    *received.entry(s.need_id).or_default() += s.quantity;
+                }
+            }
+        }
+    }
+    for id in 1..=60u64 {
+        if let Some(n) = relief::need(&c.state, id).unwrap() {
+            prop_assert!(
+                n.fulfilled + n.in_transit <= n.committed && n.committed <= n.quantity,
+                "{:?}",
+                n
+            );
+            prop_assert_eq!(n.committed, pledged.get(&id).copied().unwrap_or(0));
+            prop_assert_eq!(n.in_transit, transit.get(&id).copied().unwrap_or(0));
+            prop_assert_eq!(n.fulfilled, received.get(&id).copied().unwrap_or(0));
+        }
+        if let Some(o) = relief::offer(&c.state, id).unwrap() {
+            prop_assert!(o.requested <= o.quantity);
+            prop_assert_eq!(o.requested, requested.get(&id).copied().unwrap_or(0));
+        }
+    }
+    Ok((cancelled, arrived))
+}
+
+/// One random sequence: every call checked, every invariant after every call. Returns the
+/// cancellations and arrivals reached at the end.
+fn run_case(ops: Vec<Op>) -> Result<(u32, u32), TestCaseError> {
+    let mut c = setup();
+    let shelters = ["s1", "s2"];
+    let donors = [DONOR1, DONOR2];
+    for op in ops {
+        match op {
+            Op::Wait => {
+                c.time_ms += 30 * 60_000;
+                continue;
+            }
+            Op::Need { who, shelter, q } => {
+                let signer = who.pick(OPS[shelter]);
+                let r = c.run(
+                    signer,
+                    rl(R::PostNeed(pb::PostNeed {
+                        disaster_id: DISASTER.into(),
+                        shelter_id: shelters[shelter].into(),
+                        item_id: "food".into(),
+                        quantity: q,
+                        details: String::new(),
+                        priority: pb::Priority::Medium as i32,
+                        needed_by_ms: 0,
+                    })),
+                );
+                // Only the shelter's own operator can post for it.
+                prop_assert_eq!(r.result.is_ok(), signer == OPS[shelter]);
+            }
+            Op::Pledge {
+                who,
+                donor,
+                need,
+                q,
+            } => {
+                let signer = who.pick(donors[donor]);
+                let r = c.run(signer, pledge(need, q));
+                if r.result.is_ok() {
+                    prop_assert!(donors.contains(&signer), "a non-donor pledged");
+                }
+            }
+            Op::Offer { who, donor, q } => {
+                let signer = who.pick(donors[donor]);
+                let until = c.time_ms + 60 * 60_000;
+                let r = c.run(
+                    signer,
+                    rl(R::PostOffer(pb::PostOffer {
+                        disaster_id: DISASTER.into(),
+                        item_id: "blankets".into(),
+                        quantity: q,
+                        details: String::new(),
+                        available_until_ms: until,
+                    })),
+                );
+                prop_assert_eq!(r.result.is_ok(), donors.contains(&signer));
+            }
+            Op::Request {
+                who,
+                shelter,
+                offer,
+                q,
+            } => {
+                let signer = who.pick(OPS[shelter]);
+                let r = c.run(
+                    signer,
+                    rl(R::Request(pb::RequestFromOffer {
+                        offer_id: offer,
+                        shelter_id: shelters[shelter].into(),
+                        quantity: q,
+                    })),
+                );
+                if r.result.is_ok() {
+                    prop_assert_eq!(signer, OPS[shelter]);
+                }
+            }
+            Op::Approve { who, com } => {
+                let before = relief::commitment(&c.state, com).unwrap();
+                let right = before.as_ref().map_or(OP, |b| operator_of(&b.shelter_id));
+                let signer = who.pick(right);
+                let r = c.run(
+                    signer,
+                    rl(R::Approve(pb::ApproveShipment { commitment_id: com })),
+                );
+                if r.result.is_ok() {
+                    prop_assert_eq!(signer, right);
+                }
+            }
+            Op::Cancel { who, by_donor, com } => {
+                let before = relief::commitment(&c.state, com).unwrap();
+                let (d, o) = before.as_ref().map_or((DONOR1, OP), |b| {
+                    (donor_key(&b.donor), operator_of(&b.shelter_id))
+                });
+                let signer = who.pick(if by_donor { d } else { o });
+                let r = c.run(
+                    signer,
+                    rl(R::Cancel(pb::CancelCommitment {
+                        commitment_id: com,
+                        reason: String::new(),
+                    })),
+                );
+                if r.result.is_ok() {
+                    prop_assert!(signer == d || signer == o, "a stranger cancelled");
+                }
+            }
+            Op::Ship { who, ship: id } => {
+                let (_, k) = token(id, 5);
+                let before = relief::shipment(&c.state, id).unwrap();
+                let right = before.as_ref().map_or(DONOR1, |b| donor_key(&b.donor));
+                let signer = who.pick(right);
+                let r = c.run(signer, ship(id, k));
+                if r.result.is_ok() {
+                    prop_assert_eq!(signer, right);
+                }
+            }
+            Op::Receive {
+                who,
+                ship: id,
+                good,
+            } => {
+                let (t, _) = token(id, if good { 5 } else { 6 });
+                let before = relief::shipment(&c.state, id).unwrap();
+                let right = before.as_ref().map_or(OP, |b| operator_of(&b.shelter_id));
+                let signer = who.pick(right);
+                let r = c.run(signer, receive(id, &t));
+                if r.result.is_ok() {
+                    prop_assert!(good, "a wrong token was accepted");
+                    prop_assert_eq!(signer, right);
+                }
+            }
+            Op::Expire { offer } => {
+                let _ = c.run(
+                    DONOR1,
+                    rl(R::ExpireOffer(pb::ExpireOffer { offer_id: offer })),
+                );
+            }
+        }
+        check(&c)?;
+    }
+    check(&c)
+}
+
+#[test]
+fn relief_invariants_hold_over_random_call_sequences() {
+    use proptest::test_runner::{Config, TestRunner};
+    let mut runner = TestRunner::new(Config::with_cases(128));
+    let reached = std::cell::Cell::new((0u32, 0u32));
+    runner
+        .run(&prop::collection::vec(op(), 1..120), |ops| {
+            let (k, a) = run_case(ops)?;
+            let (k0, a0) = reached.get();
+            reached.set((k0 + k, a0 + a));
+            Ok(())
+        })
+        .unwrap();
+    // The property is only as good as how far the sequences get.
+    let (cancelled, arrived) = reached.get();
+    assert!(
+        cancelled > 0 && arrived > 0,
+        "cancelled {cancelled}, arrived {arrived}"
+    );
+}
