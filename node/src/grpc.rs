@@ -425,6 +425,12 @@ pub async fn serve(
         .add_service(eco.eco_server())
         .add_service(eco.points_server())
         .add_service(
+            crate::relief_api::ReliefApi {
+                chain: api.chain.clone(),
+            }
+            .into_server(),
+        )
+        .add_service(
             crate::volunteer_api::VolunteerApi {
                 chain: api.chain.clone(),
             }

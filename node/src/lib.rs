@@ -20,6 +20,7 @@ pub mod network;
 pub mod p2p;
 pub mod proof;
 pub mod qr;
+pub mod relief_api;
 pub mod store;
 pub mod telemetry;
 pub mod tx;
