@@ -21,7 +21,7 @@ pub struct Workload {
     /// Name shown in the report.
     pub name: &'static str,
     /// Genesis accounts (organization "bench"): key and roles.
-    pub accounts: Vec<([u8; 32], Vec<RoleKind>)>,
+    pub accounts: Vec<([u8; 32], Vec<Role>)>,
     /// Genesis parameters.
     pub parameters: Vec<(String, i64)>,
     /// Calls executed before timing starts.
@@ -56,7 +56,7 @@ fn genesis(w: &Workload) -> Genesis {
             .map(|(k, roles)| Account {
                 key: *k,
                 organization: "bench".into(),
-                roles: roles.iter().map(|r| Role::plain(*r)).collect(),
+                roles: roles.clone(),
             })
             .collect(),
         parameters: w.parameters.clone(),
@@ -280,11 +280,11 @@ pub fn eco_workload() -> Workload {
         })),
     )];
     let mut accounts = vec![
-        (ADMIN, vec![RoleKind::MunicipalityAdmin]),
-        (METER, vec![RoleKind::Meter]),
+        (ADMIN, vec![Role::plain(RoleKind::MunicipalityAdmin)]),
+        (METER, vec![Role::plain(RoleKind::Meter)]),
     ];
     for i in 0..ECO_DEVICES {
-        accounts.push((resident(i), vec![RoleKind::Resident]));
+        accounts.push((resident(i), vec![Role::plain(RoleKind::Resident)]));
         setup.push((
             ADMIN,
             eco(pb::eco_call::Call::RegisterParticipant(
@@ -346,24 +346,138 @@ fn eco_reading(i: usize) -> SignedCall {
     )
 }
 
+// ---- the relief workload -------------------------------------------------------------------
+
+/// Shelters (one operator and one large need each) of the relief workload.
+const RELIEF_SHELTERS: usize = 100;
+const DONOR: [u8; 32] = [4; 32];
+
+fn operator(i: usize) -> [u8; 32] {
+    let mut k = [5u8; 32];
+    k[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    k
+}
+
+fn relief(c: pb::relief_call::Call) -> Call {
+    Call::Relief(pb::ReliefCall { call: Some(c) })
+}
+
+/// The relief workload: 100 shelters with a large need each; the measured calls are the
+/// study's shipment cycle repeated: pledge one unit, go-ahead, mark shipped (with the label's
+/// token commitment), receive (scanning the token), i.e. four calls per shipment.
+pub fn relief_workload() -> Workload {
+    use pb::relief_call::Call as R;
+    let mut accounts = vec![
+        (ADMIN, vec![Role::plain(RoleKind::MunicipalityAdmin)]),
+        (DONOR, vec![Role::plain(RoleKind::Donor)]),
+    ];
+    let mut setup = vec![(
+        ADMIN,
+        relief(R::OpenDisaster(pb::OpenDisaster {
+            disaster_id: "bench".into(),
+            name: "Bench disaster".into(),
+        })),
+    )];
+    for i in 0..RELIEF_SHELTERS {
+        accounts.push((
+            operator(i),
+            vec![Role {
+                kind: RoleKind::ShelterOperator,
+                scope: format!("s{i}"),
+            }],
+        ));
+        setup.push((
+            ADMIN,
+            relief(R::RegisterShelter(pb::RegisterShelter {
+                shelter_id: format!("s{i}"),
+                name: format!("Shelter {i}"),
+                area: "Bench".into(),
+                contact: Some(pb::PersonRef {
+                    vault_id: format!("pd_{i}"),
+                    commitment: vec![9; 32],
+                }),
+            })),
+        ));
+    }
+    for i in 0..RELIEF_SHELTERS {
+        setup.push((
+            operator(i),
+            relief(R::PostNeed(pb::PostNeed {
+                disaster_id: "bench".into(),
+                shelter_id: format!("s{i}"),
+                item_id: "food".into(),
+                quantity: yui_contracts::relief::MAX_QUANTITY,
+                details: "meals".into(),
+                priority: pb::Priority::High as i32,
+                needed_by_ms: 0,
+            })),
+        ));
+    }
+    Workload {
+        name: "relief (4-call cycle)",
+        accounts,
+        parameters: Vec::new(),
+        setup,
+        call: relief_call,
+    }
+}
+
+fn relief_call(i: usize) -> SignedCall {
+    use pb::relief_call::Call as R;
+    use yui_contracts::relief::{token_commitment, token_string, TOKEN_SECRET_LEN};
+    // Cycle k creates commitment k + 1 and shipment k + 1 (the counters start at 1).
+    let k = i / 4;
+    let id = (k + 1) as u64;
+    let shelter = k % RELIEF_SHELTERS;
+    let secret = [(k % 251) as u8; TOKEN_SECRET_LEN];
+    match i % 4 {
+        0 => (
+            DONOR,
+            relief(R::Pledge(pb::Pledge {
+                // Needs are numbered 1..=RELIEF_SHELTERS in shelter order.
+                need_id: (shelter + 1) as u64,
+                quantity: 1,
+            })),
+        ),
+        1 => (
+            operator(shelter),
+            relief(R::Approve(pb::ApproveShipment { commitment_id: id })),
+        ),
+        2 => (
+            DONOR,
+            relief(R::Ship(pb::MarkShipped {
+                shipment_id: id,
+                token_commitment: token_commitment(id, &secret).to_vec(),
+            })),
+        ),
+        _ => (
+            operator(shelter),
+            relief(R::Receive(pb::ReceiveShipment {
+                shipment_id: id,
+                token: token_string(id, &secret),
+            })),
+        ),
+    }
+}
+
 /// Print the figures of every workload.
 pub fn run(n: usize, per_block: usize) -> Result<()> {
-    let w = eco_workload();
     if n > ECO_DEVICES * 365 {
         bail!(
             "at most {} readings fit in one fiscal year",
             ECO_DEVICES * 365
         );
     }
-    eprintln!(
-        "workload {}: {n} calls in blocks of {per_block}, 3 runs ...",
-        w.name
-    );
-    let (mem, sled) = measure(&w, n, per_block.max(1))?;
-    println!("contract execution, one core, no signatures (median of 3 runs)");
     println!(
-        "  {:<22} {:>12.0} calls/s in memory {:>12.0} calls/s on sled (flushed per block of {per_block})",
-        w.name, mem, sled
+        "contract execution, one core, no signatures (median of 3 runs of {n} calls in blocks of {per_block}; sled flushed per block)"
     );
+    for w in [eco_workload(), relief_workload()] {
+        eprintln!("workload {} ...", w.name);
+        let (mem, sled) = measure(&w, n, per_block.max(1))?;
+        println!(
+            "  {:<22} {:>10.0} calls/s in memory {:>10.0} calls/s on sled",
+            w.name, mem, sled
+        );
+    }
     Ok(())
 }

@@ -541,6 +541,63 @@ mod tests {
         assert!(!msg.contains("090"));
     }
 
+    #[test]
+    fn every_contracts_free_text_is_guarded() {
+        use pb::tx_body::Call;
+        let cases: Vec<(Call, &str)> = vec![
+            (
+                Call::Relief(pb::ReliefCall {
+                    call: Some(pb::relief_call::Call::PostNeed(pb::PostNeed {
+                        details: "連絡は 090-1234-5678 まで".into(),
+                        ..Default::default()
+                    })),
+                }),
+                "details",
+            ),
+            (
+                Call::Relief(pb::ReliefCall {
+                    call: Some(pb::relief_call::Call::RegisterShelter(
+                        pb::RegisterShelter {
+                            area: "東京都八王子市元本郷町三丁目24番1号".into(),
+                            ..Default::default()
+                        },
+                    )),
+                }),
+                "area",
+            ),
+            (
+                Call::Eco(pb::EcoCall {
+                    call: Some(pb::eco_call::Call::RecordSale(pb::RecordCreditSale {
+                        buyer: "taro.yamada@example.co.jp".into(),
+                        ..Default::default()
+                    })),
+                }),
+                "buyer",
+            ),
+            (
+                Call::Points(pb::PointsCall {
+                    call: Some(pb::points_call::Call::Transfer(pb::TransferPoints {
+                        memo: "客 03-1234-5678".into(),
+                        ..Default::default()
+                    })),
+                }),
+                "memo",
+            ),
+        ];
+        for (call, field) in cases {
+            let v = check_call(&call).expect_err(field);
+            assert!(v.field_path.ends_with(field), "{}", v.field_path);
+        }
+        // Ordinary relief text passes.
+        let ok = Call::Relief(pb::ReliefCall {
+            call: Some(pb::relief_call::Call::PostNeed(pb::PostNeed {
+                details: "ready-to-eat meals for 50 evacuees, two days".into(),
+                ..Default::default()
+            })),
+        });
+        assert!(check_call(&ok).is_ok());
+    }
+
     fn propose(reason: &str, name: &str) -> pb::tx_body::Call {
         pb::tx_body::Call::Governance(pb::GovernanceCall {
             call: Some(pb::governance_call::Call::ProposeValidatorChange(
