@@ -469,7 +469,18 @@ async fn eco_program_year_over_grpc() {
         .map(|l| l.split(',').nth(16).unwrap().parse::<u64>().unwrap())
         .sum();
     assert_eq!(csv_sum, solar_g + ev_g);
-    assert!(lines[1].contains("2025-04-01T00:00:00+09:00"));
+    // Rows are in reading-id order; times are JST. 1 April 2025 only starts periods (two
+    // devices); 1 March 2026 ends February's and starts March's.
+    for (day, rows) in [
+        ("2025-04-01T00:00:00+09:00", 2),
+        ("2026-03-01T00:00:00+09:00", 4),
+    ] {
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(day)).count(),
+            rows,
+            "{day}"
+        );
+    }
     let json = e
         .export_credit_report(pb::ExportCreditReportRequest {
             report_id: report_id.clone(),
