@@ -308,9 +308,17 @@ admins = 1
             bail!("yui genesis init failed");
         }
         let total = validators + observers;
-        let ports: Vec<(u16, u16, u16)> = (0..total)
-            .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
+        // Hold every listener until all ports are chosen, so no two nodes get the same port
+        // (a port released at once can be handed out again by the next bind).
+        let held: Vec<std::net::TcpListener> = (0..total * 3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<std::io::Result<_>>()?;
+        let all: Vec<u16> = held
+            .iter()
+            .map(|l| Ok(l.local_addr()?.port()))
             .collect::<Result<_>>()?;
+        drop(held);
+        let ports: Vec<(u16, u16, u16)> = all.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
         let mut nodes = Vec::new();
         for i in 1..=total {
             let node_dir = dir.path().join(format!("node{i}"));
