@@ -49,12 +49,6 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn cpu_ticks(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
@@ -117,9 +111,10 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
         serde_json::to_string_pretty(&doc)?,
     )?;
     let admin = crate::keys::load(&dir.join("keys/m0-admin-1.key"))?;
-    let ports: Vec<(u16, u16)> = (0..opts.validators)
-        .map(|_| Ok((free_port()?, free_port()?)))
-        .collect::<Result<_>>()?;
+    let ports: Vec<(u16, u16)> = network::free_ports(2 * opts.validators as usize)?
+        .chunks(2)
+        .map(|c| (c[0], c[1]))
+        .collect();
     let exe = std::env::current_exe()?;
     let mut procs = Vec::new();
     for i in 0..opts.validators as usize {

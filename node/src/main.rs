@@ -819,9 +819,11 @@ async fn devnet(
         write_json(&genesis_path, &doc)?;
     }
     let mut ports = Vec::new();
+    let free = network::free_ports(3 * validators as usize)?;
     for i in 0..validators as u16 {
         ports.push(if base_port == 0 {
-            (free_port()?, free_port()?, free_port()?)
+            let j = 3 * usize::from(i);
+            (free[j], free[j + 1], free[j + 2])
         } else {
             (
                 base_port + 3 * i,
@@ -918,10 +920,4 @@ async fn export_grpc(endpoint: &str, out: &Path) -> Result<u64> {
         },
         blocks.into_iter(),
     )
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }

@@ -143,3 +143,13 @@ pub fn load(path: &Path) -> Result<NetworkDesc> {
     toml::from_str(&text)
         .with_context(|| format!("{} is not a valid network description", path.display()))
 }
+
+/// `n` distinct free TCP ports on 127.0.0.1. All listeners are held until every port is chosen:
+/// a port released at once can be handed out again by the next bind, and two nodes given the
+/// same port would fail to start.
+pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<_>>()?;
+    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}

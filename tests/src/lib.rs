@@ -238,13 +238,6 @@ fn turn_lock() -> std::sync::Arc<tokio::sync::Mutex<()>> {
         .clone()
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Load a key file written by `yui keys generate`.
 pub fn load_key(path: &Path) -> Result<SigningKey> {
     let text = std::fs::read_to_string(path)?;
@@ -308,16 +301,7 @@ admins = 1
             bail!("yui genesis init failed");
         }
         let total = validators + observers;
-        // Hold every listener until all ports are chosen, so no two nodes get the same port
-        // (a port released at once can be handed out again by the next bind).
-        let held: Vec<std::net::TcpListener> = (0..total * 3)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-            .collect::<std::io::Result<_>>()?;
-        let all: Vec<u16> = held
-            .iter()
-            .map(|l| Ok(l.local_addr()?.port()))
-            .collect::<Result<_>>()?;
-        drop(held);
+        let all = yui_node::network::free_ports(3 * total as usize)?;
         let ports: Vec<(u16, u16, u16)> = all.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
         let mut nodes = Vec::new();
         for i in 1..=total {

@@ -281,8 +281,8 @@ async fn stopping_and_restarting_every_node_loses_no_committed_transaction() {
 fn extra_node(net: &Net, name: &str, key_line: &str, genesis: &str) -> NodeProc {
     let dir = net.dir.path().join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let grpc = free_port().unwrap();
-    let p2p = free_port().unwrap();
+    let free = yui_node::network::free_ports(2).unwrap();
+    let (grpc, p2p) = (free[0], free[1]);
     let peers: Vec<String> = (1..=net.nodes.len())
         .map(|i| {
             let cfg =
