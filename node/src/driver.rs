@@ -71,6 +71,8 @@ pub struct Driver {
     tip_tx: watch::Sender<Tip>,
     net_out: Option<mpsc::Sender<Outbound>>,
     net_in: Option<mpsc::Receiver<Inbound>>,
+    /// Transactions gossiped by peers, to the admission thread.
+    gossip_txs: std::sync::mpsc::SyncSender<RawTx>,
     timers: BTreeSet<(u64, Timeout)>,
     /// Blocks this node executed (built or validated), by hash.
     pending: HashMap<Hash, Executed>,
@@ -121,6 +123,7 @@ impl Driver {
             net: net_out.clone(),
         };
         let last_commit_ms = chain.tip().time_ms;
+        let gossip_txs = spawn_admission(mempool.clone(), chain.reader.clone(), notify.clone())?;
         Ok((
             Driver {
                 chain,
@@ -134,6 +137,7 @@ impl Driver {
                 tip_tx,
                 net_out,
                 net_in,
+                gossip_txs,
                 timers: BTreeSet::new(),
                 pending: HashMap::new(),
                 received: HashMap::new(),
@@ -302,13 +306,12 @@ impl Driver {
             }
             Inbound::Gossip { from, message } => match *message {
                 Gossip::Tx(raw) => {
-                    let tip = self.chain.tip().height;
-                    let admitted = match self.mempool.lock() {
-                        Ok(mut m) => m.admit(&self.chain.reader, raw, tip).is_ok(),
-                        Err(_) => false,
-                    };
-                    if admitted {
-                        self.notify.notify_one();
+                    // Admission (signature and guard checks) runs on its own thread, so
+                    // consensus keeps moving while transactions are verified. When that thread
+                    // is behind, the transaction is dropped here: it still arrives in a
+                    // proposal, or its submitter's node proposes it.
+                    if self.gossip_txs.try_send(raw).is_err() {
+                        metrics::counter!(names::GOSSIP_TXS_DROPPED).increment(1);
                     }
                 }
                 Gossip::Proposal {
@@ -471,6 +474,9 @@ impl Driver {
         let known = move |id: &Hash| mempool.lock().ok().and_then(|m| m.get(id).cloned());
         match self.chain.validate_with(&header, &txs, &known) {
             Ok(ex) => {
+                if let Ok(mut m) = self.mempool.lock() {
+                    m.remember_validated(&ex.txs);
+                }
                 self.pending.insert(*hash, ex);
                 Some(true)
             }
@@ -622,4 +628,42 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+/// Gossiped transactions waiting for admission, at most.
+const ADMISSION_QUEUE: usize = 20_000;
+
+/// Start the thread that admits transactions gossiped by peers: a transaction already pending
+/// or committed is dropped before its signature is checked; the signature and guard checks run
+/// without the mempool lock.
+fn spawn_admission(
+    mempool: Arc<Mutex<Mempool>>,
+    reader: crate::chain::ChainReader,
+    notify: Arc<Notify>,
+) -> Result<std::sync::mpsc::SyncSender<RawTx>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawTx>(ADMISSION_QUEUE);
+    std::thread::Builder::new()
+        .name("tx-admission".into())
+        .spawn(move || {
+            for raw in rx {
+                let id = raw.id();
+                let seen = mempool.lock().map(|m| m.contains(&id)).unwrap_or(true);
+                if seen || reader.tx_location(&id).ok().flatten().is_some() {
+                    continue;
+                }
+                let Ok(checked) = crate::mempool::precheck(raw, &reader.chain_id) else {
+                    continue;
+                };
+                let Ok(tip) = reader.tip() else { continue };
+                let admitted = mempool
+                    .lock()
+                    .map(|mut m| m.insert(&reader, checked, tip.height).is_ok())
+                    .unwrap_or(false);
+                if admitted {
+                    notify.notify_one();
+                }
+            }
+        })
+        .context("cannot start the transaction admission thread")?;
+    Ok(tx)
 }

@@ -138,14 +138,15 @@ impl Ledger for LedgerApi {
         let raw = RawTx::from_proto(tx);
         let gossip = raw.clone();
         let tip = self.shared.tip.borrow().height;
-        let result = {
-            let mut m = self
-                .shared
+        // The signature and guard checks run outside the mempool lock, so submissions on
+        // different threads verify in parallel and never stall the consensus driver.
+        let result = crate::mempool::precheck(raw, &self.chain.chain_id).and_then(|tx| {
+            self.shared
                 .mempool
                 .lock()
-                .map_err(|_| Status::internal("mempool lock poisoned"))?;
-            m.admit(&self.chain, raw, tip)
-        };
+                .map_err(|_| Reject::Internal("mempool lock poisoned".into()))?
+                .insert(&self.chain, tx, tip)
+        });
         match result {
             Ok(id) => {
                 self.shared.mempool_notify.notify_one();

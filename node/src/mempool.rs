@@ -72,8 +72,23 @@ impl Mempool {
         raw: RawTx,
         tip_height: u64,
     ) -> Result<Hash, Reject> {
-        let tx = check_stateless(raw, &chain.chain_id)?;
-        crate::guard::check_call(&tx.call).map_err(|v| Reject::InvalidArgument(v.to_string()))?;
+        let tx = precheck(raw, &chain.chain_id)?;
+        self.insert(chain, tx, tip_height)
+    }
+
+    /// Whether a transaction with this id is pending.
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.txs.contains_key(id)
+    }
+
+    /// Queue a transaction that passed [`precheck`]: the checks that need state (expiry,
+    /// duplicates pending or committed, capacity, the signer's role). Cheap; run under the lock.
+    pub fn insert(
+        &mut self,
+        chain: &ChainReader,
+        tx: CheckedTx,
+        tip_height: u64,
+    ) -> Result<Hash, Reject> {
         check_expiry(&tx, tip_height + 1, chain.max_expiry_blocks)?;
         if self.bodies.contains(&tx.body_hash) {
             return Err(Reject::AlreadyExists(format!(
@@ -103,6 +118,27 @@ impl Mempool {
         self.order.push_back(id);
         self.txs.insert(id, tx);
         Ok(id)
+    }
+
+    /// Add transactions a validated proposal carried and this node had not seen, so their
+    /// signatures are not checked again when their gossip arrives late. No other checks: the
+    /// block they came in was fully validated. Pruned at commit like any other.
+    pub fn remember_validated(&mut self, txs: &[CheckedTx]) {
+        for tx in txs {
+            if self.txs.contains_key(&tx.id)
+                || self.bodies.contains(&tx.body_hash)
+                || crate::guard::check_call(&tx.call).is_err()
+            {
+                continue;
+            }
+            if self.txs.len() >= self.limits.max_txs {
+                return;
+            }
+            self.bytes += tx.raw.body.len() + tx.raw.signature.len();
+            self.bodies.insert(tx.body_hash);
+            self.order.push_back(tx.id);
+            self.txs.insert(tx.id, tx.clone());
+        }
     }
 
     /// Up to `max_txs` transactions and `max_bytes` bytes, in arrival order.
@@ -150,4 +186,12 @@ impl Mempool {
             self.bodies.remove(&tx.body_hash);
         }
     }
+}
+
+/// The stateless part of admission: decoding, chain id, strict signature, and the personal-data
+/// guard. The expensive part; run it without holding the mempool lock.
+pub fn precheck(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> {
+    let tx = check_stateless(raw, chain_id)?;
+    crate::guard::check_call(&tx.call).map_err(|v| Reject::InvalidArgument(v.to_string()))?;
+    Ok(tx)
 }

@@ -289,6 +289,10 @@ pub fn spawn(
         .message_id_fn(|m: &gossipsub::Message| {
             gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
         })
+        // No gossipsub-level signatures (ADR 0007): peers are noise-authenticated and
+        // allow-listed, and every payload carries its own signature (the client's on a
+        // transaction, the validator's on a proposal or vote), which is what nodes check.
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
         .build()
         .map_err(|e| anyhow!("gossipsub config: {e}"))?;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
@@ -299,12 +303,10 @@ pub fn spawn(
             yamux::Config::default,
         )
         .context("cannot set up the TCP transport")?
-        .with_behaviour(|key| {
-            let gossip = gossipsub::Behaviour::new(
-                gossipsub::MessageAuthenticity::Signed(key.clone()),
-                gossip_config,
-            )
-            .map_err(|e| anyhow!("gossipsub: {e}"))?;
+        .with_behaviour(|_key| {
+            let gossip =
+                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
+                    .map_err(|e| anyhow!("gossipsub: {e}"))?;
             let sync = request_response::Behaviour::with_codec(
                 SyncCodec,
                 [(

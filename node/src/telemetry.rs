@@ -27,6 +27,8 @@ pub mod names {
     pub const STORE_FLUSH_SECONDS: &str = "yui_store_flush_seconds";
     /// Counter: equivocation evidence seen.
     pub const EVIDENCE: &str = "yui_equivocation_evidence_total";
+    /// Counter: transactions gossiped by peers and dropped because admission was behind.
+    pub const GOSSIP_TXS_DROPPED: &str = "yui_gossip_transactions_dropped_total";
 }
 
 /// Serve `/metrics` on `addr` (must run inside the tokio runtime).
