@@ -235,6 +235,9 @@ enum BenchCommand {
         /// Closed loop: unconfirmed transactions allowed per client.
         #[arg(long, default_value_t = 200)]
         window: usize,
+        /// What the clients submit: relief pledges (each client a donor) or governance grants.
+        #[arg(long, value_enum, default_value = "relief")]
+        workload: yui_node::loadbench::LoadWorkload,
     },
     /// Contract execution alone (no signatures, network or consensus), in memory and on sled.
     Contract {
@@ -588,6 +591,7 @@ fn main() -> Result<()> {
                     clients,
                     rate,
                     window,
+                    workload,
                 },
         } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -601,6 +605,7 @@ fn main() -> Result<()> {
                     clients,
                     rate,
                     window,
+                    workload,
                 },
             ))
         }
