@@ -314,6 +314,14 @@ impl Driver {
                         metrics::counter!(names::GOSSIP_TXS_DROPPED).increment(1);
                     }
                 }
+                Gossip::Txs(txs) => {
+                    // The network task unpacks batches; should one arrive here, admit each.
+                    for raw in txs {
+                        if self.gossip_txs.try_send(raw).is_err() {
+                            metrics::counter!(names::GOSSIP_TXS_DROPPED).increment(1);
+                        }
+                    }
+                }
                 Gossip::Proposal {
                     proposal,
                     header,

@@ -51,10 +51,37 @@ pub enum Gossip {
     },
     /// A signed vote.
     Vote(Vote),
-    /// A transaction for the mempool.
+    /// A transaction for the mempool. Locally, what the API hands to the network task; on the
+    /// wire, transactions travel in batches (`Txs`).
     Tx(RawTx),
     /// Equivocation evidence.
     Evidence(Evidence),
+    /// Transactions for the mempool, batched: the network task collects the transactions
+    /// submitted to this node for up to [`TX_BATCH_MS`] (or [`TX_BATCH_MAX`] of them) and
+    /// publishes them as one message, which saves the per-message cost of gossip.
+    Txs(Vec<RawTx>),
+}
+
+/// Longest a submitted transaction waits to be gossiped with others.
+pub const TX_BATCH_MS: u64 = 5;
+/// Most transactions in one gossiped batch.
+pub const TX_BATCH_MAX: usize = 256;
+
+/// Publish a batch of transactions (unless a test has cut this node off).
+fn publish_txs(
+    swarm: &mut libp2p::Swarm<Behaviour>,
+    topic: &gossipsub::IdentTopic,
+    seq: u64,
+    txs: Vec<RawTx>,
+    cut_off: &dyn Fn() -> bool,
+) {
+    if cut_off() {
+        return;
+    }
+    let bytes = borsh::to_vec(&(seq, Gossip::Txs(txs))).unwrap_or_default();
+    if let Err(e) = swarm.behaviour_mut().gossip.publish(topic.clone(), bytes) {
+        tracing::debug!(error = %e, "gossip publish skipped");
+    }
 }
 
 /// A sync request.
@@ -353,9 +380,15 @@ pub fn spawn(
         let mut connected: BTreeSet<PeerId> = BTreeSet::new();
         let mut seq: u64 = 0;
         let mut redial = tokio::time::interval(Duration::from_secs(2));
+        let mut tx_batch: Vec<RawTx> = Vec::new();
+        let mut flush_at = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
+                _ = tokio::time::sleep_until(flush_at), if !tx_batch.is_empty() => {
+                    seq += 1;
+                    publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch), &cut_off);
+                }
                 _ = redial.tick() => {
                     // Keep dialing configured peers we are not connected to (restarts, partitions).
                     if connected.len() < peers.len() {
@@ -370,10 +403,22 @@ pub fn spawn(
                         continue;
                     }
                     match cmd {
+                        Outbound::Publish(g) if matches!(g.as_ref(), Gossip::Tx(_)) => {
+                            if let Gossip::Tx(raw) = *g {
+                                if tx_batch.is_empty() {
+                                    flush_at = tokio::time::Instant::now() + Duration::from_millis(TX_BATCH_MS);
+                                }
+                                tx_batch.push(raw);
+                                if tx_batch.len() >= TX_BATCH_MAX {
+                                    seq += 1;
+                                    publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch), &cut_off);
+                                }
+                            }
+                        }
                         Outbound::Publish(g) => {
                             let t = match g.as_ref() {
                                 Gossip::Proposal { .. } | Gossip::Vote(_) => &t_consensus,
-                                Gossip::Tx(_) => &t_txs,
+                                Gossip::Tx(_) | Gossip::Txs(_) => &t_txs,
                                 Gossip::Evidence(_) => &t_evidence,
                             };
                             // A sequence number makes a re-sent message new to gossipsub's
@@ -416,6 +461,13 @@ pub fn spawn(
                         if cut_off() => {}
                     SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message { propagation_source, message, .. })) => {
                         match <(u64, Gossip)>::try_from_slice(&message.data) {
+                            Ok((_, Gossip::Txs(txs))) => {
+                                for raw in txs {
+                                    if inbound.try_send(Inbound::Gossip { from: propagation_source, message: Box::new(Gossip::Tx(raw)) }).is_err() {
+                                        tracing::warn!("driver is behind; dropped a gossiped transaction");
+                                    }
+                                }
+                            }
                             Ok((_, g)) => {
                                 if inbound.try_send(Inbound::Gossip { from: propagation_source, message: Box::new(g) }).is_err() {
                                     tracing::warn!("driver is behind; dropped a gossip message");
