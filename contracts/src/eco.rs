@@ -59,7 +59,8 @@ const K_DEV: &[u8] = b"eco/dev/";
 const K_DEV_HASH: &[u8] = b"eco/devhash/";
 const K_PART_DEV: &[u8] = b"eco/pdev/";
 const K_RD: &[u8] = b"eco/rd/";
-const K_RD_END: &[u8] = b"eco/rdend/";
+/// A participant's readings: `prd/{participant}\0{device}\0{period_end_be}` → (start, id).
+/// Ordered by device then period, it is also the overlap index of each device.
 const K_PART_RD: &[u8] = b"eco/prd/";
 const K_PROG_RD: &[u8] = b"eco/grd/";
 const K_TOT: &[u8] = b"eco/tot/";
@@ -752,7 +753,7 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
     }
     // Overlap: the first reading of the device ending after our start must start at or
     // after our end.
-    let end_prefix = [K_RD_END, d.id.as_bytes(), b"\0"].concat();
+    let end_prefix = [K_PART_RD, part.id.as_bytes(), b"\0", d.id.as_bytes(), b"\0"].concat();
     let after = [end_prefix.as_slice(), &c.period_start_ms.to_be_bytes()].concat();
     if let Some((_, v)) = x
         .state
@@ -778,8 +779,12 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
             format!("no grid emission factor is set for FY{fy}: a municipality admin must set parameter {}", grid_param(fy)),
         )
     })?;
-    let gas =
-        factor(&*x.state, &gasoline_param(fy), x.ctx.height)?.unwrap_or(DEFAULT_GASOLINE_MG_PER_L);
+    // The gasoline factor is used for vehicles only (recorded as 0 for solar).
+    let gas = if kind == pb::DeviceKind::Solar {
+        0
+    } else {
+        factor(&*x.state, &gasoline_param(fy), x.ctx.height)?.unwrap_or(DEFAULT_GASOLINE_MG_PER_L)
+    };
     if grid > 1 << 40 || gas > 1 << 40 {
         return Err(precondition(
             "eco.factor_out_of_range",
@@ -832,17 +837,6 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
         x.state,
         [end_prefix.as_slice(), &c.period_end_ms.to_be_bytes()].concat(),
         &(c.period_start_ms, id.clone()),
-    );
-    x.state.put(
-        [
-            K_PART_RD,
-            part.id.as_bytes(),
-            b"\0",
-            &c.period_start_ms.to_be_bytes(),
-            id.as_bytes(),
-        ]
-        .concat(),
-        Vec::new(),
     );
     x.state.put(
         [
@@ -1191,7 +1185,7 @@ pub fn devices_of(state: &dyn StateRead, participant_id: &str) -> Result<Vec<Dev
     Ok(out)
 }
 
-/// A page of a participant's reductions in period order, after the index key `after` (a
+/// A page of a participant's reductions (by device, then in period order), after the index key `after` (a
 /// page token). Returns them and the last key if there may be more.
 pub fn reductions_of(
     state: &dyn StateRead,
@@ -1201,12 +1195,12 @@ pub fn reductions_of(
 ) -> Result<(Vec<pb::Reduction>, Option<Vec<u8>>)> {
     let prefix = [K_PART_RD, participant_id.as_bytes(), b"\0"].concat();
     let limit = limit.clamp(1, MAX_PAGE);
-    let rows = state.scan(&prefix, after, limit + 1)?;
+    let rows: Vec<(Vec<u8>, (u64, String))> = scan_borsh(state, &prefix, after, limit + 1)?;
     let more = rows.len() > limit;
     let mut out = Vec::new();
     let mut last = None;
-    for (k, _) in rows.into_iter().take(limit) {
-        if let Some(r) = reduction(state, &String::from_utf8_lossy(&k[prefix.len() + 8..]))? {
+    for (k, (_, id)) in rows.into_iter().take(limit) {
+        if let Some(r) = reduction(state, &id)? {
             out.push(r);
         }
         last = Some(k);

@@ -246,7 +246,17 @@ mod tests {
             let s = SledStore::open(dir.path()).unwrap();
             exercise(&s);
         }
-        let s = SledStore::open(dir.path()).unwrap();
+        // sled's background flusher may hold the directory lock for a moment after the drop:
+        // retry, bounded.
+        let mut reopened = SledStore::open(dir.path());
+        for _ in 0..50 {
+            if reopened.is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            reopened = SledStore::open(dir.path());
+        }
+        let s = reopened.unwrap();
         assert_eq!(s.get(b"b").unwrap(), Some(b"x".to_vec()));
         assert_eq!(s.scan(b"a", None, 100).unwrap().len(), 9);
     }
