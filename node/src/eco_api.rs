@@ -4,10 +4,10 @@
 //! interval). Every error is a status with the right code and a sentence a person understands.
 
 use crate::chain::ChainReader;
+use crate::grpc::{contract_status as contract, internal};
 use tonic::{Request, Response, Status};
 use yui_contracts::eco;
 use yui_contracts::points;
-use yui_contracts::ContractError;
 use yui_proto::v1 as pb;
 use yui_proto::v1::eco_server::{Eco, EcoServer};
 use yui_proto::v1::points_server::{Points, PointsServer};
@@ -32,18 +32,6 @@ impl EcoApi {
 
     fn now_ms(&self) -> Result<u64, Status> {
         Ok(self.chain.tip().map_err(internal)?.time_ms)
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "internal error serving a query");
-    Status::internal(format!("the node failed to read its store: {e}"))
-}
-
-fn contract(e: ContractError) -> Status {
-    match e {
-        ContractError::Failed(f) => internal(f),
-        ContractError::Invalid(i) => Status::invalid_argument(i.message),
     }
 }
 

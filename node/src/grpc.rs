@@ -25,9 +25,25 @@ pub struct LedgerApi {
     pub read_only: bool,
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Status {
     tracing::error!(error = %e, "internal error serving a request");
     Status::internal(format!("the node failed to read its store: {e}"))
+}
+
+/// The status for a contract query's error: the node's own failure is INTERNAL (and logged);
+/// a caller's mistake gets the code of its kind and the contract's sentence.
+pub(crate) fn contract_status(e: yui_contracts::ContractError) -> Status {
+    use yui_contracts::{ContractError, InvalidKind};
+    match e {
+        ContractError::Failed(f) => internal(f),
+        ContractError::Invalid(i) => match i.kind {
+            InvalidKind::NotFound => Status::not_found(i.message),
+            InvalidKind::Permission => Status::permission_denied(i.message),
+            InvalidKind::Precondition => Status::failed_precondition(i.message),
+            InvalidKind::AlreadyExists => Status::already_exists(i.message),
+            InvalidKind::Argument => Status::invalid_argument(i.message),
+        },
+    }
 }
 
 fn hash_arg(what: &str, bytes: &[u8]) -> Result<Hash, Status> {

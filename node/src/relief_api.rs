@@ -2,9 +2,9 @@
 //! block, and shipment labels (a fresh QR token with its commitment and ready-to-print images).
 
 use crate::chain::ChainReader;
+use crate::grpc::{contract_status as contract, internal};
 use tonic::{Request, Response, Status};
 use yui_contracts::relief;
-use yui_contracts::ContractError;
 use yui_proto::v1 as pb;
 use yui_proto::v1::relief_server::{Relief, ReliefServer};
 
@@ -19,21 +19,6 @@ impl ReliefApi {
     /// As a tonic service.
     pub fn into_server(self) -> ReliefServer<ReliefApi> {
         ReliefServer::new(self)
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "internal error serving a relief query");
-    Status::internal(format!("the node failed to read its store: {e}"))
-}
-
-fn contract(e: ContractError) -> Status {
-    match e {
-        ContractError::Failed(f) => internal(f),
-        ContractError::Invalid(i) => match i.kind {
-            yui_contracts::InvalidKind::NotFound => Status::not_found(i.message),
-            _ => Status::invalid_argument(i.message),
-        },
     }
 }
 

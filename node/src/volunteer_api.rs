@@ -9,11 +9,11 @@
 //! online check adds that the certificate has not been revoked since.
 
 use crate::chain::ChainReader;
+use crate::grpc::{contract_status as contract, internal};
 use anyhow::{anyhow, bail, Result};
 use tonic::{Request, Response, Status};
 use yui_consensus::{Hash, ValidatorSet};
 use yui_contracts::volunteer;
-use yui_contracts::ContractError;
 use yui_proto::v1 as pb;
 use yui_proto::v1::volunteer_server::{Volunteer, VolunteerServer};
 
@@ -31,21 +31,6 @@ impl VolunteerApi {
     /// As a tonic service.
     pub fn into_server(self) -> VolunteerServer<VolunteerApi> {
         VolunteerServer::new(self)
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "internal error serving a volunteer query");
-    Status::internal(format!("the node failed to read its store: {e}"))
-}
-
-fn contract(e: ContractError) -> Status {
-    match e {
-        ContractError::Failed(f) => internal(f),
-        ContractError::Invalid(i) => match i.kind {
-            yui_contracts::InvalidKind::NotFound => Status::not_found(i.message),
-            _ => Status::invalid_argument(i.message),
-        },
     }
 }
 

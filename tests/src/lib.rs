@@ -449,6 +449,37 @@ pub async fn wait_committed(
     }
 }
 
+/// Submit `call` signed by `key` (expiring 50 blocks ahead) and wait, bounded, until it is
+/// committed; its receipt, successful or not.
+pub async fn call_receipt(
+    c: &mut Client,
+    chain_id: &str,
+    key: &SigningKey,
+    call: pb::tx_body::Call,
+) -> Result<pb::Receipt> {
+    let h = height(c).await?;
+    let id = submit(c, sign_body(key, &body(key, chain_id, h + 50, call))).await?;
+    wait_committed(c, &id, Duration::from_secs(30))
+        .await?
+        .receipt
+        .ok_or_else(|| anyhow!("a committed transaction without a receipt"))
+}
+
+/// Like [`call_receipt`], for a call that must succeed; its events. Panics (fails the test)
+/// with the contract's error otherwise.
+pub async fn call_ok(
+    c: &mut Client,
+    chain_id: &str,
+    key: &SigningKey,
+    call: pb::tx_body::Call,
+) -> Vec<pb::Event> {
+    match call_receipt(c, chain_id, key, call).await {
+        Ok(r) if r.success => r.events,
+        Ok(r) => panic!("call failed: {:?}", r.error),
+        Err(e) => panic!("call not committed: {e:#}"),
+    }
+}
+
 /// Wait (bounded) until the chain reaches `h`.
 pub async fn wait_height(c: &mut Client, h: u64, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;

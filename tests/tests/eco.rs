@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ed25519_dalek::SigningKey;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tonic::metadata::MetadataValue;
 use yui_node::vault_api::{auth_header, method, AUTH_HEADER};
@@ -18,6 +17,7 @@ use yui_proto::v1::points_call::Call as P;
 use yui_proto::v1::points_client::PointsClient;
 use yui_proto::v1::tx_body::Call;
 use yui_tests::*;
+use yui_tests::{call_ok as ok, call_receipt};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -26,21 +26,6 @@ fn eco(c: E) -> Call {
 }
 fn pts(c: P) -> Call {
     Call::Points(pb::PointsCall { call: Some(c) })
-}
-
-/// Submit a call and wait for it to commit; returns the receipt (success or not).
-async fn run(c: &mut Client, chain_id: &str, key: &SigningKey, call: Call) -> pb::Receipt {
-    let h = height(c).await.unwrap();
-    let id = submit(c, sign_body(key, &body(key, chain_id, h + 50, call)))
-        .await
-        .unwrap();
-    wait_committed(c, &id, WAIT).await.unwrap().receipt.unwrap()
-}
-
-async fn ok(c: &mut Client, chain_id: &str, key: &SigningKey, call: Call) -> Vec<pb::Event> {
-    let r = run(c, chain_id, key, call).await;
-    assert!(r.success, "call failed: {:?}", r.error);
-    r.events
 }
 
 /// Midnight JST starting a civil date, as Unix ms.
@@ -179,7 +164,7 @@ async fn eco_program_year_over_grpc() {
         }
     }
     // The same installation again is refused with a clear code.
-    let r = run(
+    let r = call_receipt(
         &mut c,
         &chain,
         admin,
@@ -191,7 +176,8 @@ async fn eco_program_year_over_grpc() {
             methodology: String::new(),
         })),
     )
-    .await;
+    .await
+    .unwrap();
     assert_eq!(r.error.unwrap().code, "eco.device_already_registered");
 
     // A year of monthly readings (FY2025) from the meter gateway, submitted in parallel.
@@ -231,7 +217,7 @@ async fn eco_program_year_over_grpc() {
     let (solar_g, ev_g) = (12 * 162_498u64, 12 * 88_966u64);
 
     // An overlapping reading is refused.
-    let r = run(
+    let r = call_receipt(
         &mut c,
         &chain,
         &meter,
@@ -243,7 +229,8 @@ async fn eco_program_year_over_grpc() {
             ..Default::default()
         })),
     )
-    .await;
+    .await
+    .unwrap();
     assert_eq!(r.error.unwrap().code, "eco.overlapping_reading");
 
     // Grant points at 1 point per kg.

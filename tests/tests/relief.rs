@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ed25519_dalek::SigningKey;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_stream::StreamExt;
 use tonic::metadata::MetadataValue;
@@ -17,6 +16,7 @@ use yui_proto::v1::personal_data_client::PersonalDataClient;
 use yui_proto::v1::relief_call::Call as R;
 use yui_proto::v1::relief_client::ReliefClient;
 use yui_proto::v1::tx_body::Call;
+use yui_tests::call_ok as ok;
 use yui_tests::*;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -24,16 +24,6 @@ const DISASTER: &str = "2026-tama-quake";
 
 fn rl(c: R) -> Call {
     Call::Relief(pb::ReliefCall { call: Some(c) })
-}
-
-async fn ok(c: &mut Client, chain_id: &str, key: &SigningKey, call: Call) -> Vec<pb::Event> {
-    let h = height(c).await.unwrap();
-    let id = submit(c, sign_body(key, &body(key, chain_id, h + 50, call)))
-        .await
-        .unwrap();
-    let r = wait_committed(c, &id, WAIT).await.unwrap().receipt.unwrap();
-    assert!(r.success, "call failed: {:?}", r.error);
-    r.events
 }
 
 fn relief_events(events: &[pb::Event]) -> Vec<pb::relief_event::Kind> {

@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ed25519_dalek::SigningKey;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tonic::metadata::MetadataValue;
@@ -17,22 +16,13 @@ use yui_proto::v1::points_call::Call as P;
 use yui_proto::v1::tx_body::Call;
 use yui_proto::v1::volunteer_call::Call as V;
 use yui_proto::v1::volunteer_client::VolunteerClient;
+use yui_tests::call_ok as ok;
 use yui_tests::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 fn vol(c: V) -> Call {
     Call::Volunteer(pb::VolunteerCall { call: Some(c) })
-}
-
-async fn ok(c: &mut Client, chain_id: &str, key: &SigningKey, call: Call) -> Vec<pb::Event> {
-    let h = height(c).await.unwrap();
-    let id = submit(c, sign_body(key, &body(key, chain_id, h + 50, call)))
-        .await
-        .unwrap();
-    let r = wait_committed(c, &id, WAIT).await.unwrap().receipt.unwrap();
-    assert!(r.success, "call failed: {:?}", r.error);
-    r.events
 }
 
 fn vol_events(events: &[pb::Event]) -> Vec<pb::volunteer_event::Kind> {
