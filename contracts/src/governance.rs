@@ -27,6 +27,9 @@ pub const MAX_REASON_CHARS: usize = 280;
 const K_ACCOUNT: &[u8] = b"gov/acct/";
 const K_ORG: &[u8] = b"gov/org/";
 const K_PARAM: &[u8] = b"gov/param/";
+/// Per parameter, its version with the highest first height: `(from, value)`. Once that height
+/// is reached it is the value in force, read with one lookup instead of a scan of the versions.
+const K_PARAM_NEWEST: &[u8] = b"gov/paramnew/";
 const K_VALSETS: &[u8] = b"gov/valsets";
 const K_PROPOSAL: &[u8] = b"gov/proposal/";
 const K_NEXT_PROPOSAL: &[u8] = b"gov/next_proposal";
@@ -293,6 +296,17 @@ fn param_key(key: &str, height: u64) -> Vec<u8> {
     [K_PARAM, key.as_bytes(), b"\0", &height.to_be_bytes()].concat()
 }
 
+/// Store version `v` of parameter `key` in force from height `from`.
+fn put_param(state: &mut dyn State, key: &str, from: u64, v: &ParamVersion) -> Result<()> {
+    let newest_key = [K_PARAM_NEWEST, key.as_bytes()].concat();
+    let newest: Option<(u64, i64)> = get_borsh(&*state, &newest_key)?;
+    if newest.is_none_or(|(h, _)| h < from) {
+        put_borsh(state, newest_key, &(from, v.value));
+    }
+    put_borsh(state, param_key(key, from), v);
+    Ok(())
+}
+
 /// Check an identifier: non-empty unless `max` allows it, ASCII `[a-z0-9._-]`, bounded.
 pub fn check_id(what: &str, id: &str, max: usize) -> Result<()> {
     if id.len() > max {
@@ -353,6 +367,11 @@ pub fn organization(state: &dyn StateRead, id: &str) -> Result<Option<Organizati
 
 /// The value of parameter `key` in force at `height`.
 pub fn parameter_at(state: &dyn StateRead, key: &str, height: u64) -> Result<Option<i64>> {
+    match get_borsh::<(u64, i64)>(state, &[K_PARAM_NEWEST, key.as_bytes()].concat())? {
+        None => return Ok(None),
+        Some((from, value)) if from <= height => return Ok(Some(value)),
+        Some(_) => {}
+    }
     let prefix = [K_PARAM, key.as_bytes(), b"\0"].concat();
     let mut found = None;
     let mut after: Option<Vec<u8>> = None;
@@ -465,15 +484,16 @@ pub fn init_genesis(state: &mut dyn State, g: &Genesis) -> Result<()> {
     }
     for (k, v) in &g.parameters {
         check_param_key(k)?;
-        put_borsh(
+        put_param(
             state,
-            param_key(k, 1),
+            k,
+            1,
             &ParamVersion {
                 value: *v,
                 set_by: [0; 32],
                 set_at_height: 0,
             },
-        );
+        )?;
     }
     put_borsh(state, K_NEXT_PROPOSAL.to_vec(), &1u64);
     Ok(())
@@ -646,15 +666,16 @@ fn set_parameter(x: &mut Exec<'_>, _signer: &Account, c: &pb::SetParameter) -> R
             ),
         ));
     }
-    put_borsh(
+    put_param(
         x.state,
-        k,
+        &c.key,
+        from,
         &ParamVersion {
             value: c.value,
             set_by: x.ctx.signer,
             set_at_height: x.ctx.height,
         },
-    );
+    )?;
     x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
         kind: Some(pb::governance_event::Kind::ParameterSet(pb::ParameterSet {
             key: c.key.clone(),
