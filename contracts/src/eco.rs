@@ -58,13 +58,15 @@ const K_PART_ACCT: &[u8] = b"eco/partacct/";
 const K_DEV: &[u8] = b"eco/dev/";
 const K_DEV_HASH: &[u8] = b"eco/devhash/";
 const K_PART_DEV: &[u8] = b"eco/pdev/";
-const K_RD: &[u8] = b"eco/rd/";
-/// A participant's readings: `prd/{participant}\0{device}\0{period_end_be}` → (start, id).
-/// Ordered by device then period, it is also the overlap index of each device.
+/// The readings, each with its reduction (`pb::Reduction`), stored once under
+/// `prd/{participant}\0{device}\0{period_end_be}`: ordered by participant, device and period,
+/// the record key is also each device's overlap index. The two indexes below map to it.
 const K_PART_RD: &[u8] = b"eco/prd/";
+/// A program's readings by period start: `grd/{program}\0{start_be}{reading id}` → record key.
 const K_PROG_RD: &[u8] = b"eco/grd/";
 const K_TOT: &[u8] = b"eco/tot/";
 const K_RPT: &[u8] = b"eco/rpt/";
+/// A report's readings: `rptrd/{report}\0{reading id}` → record key.
 const K_RPT_RD: &[u8] = b"eco/rptrd/";
 const K_COUNT: &[u8] = b"eco/cnt/";
 
@@ -116,6 +118,10 @@ pub struct Participant {
     pub points_granted: u64,
     /// Grams reduced per fiscal year (for the 500 t limit), ascending by year.
     pub years: Vec<(u64, u64)>,
+    /// Per device, the latest period end of its readings: a reading starting at or after it
+    /// cannot overlap any other, so the overlap check needs no index scan (the usual case of
+    /// readings arriving in order).
+    pub latest_end: Vec<(String, u64)>,
 }
 
 /// A device.
@@ -203,8 +209,15 @@ pub fn compute(
 /// An object id from the id of the transaction that created it: 128 bits of a hash of the
 /// signed transaction, so nobody can grind a transaction to collide with an existing id.
 pub fn id_for(prefix: &str, tx_id: &[u8; 32]) -> String {
-    let hex: String = tx_id[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}-{hex}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(prefix.len() + 33);
+    id.push_str(prefix);
+    id.push('-');
+    for b in &tx_id[..16] {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    id
 }
 
 fn key(prefix: &[u8], id: &str) -> Vec<u8> {
@@ -306,11 +319,21 @@ pub fn device(state: &dyn StateRead, id: &str) -> Result<Option<Device>> {
     get_borsh(state, &key(K_DEV, id))
 }
 
-/// A reduction by reading id.
-pub fn reduction(state: &dyn StateRead, id: &str) -> Result<Option<pb::Reduction>> {
-    Ok(state
-        .get(&key(K_RD, id))?
-        .and_then(|b| pb::Reduction::decode(b.as_slice()).ok()))
+fn decode_reduction(key: &[u8], bytes: &[u8]) -> Result<pb::Reduction> {
+    pb::Reduction::decode(bytes).map_err(|e| {
+        crate::ContractError::Failed(crate::Failed(format!(
+            "the reading record at {} does not decode: {e}",
+            crate::state::printable_key(key)
+        )))
+    })
+}
+
+/// The reading record an index entry points to.
+fn reduction_at(state: &dyn StateRead, record_key: &[u8]) -> Result<Option<pb::Reduction>> {
+    state
+        .get(record_key)?
+        .map(|b| decode_reduction(record_key, &b))
+        .transpose()
 }
 
 /// A credit report by id.
@@ -524,6 +547,7 @@ fn register_participant(
         ungranted_g: 0,
         points_granted: 0,
         years: Vec::new(),
+        latest_end: Vec::new(),
     };
     put_borsh(x.state, key(K_PART, &id), &part);
     put_borsh(x.state, by_acct, &id);
@@ -752,24 +776,28 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
         ));
     }
     // Overlap: the first reading of the device ending after our start must start at or
-    // after our end.
+    // after our end. No reading ends after the device's latest end, so a period starting at
+    // or after it needs no scan.
     let end_prefix = [K_PART_RD, part.id.as_bytes(), b"\0", d.id.as_bytes(), b"\0"].concat();
-    let after = [end_prefix.as_slice(), &c.period_start_ms.to_be_bytes()].concat();
-    if let Some((_, v)) = x
-        .state
-        .scan(&end_prefix, Some(&after), 1)?
-        .into_iter()
-        .next()
-    {
-        let (other_start, other): (u64, String) = borsh::from_slice(&v).map_err(|e| {
-            crate::ContractError::Failed(crate::Failed(format!(
-                "a reading index entry does not decode: {e}"
-            )))
-        })?;
-        if other_start < c.period_end_ms {
+    let latest = part.latest_end.iter().position(|(dev, _)| *dev == d.id);
+    let first_after = if latest.is_some_and(|i| part.latest_end[i].1 > c.period_start_ms) {
+        let after = [end_prefix.as_slice(), &c.period_start_ms.to_be_bytes()].concat();
+        x.state
+            .scan(&end_prefix, Some(&after), 1)?
+            .into_iter()
+            .next()
+    } else {
+        None
+    };
+    if let Some((k, v)) = first_after {
+        let other = decode_reduction(&k, &v)?;
+        if other.period_start_ms < c.period_end_ms {
             return Err(precondition(
                 "eco.overlapping_reading",
-                format!("the period overlaps reading {other} of this device"),
+                format!(
+                    "the period overlaps reading {} of this device",
+                    other.reading_id
+                ),
             ));
         }
     }
@@ -832,12 +860,7 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
         report_id: String::new(),
         height: x.ctx.height,
     };
-    x.state.put(key(K_RD, &id), red.encode_to_vec());
-    put_borsh(
-        x.state,
-        [end_prefix.as_slice(), &c.period_end_ms.to_be_bytes()].concat(),
-        &(c.period_start_ms, id.clone()),
-    );
+    let record_key = [end_prefix.as_slice(), &c.period_end_ms.to_be_bytes()].concat();
     x.state.put(
         [
             K_PROG_RD,
@@ -847,8 +870,9 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
             id.as_bytes(),
         ]
         .concat(),
-        Vec::new(),
+        record_key.clone(),
     );
+    x.state.put(record_key, red.encode_to_vec());
     match part.years.binary_search_by_key(&fy, |(y, _)| *y) {
         Ok(i) => part.years[i].1 = year_new,
         Err(i) => part.years.insert(i, (fy, year_new)),
@@ -860,6 +884,10 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
     put_borsh(x.state, tk, &t);
     part.reduced_g = part.reduced_g.saturating_add(r.reduction_g);
     part.ungranted_g = part.ungranted_g.saturating_add(r.reduction_g);
+    match latest {
+        Some(i) => part.latest_end[i].1 = part.latest_end[i].1.max(c.period_end_ms),
+        None => part.latest_end.push((d.id.clone(), c.period_end_ms)),
+    }
     put_borsh(x.state, key(K_PART, &part.id), &part);
     emit(
         x,
@@ -951,7 +979,7 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
     let mut claimed = Vec::new();
     let mut examined = 0usize;
     let mut complete = rows.len() <= MAX_READINGS_PER_REPORT;
-    for (k, _) in rows {
+    for (k, record_key) in rows {
         let Some(start_bytes) = k.get(prefix.len()..prefix.len() + 8) else {
             continue;
         };
@@ -964,10 +992,9 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
         if examined > MAX_READINGS_PER_REPORT {
             break;
         }
-        let rid = String::from_utf8_lossy(&k[prefix.len() + 8..]).into_owned();
-        if let Some(r) = reduction(&*x.state, &rid)? {
+        if let Some(r) = reduction_at(&*x.state, &record_key)? {
             if r.report_id.is_empty() && r.period_end_ms <= c.period_end_ms {
-                claimed.push(r);
+                claimed.push((record_key, r));
             }
         }
     }
@@ -986,7 +1013,7 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
     let mut by: std::collections::BTreeMap<(String, u32), (u64, u64)> = Default::default();
     let mut parts = std::collections::BTreeSet::new();
     let mut total = 0u64;
-    for r in &mut claimed {
+    for (record_key, r) in &mut claimed {
         r.report_id = id.clone();
         let e = by
             .entry((r.methodology.clone(), r.fiscal_year))
@@ -995,10 +1022,10 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
         e.1 = e.1.saturating_add(r.reduction_g);
         total = total.saturating_add(r.reduction_g);
         parts.insert(r.participant_id.clone());
-        x.state.put(key(K_RD, &r.reading_id), r.encode_to_vec());
+        x.state.put(record_key.clone(), r.encode_to_vec());
         x.state.put(
             [K_RPT_RD, id.as_bytes(), b"\0", r.reading_id.as_bytes()].concat(),
-            Vec::new(),
+            record_key.clone(),
         );
     }
     let rep = pb::CreditReport {
@@ -1195,14 +1222,12 @@ pub fn reductions_of(
 ) -> Result<(Vec<pb::Reduction>, Option<Vec<u8>>)> {
     let prefix = [K_PART_RD, participant_id.as_bytes(), b"\0"].concat();
     let limit = limit.clamp(1, MAX_PAGE);
-    let rows: Vec<(Vec<u8>, (u64, String))> = scan_borsh(state, &prefix, after, limit + 1)?;
+    let rows = state.scan(&prefix, after, limit + 1)?;
     let more = rows.len() > limit;
     let mut out = Vec::new();
     let mut last = None;
-    for (k, (_, id)) in rows.into_iter().take(limit) {
-        if let Some(r) = reduction(state, &id)? {
-            out.push(r);
-        }
+    for (k, v) in rows.into_iter().take(limit) {
+        out.push(decode_reduction(&k, &v)?);
         last = Some(k);
     }
     Ok((out, if more { last } else { None }))
@@ -1237,8 +1262,8 @@ pub fn program_totals(
 pub fn report_readings(state: &dyn StateRead, report_id: &str) -> Result<Vec<pb::Reduction>> {
     let prefix = [K_RPT_RD, report_id.as_bytes(), b"\0"].concat();
     let mut out = Vec::new();
-    for (k, _) in state.scan(&prefix, None, MAX_READINGS_PER_REPORT)? {
-        if let Some(r) = reduction(state, &String::from_utf8_lossy(&k[prefix.len()..]))? {
+    for (_, record_key) in state.scan(&prefix, None, MAX_READINGS_PER_REPORT)? {
+        if let Some(r) = reduction_at(state, &record_key)? {
             out.push(r);
         }
     }

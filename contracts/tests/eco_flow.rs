@@ -568,3 +568,46 @@ fn rules_that_must_reject() {
         })),
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Readings in any order on two devices of one participant: a reading is accepted exactly
+    /// when its period overlaps no earlier accepted reading of the same device, whether the
+    /// check takes the in-order fast path or scans the index.
+    #[test]
+    fn overlap_check_matches_a_naive_interval_model(
+        periods in proptest::collection::vec((0u64..2, 0u64..360, 1u64..40), 1..24)
+    ) {
+        let mut c = chain();
+        program(&mut c);
+        let p = participant(&mut c, RES1);
+        let devs = [
+            device(&mut c, &p, pb::DeviceKind::Solar, 0xb1, 0),
+            device(&mut c, &p, pb::DeviceKind::Solar, 0xb2, 0),
+        ];
+        c.time_ms = jst_ms(2026, 4, 2);
+        let day0 = jst_ms(2025, 4, 1);
+        let day = 86_400_000;
+        let mut accepted: Vec<(usize, u64, u64)> = Vec::new();
+        let mut rejected = 0;
+        for (dev, start, len) in periods {
+            let dev = dev as usize;
+            let (s, e) = (start, (start + len).min(365));
+            let overlaps = accepted.iter().any(|&(d, s2, e2)| d == dev && s < e2 && s2 < e);
+            let r = c.run(METER, eco(reading(&devs[dev], day0 + s * day, day0 + e * day, 1_000, 0)));
+            match r.result {
+                Ok(()) => {
+                    proptest::prop_assert!(!overlaps, "accepted an overlapping period {s}..{e}");
+                    accepted.push((dev, s, e));
+                }
+                Err(err) => {
+                    proptest::prop_assert!(overlaps, "refused {s}..{e}: {}", err.code);
+                    proptest::prop_assert_eq!(err.code, "eco.overlapping_reading");
+                    rejected += 1;
+                }
+            }
+        }
+        proptest::prop_assert!(accepted.len() + rejected > 0);
+    }
+}
