@@ -460,8 +460,17 @@ fn relief_call(i: usize) -> SignedCall {
     }
 }
 
-/// Print the figures of every workload.
-pub fn run(n: usize, per_block: usize) -> Result<()> {
+/// The workloads `yui bench contract` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ContractWorkload {
+    /// Eco meter readings.
+    Eco,
+    /// The relief shipment cycle.
+    Relief,
+}
+
+/// Print the figures of the chosen workloads (all if none is chosen).
+pub fn run(n: usize, per_block: usize, chosen: &[ContractWorkload]) -> Result<()> {
     if n > ECO_DEVICES * 365 {
         bail!(
             "at most {} readings fit in one fiscal year",
@@ -471,7 +480,15 @@ pub fn run(n: usize, per_block: usize) -> Result<()> {
     println!(
         "contract execution, one core, no signatures (median of 3 runs of {n} calls in blocks of {per_block}; sled flushed per block)"
     );
-    for w in [eco_workload(), relief_workload()] {
+    let all = [ContractWorkload::Eco, ContractWorkload::Relief];
+    for which in all {
+        if !chosen.is_empty() && !chosen.contains(&which) {
+            continue;
+        }
+        let w = match which {
+            ContractWorkload::Eco => eco_workload(),
+            ContractWorkload::Relief => relief_workload(),
+        };
         eprintln!("workload {} ...", w.name);
         let (mem, sled) = measure(&w, n, per_block.max(1))?;
         println!(

@@ -247,6 +247,9 @@ enum BenchCommand {
         /// Calls per block (one store batch and flush per block on sled).
         #[arg(long, default_value_t = 1_000)]
         per_block: usize,
+        /// Workloads to run (by default all).
+        #[arg(long, value_enum)]
+        workload: Vec<yui_node::contractbench::ContractWorkload>,
     },
     /// Replay speed of `yui verify` (one thread) against the machine's signature rate.
     Replay {
@@ -580,8 +583,13 @@ fn main() -> Result<()> {
             command: BenchCommand::Replay { txs, per_block },
         } => yui_node::bench::replay(txs, per_block),
         Command::Bench {
-            command: BenchCommand::Contract { calls, per_block },
-        } => yui_node::contractbench::run(calls, per_block),
+            command:
+                BenchCommand::Contract {
+                    calls,
+                    per_block,
+                    workload,
+                },
+        } => yui_node::contractbench::run(calls, per_block, &workload),
         Command::Bench {
             command:
                 BenchCommand::Network {
