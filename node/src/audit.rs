@@ -122,6 +122,7 @@ pub fn store_blocks(
         genesis_hash: Hash::ZERO,
         fault_model: yui_consensus::FaultModel::Byzantine,
         max_expiry_blocks: 0,
+        replay: Default::default(),
     };
     let tip = reader.tip()?.height;
     Ok((

@@ -8,8 +8,11 @@
 //! - `r/{height}{index:u32}`  borsh `StoredReceipt`
 //! - `e/{height}{index:u32}`  borsh `StoredEvent` (the event stream; cursor = the key)
 //! - `s/{state key}`          contract state
-//! - `x/{body hash}`          expiry height of a committed body (replay protection)
 //! - `m/tip`, `m/genesis`     borsh `Tip`, the genesis hash
+//!
+//! Replay protection needs no key of its own: a body can only be committed again while it has
+//! not expired, so the bodies committed in the last `max_expiry_blocks` blocks are kept in
+//! memory ([`ReplayWindow`]), rebuilt from those blocks when the node starts.
 
 use crate::genesis::{records_to_set, GenesisDoc};
 use crate::store::{Batch, Store, StoreError};
@@ -17,8 +20,8 @@ use crate::tx::{check_expiry, check_stateless, CheckedTx, RawTx, Reject};
 use anyhow::{anyhow, bail, Context as _, Result};
 use borsh::{BorshDeserialize, BorshSerialize};
 use prost::Message as _;
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
 use yui_consensus::{merkle, CommitCertificate, FaultModel, Hash, Header, PublicKey, ValidatorSet};
 use yui_contracts::state::Entries;
 use yui_contracts::{governance, pb, root, Context, Failed, Overlay, Receipt, StateRead, WriteSet};
@@ -139,6 +142,53 @@ pub struct Executed {
     pub writes: WriteSet,
 }
 
+/// The bodies committed that have not expired yet: what replay protection must remember. A
+/// body whose `expires_at_height` is below the next height is rejected as expired anyway, so it
+/// is forgotten; the window holds at most `max_expiry_blocks` blocks' worth of bodies.
+#[derive(Debug, Default)]
+pub struct ReplayWindow {
+    expiry: HashMap<Hash, u64>,
+    by_expiry: BTreeMap<u64, Vec<Hash>>,
+}
+
+impl ReplayWindow {
+    /// Remember a committed body until its expiry height has passed.
+    pub fn insert(&mut self, body_hash: Hash, expires_at_height: u64) {
+        if self.expiry.insert(body_hash, expires_at_height).is_none() {
+            self.by_expiry
+                .entry(expires_at_height)
+                .or_default()
+                .push(body_hash);
+        }
+    }
+
+    /// Whether a body is remembered.
+    pub fn contains(&self, body_hash: &Hash) -> bool {
+        self.expiry.contains_key(body_hash)
+    }
+
+    /// Forget the bodies that cannot be included at `next_height` or later (expired).
+    pub fn expire_before(&mut self, next_height: u64) {
+        let keep = self.by_expiry.split_off(&next_height);
+        for hash in std::mem::replace(&mut self.by_expiry, keep)
+            .into_values()
+            .flatten()
+        {
+            self.expiry.remove(&hash);
+        }
+    }
+
+    /// Bodies remembered.
+    pub fn len(&self) -> usize {
+        self.expiry.len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.expiry.is_empty()
+    }
+}
+
 /// Read access to the committed chain, shared by the API and the driver.
 #[derive(Clone)]
 pub struct ChainReader {
@@ -152,6 +202,8 @@ pub struct ChainReader {
     pub fault_model: FaultModel,
     /// Max expiry window.
     pub max_expiry_blocks: u64,
+    /// Committed bodies that have not expired (replay protection).
+    pub replay: Arc<RwLock<ReplayWindow>>,
 }
 
 impl ChainReader {
@@ -261,12 +313,13 @@ impl ChainReader {
         }))
     }
 
-    /// Whether a body was committed and is still within its expiry window.
+    /// Whether a body was committed and has not expired yet (an expired one is rejected as
+    /// expired).
     pub fn body_committed(&self, body_hash: &Hash) -> Result<bool, StoreError> {
-        Ok(self
-            .store
-            .get(&[b"x/".as_slice(), &body_hash.0].concat())?
-            .is_some())
+        self.replay
+            .read()
+            .map(|w| w.contains(body_hash))
+            .map_err(|_| StoreError("the replay window lock is poisoned".into()))
     }
 
     /// The validator set deciding `height`, from committed state.
@@ -296,6 +349,7 @@ impl Chain {
             genesis_hash,
             fault_model: genesis.fault_model.model(),
             max_expiry_blocks: genesis.max_expiry_blocks,
+            replay: Arc::default(),
         };
         match store.get(b"m/genesis")? {
             None => {
@@ -337,6 +391,7 @@ impl Chain {
                     "the data directory fails its start-up check; move it away and start the node again \
                      to rebuild it from its peers (docs/operations.md, 'Rebuilding a node')",
                 )?;
+                chain.load_replay_window()?;
                 Ok(chain)
             }
         }
@@ -376,6 +431,30 @@ impl Chain {
             if let Some(c) = &child {
                 if c.header.parent_hash != r.genesis_hash {
                     bail!("block 1 does not link to the genesis");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuild the replay window from the blocks that can hold unexpired bodies: a body
+    /// committed at height `c` expires at most at `c + max_expiry_blocks`.
+    fn load_replay_window(&self) -> Result<()> {
+        let r = &self.reader;
+        let next = self.tip.height + 1;
+        let from = self.tip.height.saturating_sub(r.max_expiry_blocks).max(1);
+        let mut w = r
+            .replay
+            .write()
+            .map_err(|_| anyhow!("the replay window lock is poisoned"))?;
+        for h in from..=self.tip.height {
+            let b = r.block(h)?.ok_or_else(|| anyhow!("block {h} is missing"))?;
+            for (i, t) in b.txs.iter().enumerate() {
+                let body = pb::TxBody::decode(t.body.as_slice()).map_err(|e| {
+                    anyhow!("transaction {i} of committed block {h} does not decode: {e}")
+                })?;
+                if body.expires_at_height >= next {
+                    w.insert(t.body_hash(), body.expires_at_height);
                 }
             }
         }
@@ -564,10 +643,6 @@ impl Chain {
                 [b"t/".as_slice(), &tx.id.0].concat(),
                 borsh::to_vec(&loc).unwrap_or_default(),
             );
-            batch.put(
-                [b"x/".as_slice(), &tx.body_hash.0].concat(),
-                tx.expires_at_height.to_be_bytes().to_vec(),
-            );
             let (code, message) = match &rc.result {
                 Ok(()) => (String::new(), String::new()),
                 Err(e) => (e.code.clone(), e.message.clone()),
@@ -607,6 +682,16 @@ impl Chain {
         batch.put(b"m/tip".to_vec(), borsh::to_vec(&tip).unwrap_or_default());
         self.reader.store.write(batch)?;
         self.reader.store.flush()?;
+        let mut w = self
+            .reader
+            .replay
+            .write()
+            .map_err(|_| StoreError("the replay window lock is poisoned".into()))?;
+        for tx in &ex.txs {
+            w.insert(tx.body_hash, tx.expires_at_height);
+        }
+        w.expire_before(h + 1);
+        drop(w);
         self.tip = tip.clone();
         Ok(tip)
     }

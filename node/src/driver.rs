@@ -656,7 +656,7 @@ fn spawn_admission(
             for raw in rx {
                 let id = raw.id();
                 let seen = mempool.lock().map(|m| m.contains(&id)).unwrap_or(true);
-                if seen || reader.tx_location(&id).ok().flatten().is_some() {
+                if seen || reader.body_committed(&raw.body_hash()).unwrap_or(false) {
                     continue;
                 }
                 let Ok(checked) = crate::mempool::precheck(raw, &reader.chain_id) else {

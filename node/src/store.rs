@@ -80,6 +80,21 @@ impl SledStore {
             .map_err(sled_err)?;
         Ok(SledStore { db })
     }
+
+    /// `open`, retrying for up to `wait` while a handle dropped earlier in this process
+    /// releases the directory (sled's background flusher may hold its lock for a moment after
+    /// the drop).
+    pub fn open_waiting(dir: &Path, wait: std::time::Duration) -> Result<Self, StoreError> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match Self::open(dir) {
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                opened => return opened,
+            }
+        }
+    }
 }
 
 impl Store for SledStore {
@@ -246,17 +261,7 @@ mod tests {
             let s = SledStore::open(dir.path()).unwrap();
             exercise(&s);
         }
-        // sled's background flusher may hold the directory lock for a moment after the drop:
-        // retry, bounded.
-        let mut reopened = SledStore::open(dir.path());
-        for _ in 0..50 {
-            if reopened.is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            reopened = SledStore::open(dir.path());
-        }
-        let s = reopened.unwrap();
+        let s = SledStore::open_waiting(dir.path(), std::time::Duration::from_secs(5)).unwrap();
         assert_eq!(s.get(b"b").unwrap(), Some(b"x".to_vec()));
         assert_eq!(s.scan(b"a", None, 100).unwrap().len(), 9);
     }
