@@ -134,6 +134,71 @@ pub fn block_from_proto(b: pb::Block) -> anyhow::Result<crate::chain::StoredBloc
     })
 }
 
+/// Most transactions in one `SubmitTransactions` call.
+pub const MAX_SUBMIT_BATCH: usize = 1_000;
+
+impl LedgerApi {
+    fn check_writable(&self) -> Result<(), Status> {
+        if self.read_only {
+            return Err(Status::failed_precondition(
+                "this node is an observer and serves reads only; submit transactions to a validator",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Admit submitted transactions, each independently: the signature and guard checks run
+    /// outside the mempool lock (submissions on different threads verify in parallel and never
+    /// stall the consensus driver), then one lock inserts them all; the accepted ones are
+    /// gossiped.
+    fn admit(&self, raws: Vec<RawTx>) -> Vec<Result<Hash, Reject>> {
+        let tip = self.shared.tip.borrow().height;
+        let checked: Vec<Result<(crate::tx::CheckedTx, RawTx), Reject>> = raws
+            .into_iter()
+            .map(|raw| {
+                let gossip = raw.clone();
+                crate::mempool::precheck(raw, &self.chain.chain_id).map(|tx| (tx, gossip))
+            })
+            .collect();
+        let mut accepted = Vec::new();
+        let results: Vec<Result<Hash, Reject>> = match self.shared.mempool.lock() {
+            Ok(mut m) => {
+                let results = checked
+                    .into_iter()
+                    .map(|c| {
+                        let (tx, gossip) = c?;
+                        let id = m.insert(&self.chain, tx, tip)?;
+                        accepted.push(gossip);
+                        Ok(id)
+                    })
+                    .collect();
+                metrics::gauge!(crate::telemetry::names::MEMPOOL_TXS).set(m.len() as f64);
+                results
+            }
+            Err(_) => checked
+                .into_iter()
+                .map(|_| Err(Reject::Internal("mempool lock poisoned".into())))
+                .collect(),
+        };
+        if !accepted.is_empty() {
+            self.shared.mempool_notify.notify_one();
+        }
+        if let Some(net) = &self.shared.net {
+            for gossip in accepted {
+                let _ = net.try_send(crate::p2p::Outbound::Publish(Box::new(
+                    crate::p2p::Gossip::Tx(gossip),
+                )));
+            }
+        }
+        for r in &results {
+            if let Err(e @ Reject::Internal(_)) = r {
+                tracing::error!(error = %e, "mempool admission failed");
+            }
+        }
+        results
+    }
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::EventEnvelope, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -142,49 +207,52 @@ impl Ledger for LedgerApi {
         &self,
         request: Request<pb::SubmitTransactionRequest>,
     ) -> Result<Response<pb::SubmitTransactionResponse>, Status> {
-        if self.read_only {
-            return Err(Status::failed_precondition(
-                "this node is an observer and serves reads only; submit transactions to a validator",
-            ));
-        }
+        self.check_writable()?;
         let tx = request
             .into_inner()
             .transaction
             .ok_or_else(|| Status::invalid_argument("the request has no transaction"))?;
-        let raw = RawTx::from_proto(tx);
-        let gossip = raw.clone();
-        let tip = self.shared.tip.borrow().height;
-        // The signature and guard checks run outside the mempool lock, so submissions on
-        // different threads verify in parallel and never stall the consensus driver.
-        let result = crate::mempool::precheck(raw, &self.chain.chain_id).and_then(|tx| {
-            self.shared
-                .mempool
-                .lock()
-                .map_err(|_| Reject::Internal("mempool lock poisoned".into()))?
-                .insert(&self.chain, tx, tip)
-        });
-        match result {
-            Ok(id) => {
-                self.shared.mempool_notify.notify_one();
-                if let Ok(m) = self.shared.mempool.lock() {
-                    metrics::gauge!(crate::telemetry::names::MEMPOOL_TXS).set(m.len() as f64);
-                }
-                if let Some(net) = &self.shared.net {
-                    let _ = net.try_send(crate::p2p::Outbound::Publish(Box::new(
-                        crate::p2p::Gossip::Tx(gossip),
-                    )));
-                }
-                Ok(Response::new(pb::SubmitTransactionResponse {
-                    tx_id: id.0.to_vec(),
-                }))
-            }
-            Err(r) => {
-                if matches!(r, Reject::Internal(_)) {
-                    tracing::error!(error = %r, "mempool admission failed");
-                }
-                Err(r.into())
-            }
+        match self.admit(vec![RawTx::from_proto(tx)]).pop() {
+            Some(Ok(id)) => Ok(Response::new(pb::SubmitTransactionResponse {
+                tx_id: id.0.to_vec(),
+            })),
+            Some(Err(r)) => Err(r.into()),
+            None => Err(Status::internal("the transaction was not checked")),
         }
+    }
+
+    async fn submit_transactions(
+        &self,
+        request: Request<pb::SubmitTransactionsRequest>,
+    ) -> Result<Response<pb::SubmitTransactionsResponse>, Status> {
+        self.check_writable()?;
+        let txs = request.into_inner().transactions;
+        if txs.is_empty() || txs.len() > MAX_SUBMIT_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "a call carries 1 to {MAX_SUBMIT_BATCH} transactions, this one {}",
+                txs.len()
+            )));
+        }
+        let results = self
+            .admit(txs.into_iter().map(RawTx::from_proto).collect())
+            .into_iter()
+            .map(|r| match r {
+                Ok(id) => pb::SubmitResult {
+                    tx_id: id.0.to_vec(),
+                    code: 0,
+                    message: String::new(),
+                },
+                Err(r) => {
+                    let status = Status::from(r);
+                    pb::SubmitResult {
+                        tx_id: Vec::new(),
+                        code: status.code() as u32,
+                        message: status.message().to_string(),
+                    }
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::SubmitTransactionsResponse { results }))
     }
 
     async fn get_transaction(

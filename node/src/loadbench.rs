@@ -36,6 +36,8 @@ pub struct BenchOptions {
     pub window: usize,
     /// What the clients submit.
     pub workload: LoadWorkload,
+    /// Transactions per call (1: `SubmitTransaction`; more: `SubmitTransactions`).
+    pub batch: usize,
 }
 
 struct Proc {
@@ -199,9 +201,11 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
     }
     let chain_id = doc.chain_id.clone();
     let stop = Instant::now() + Duration::from_secs(opts.warmup_s + opts.duration_s);
+    let batch = opts.batch.clamp(1, crate::grpc::MAX_SUBMIT_BATCH);
+    // Open loop: each client sends one call of `batch` transactions per interval.
     let per_client_interval = opts
         .rate
-        .map(|r| Duration::from_secs_f64(opts.clients as f64 / r.max(1) as f64));
+        .map(|r| Duration::from_secs_f64((opts.clients * batch) as f64 / r.max(1) as f64));
     let mut tasks = Vec::new();
     for k in 0..opts.clients {
         let endpoint = procs[k % procs.len()].endpoint.clone();
@@ -220,6 +224,7 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
             let mut n = 0u64;
             let mut seq = 0u64;
             let mut height = 0u64;
+            let mut height_at: Option<Instant> = None;
             let mut next = Instant::now();
             while Instant::now() < stop {
                 if let Some(iv) = per_client_interval {
@@ -229,31 +234,52 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                     continue;
                 }
-                if seq % 200 == 0 {
+                if height_at.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
                     if let Ok(info) = c.get_chain_info(pb::GetChainInfoRequest {}).await {
                         height = info.into_inner().height;
+                        height_at = Some(Instant::now());
                     }
                 }
-                seq += 1;
-                let tx = match workload {
-                    LoadWorkload::Relief => pledge_tx(k, &chain_id, height + 500),
-                    LoadWorkload::Governance => {
-                        grant_tx(&admin, &chain_id, height + 500, k as u64, seq)
-                    }
-                };
+                let txs: Vec<pb::SignedTransaction> = (0..batch)
+                    .map(|_| {
+                        seq += 1;
+                        match workload {
+                            LoadWorkload::Relief => pledge_tx(k, &chain_id, height + 500),
+                            LoadWorkload::Governance => {
+                                grant_tx(&admin, &chain_id, height + 500, k as u64, seq)
+                            }
+                        }
+                    })
+                    .collect();
                 let t0 = Instant::now();
-                if let Ok(r) = c
-                    .submit_transaction(pb::SubmitTransactionRequest {
-                        transaction: Some(tx),
+                let accepted: Vec<Vec<u8>> = if batch == 1 {
+                    c.submit_transaction(pb::SubmitTransactionRequest {
+                        transaction: txs.into_iter().next(),
                     })
                     .await
-                {
-                    if let Ok(mut m) = submitted.lock() {
-                        m.insert(r.into_inner().tx_id, t0);
+                    .map(|r| vec![r.into_inner().tx_id])
+                    .unwrap_or_default()
+                } else {
+                    c.submit_transactions(pb::SubmitTransactionsRequest { transactions: txs })
+                        .await
+                        .map(|r| {
+                            r.into_inner()
+                                .results
+                                .into_iter()
+                                .filter(|r| r.code == 0)
+                                .map(|r| r.tx_id)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                if let Ok(mut m) = submitted.lock() {
+                    for id in &accepted {
+                        m.insert(id.clone(), t0);
                     }
-                    inflight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    n += 1;
                 }
+                let count = accepted.len() as u64;
+                inflight.fetch_add(count as i64, std::sync::atomic::Ordering::Relaxed);
+                n += count;
             }
             n
         }));
@@ -296,6 +322,11 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
             "closed loop, {} clients x window {}",
             opts.clients, opts.window
         ),
+    };
+    let mode = if batch == 1 {
+        format!("{mode}, one transaction per SubmitTransaction call")
+    } else {
+        format!("{mode}, {batch} transactions per SubmitTransactions call")
     };
     println!(
         "Yui network benchmark — {} validators (byzantine), {:?} workload, {mode}, {} s after {} s warm-up",

@@ -238,6 +238,10 @@ enum BenchCommand {
         /// What the clients submit: relief pledges (each client a donor) or governance grants.
         #[arg(long, value_enum, default_value = "relief")]
         workload: yui_node::loadbench::LoadWorkload,
+        /// Transactions per call: 1 uses `SubmitTransaction`, more use `SubmitTransactions`
+        /// (at most 1,000).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        batch: u16,
     },
     /// Contract execution alone (no signatures, network or consensus), in memory and on sled.
     Contract {
@@ -600,6 +604,7 @@ fn main() -> Result<()> {
                     rate,
                     window,
                     workload,
+                    batch,
                 },
         } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -614,6 +619,7 @@ fn main() -> Result<()> {
                     rate,
                     window,
                     workload,
+                    batch: usize::from(batch),
                 },
             ))
         }

@@ -8,44 +8,54 @@ use yui_tests::yui_bin;
 
 #[test]
 fn the_network_benchmark_runs_and_reports() {
-    let out = Command::new(yui_bin().unwrap())
-        .args([
-            "bench",
-            "network",
-            "--duration",
-            "3",
-            "--warmup",
-            "1",
-            "--clients",
-            "2",
-            "--window",
-            "20",
-        ])
-        .env("YUI_TEST_FAULTS", "0")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for line in [
-        "committed transactions/s",
-        "commit latency p50/p90/p99",
-        "node 3: CPU",
-        "disk per node",
-        "verify_strict",
-    ] {
-        assert!(stdout.contains(line), "report lacks {line:?}:\n{stdout}");
+    // One transaction per SubmitTransaction call, then batches through SubmitTransactions.
+    for batch in ["1", "10"] {
+        let out = Command::new(yui_bin().unwrap())
+            .args([
+                "bench",
+                "network",
+                "--duration",
+                "3",
+                "--warmup",
+                "1",
+                "--clients",
+                "2",
+                "--window",
+                "20",
+                "--batch",
+                batch,
+            ])
+            .env("YUI_TEST_FAULTS", "0")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in [
+            "committed transactions/s",
+            "commit latency p50/p90/p99",
+            "node 3: CPU",
+            "disk per node",
+            "verify_strict",
+            if batch == "1" {
+                "one transaction per SubmitTransaction call"
+            } else {
+                "10 transactions per SubmitTransactions call"
+            },
+        ] {
+            assert!(stdout.contains(line), "report lacks {line:?}:\n{stdout}");
+        }
+        let committed: u64 = stdout
+            .split("committed in total ")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap();
+        assert!(committed > 0, "batch {batch}: {stdout}");
     }
-    let committed: u64 = stdout
-        .split("committed in total ")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap();
-    assert!(committed > 0, "{stdout}");
 }
 
 #[test]

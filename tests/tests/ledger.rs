@@ -458,6 +458,7 @@ async fn bad_input_gets_the_right_status_and_changes_nothing() {
         Code::InvalidArgument,
     ));
 
+    let batch_cases = cases.clone();
     for (what, tx, code) in cases {
         let err = submit(&mut c, tx.clone()).await.expect_err(what);
         assert_eq!(err.code(), code, "{what}: {err:?}");
@@ -484,6 +485,54 @@ async fn bad_input_gets_the_right_status_and_changes_nothing() {
             pb::TxStatus::Unknown as i32,
             "{what}: a rejected transaction was stored"
         );
+    }
+
+    // The same transactions in one SubmitTransactions call, with two valid ones among them
+    // and a copy of the first valid one: each gets the result SubmitTransaction gives it, and
+    // only the valid ones are admitted.
+    let valid = [
+        sign_body(&net.admin, &good(h + 50)),
+        sign_body(&net.admin, &good(h + 50)),
+    ];
+    let mut batch = vec![("valid 1", valid[0].clone(), Code::Ok)];
+    batch.extend(batch_cases);
+    batch.push(("valid 2", valid[1].clone(), Code::Ok));
+    batch.push(("copy of valid 1", valid[0].clone(), Code::AlreadyExists));
+    let results = c
+        .submit_transactions(pb::SubmitTransactionsRequest {
+            transactions: batch.iter().map(|(_, tx, _)| tx.clone()).collect(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(results.len(), batch.len());
+    for ((what, tx, code), r) in batch.iter().zip(&results) {
+        assert_eq!(r.code, *code as u32, "{what} in a batch: {r:?}");
+        if *code == Code::Ok {
+            assert_eq!(r.tx_id, blake3_tx_id(tx), "{what}");
+            assert!(r.message.is_empty(), "{what}");
+        } else {
+            assert!(r.tx_id.is_empty() && !r.message.is_empty(), "{what}: {r:?}");
+            assert!(
+                !r.message.contains("1234"),
+                "{what}: the message echoes the input"
+            );
+        }
+    }
+    for tx in &valid {
+        wait_committed(&mut c, &blake3_tx_id(tx), WAIT)
+            .await
+            .unwrap();
+    }
+    for (n, what) in [(0, "no transaction"), (1_001, "too many transactions")] {
+        let err = c
+            .submit_transactions(pb::SubmitTransactionsRequest {
+                transactions: vec![valid[0].clone(); n],
+            })
+            .await
+            .expect_err(what);
+        assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err:?}");
     }
 
     // Signer without the role: a resident cannot grant roles.
@@ -559,8 +608,8 @@ async fn bad_input_gets_the_right_status_and_changes_nothing() {
         total += b.transactions.len();
     }
     assert_eq!(
-        total, 2,
-        "only the role grant and the first duplicate-test transaction may be committed"
+        total, 4,
+        "only the two valid batch transactions, the role grant and the first duplicate-test transaction may be committed"
     );
 }
 
