@@ -5,8 +5,8 @@
 //! - `b/{height}`             borsh `StoredBlock` (header, transactions, commit certificate)
 //! - `h/{hash}`               height of a block hash
 //! - `t/{tx id}`              borsh `TxLocation`
-//! - `r/{height}{index:u32}`  borsh `StoredReceipt`
-//! - `e/{height}{index:u32}`  borsh `StoredEvent` (the event stream; cursor = the key)
+//! - `r/{height}{index:u32}`  borsh `StoredReceipt`, with the transaction's events (the event
+//!   stream reads them in key order; an event's cursor is (height, index in the block))
 //! - `s/{state key}`          contract state
 //! - `m/tip`, `m/genesis`     borsh `Tip`, the genesis hash
 //!
@@ -75,12 +75,14 @@ pub struct StoredReceipt {
     pub error_message: String,
     /// Index of its first event in the block's event stream.
     pub first_event: u32,
-    /// Number of events.
-    pub event_count: u32,
+    /// Block time.
+    pub time_ms: u64,
+    /// Its events, each a protobuf `yui.v1.Event`.
+    pub events: Vec<Vec<u8>>,
 }
 
-/// An event as stored.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+/// An event of the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEvent {
     /// Emitting transaction.
     pub tx_id: [u8; 32],
@@ -95,9 +97,6 @@ fn block_key(h: u64) -> Vec<u8> {
 }
 fn receipt_key(h: u64, i: u32) -> Vec<u8> {
     [b"r/".as_slice(), &h.to_be_bytes(), &i.to_be_bytes()].concat()
-}
-fn event_key(h: u64, i: u32) -> Vec<u8> {
-    [b"e/".as_slice(), &h.to_be_bytes(), &i.to_be_bytes()].concat()
 }
 /// Prefix of contract state keys in the store.
 pub const STATE_PREFIX: &[u8] = b"s/";
@@ -255,27 +254,87 @@ impl ChainReader {
     /// Events strictly after `after` (or from the start), at most `limit`.
     pub fn events_after(
         &self,
-        after: Option<(u64, u32)>,
+        after: Option<Cursor>,
         limit: usize,
     ) -> Result<Vec<(Cursor, StoredEvent)>, StoreError> {
-        let a = after.map(|(h, i)| event_key(h, i));
-        self.store
-            .scan(b"e/", a.as_deref(), limit)?
-            .into_iter()
-            .map(|(k, v)| {
-                let h = u64::from_be_bytes(
-                    k[2..10]
-                        .try_into()
-                        .map_err(|_| StoreError("bad event key".into()))?,
-                );
-                let i = u32::from_be_bytes(
-                    k[10..14]
-                        .try_into()
-                        .map_err(|_| StoreError("bad event key".into()))?,
-                );
-                Ok(((h, i), decode(&v, "event")?))
-            })
-            .collect()
+        const PAGE: usize = 64;
+        let mut out = Vec::new();
+        // Receipts are read from the one holding the first event after `after`.
+        let mut scan_after = match after {
+            None => None,
+            Some((h, i)) => Some(self.receipt_scan_start(h, i)?),
+        };
+        while out.len() < limit {
+            let page = self.store.scan(b"r/", scan_after.as_deref(), PAGE)?;
+            let n = page.len();
+            for (k, v) in page {
+                let height = k
+                    .get(2..10)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| StoreError("bad receipt key".into()))?;
+                let r: StoredReceipt = decode(&v, "receipt")?;
+                for (j, event) in r.events.into_iter().enumerate() {
+                    let cursor = (height, r.first_event.saturating_add(j as u32));
+                    if after.is_some_and(|a| cursor <= a) {
+                        continue;
+                    }
+                    out.push((
+                        cursor,
+                        StoredEvent {
+                            tx_id: r.tx_id,
+                            time_ms: r.time_ms,
+                            event,
+                        },
+                    ));
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+                scan_after = Some(k);
+            }
+            if n < PAGE {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The scan start (exclusive key) for events after (h, i): just before the last receipt of
+    /// block h whose first event is at most i (events after i are in it or later), found by
+    /// binary search; after the whole block if it has no receipt.
+    fn receipt_scan_start(&self, h: u64, i: u32) -> Result<Vec<u8>, StoreError> {
+        let prefix = [b"r/".as_slice(), &h.to_be_bytes()].concat();
+        let Some((last, _)) = self.store.scan_rev(&prefix, 1)?.into_iter().next() else {
+            return Ok(receipt_key(h, u32::MAX));
+        };
+        let count = last
+            .get(10..14)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+            .ok_or_else(|| StoreError("bad receipt key".into()))?
+            .saturating_add(1);
+        // Invariant: receipt lo starts at or before i (receipt 0 starts at 0); hi is past it.
+        let (mut lo, mut hi) = (0u32, count);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let first = self
+                .receipt(TxLocation {
+                    height: h,
+                    index: mid,
+                })?
+                .map(|r| r.first_event)
+                .ok_or_else(|| StoreError(format!("receipt {mid} of block {h} is missing")))?;
+            if first <= i {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(match lo.checked_sub(1) {
+            Some(before) => receipt_key(h, before),
+            None => prefix,
+        })
     }
 
     /// The API receipt of a committed transaction, with its events.
@@ -283,19 +342,10 @@ impl ChainReader {
         let Some(r) = self.receipt(loc)? else {
             return Ok(None);
         };
-        let prefix = [b"e/".as_slice(), &loc.height.to_be_bytes()].concat();
-        let after = r
-            .first_event
-            .checked_sub(1)
-            .map(|i| event_key(loc.height, i));
-        let mut events = Vec::with_capacity(r.event_count as usize);
-        for (_, v) in self
-            .store
-            .scan(&prefix, after.as_deref(), r.event_count as usize)?
-        {
-            let se: StoredEvent = decode(&v, "event")?;
+        let mut events = Vec::with_capacity(r.events.len());
+        for e in &r.events {
             events.push(
-                pb::Event::decode(se.event.as_slice())
+                pb::Event::decode(e.as_slice())
                     .map_err(|e| StoreError(format!("stored event does not decode: {e}")))?,
             );
         }
@@ -653,24 +703,14 @@ impl Chain {
                 error_code: code,
                 error_message: message,
                 first_event: event_index,
-                event_count: rc.events.len() as u32,
+                time_ms: ex.header.time_ms,
+                events: rc.events.iter().map(|e| e.encode_to_vec()).collect(),
             };
+            event_index += rc.events.len() as u32;
             batch.put(
                 receipt_key(h, i),
                 borsh::to_vec(&stored).unwrap_or_default(),
             );
-            for ev in &rc.events {
-                let se = StoredEvent {
-                    tx_id: tx.id.0,
-                    time_ms: ex.header.time_ms,
-                    event: ev.encode_to_vec(),
-                };
-                batch.put(
-                    event_key(h, event_index),
-                    borsh::to_vec(&se).unwrap_or_default(),
-                );
-                event_index += 1;
-            }
         }
         apply_state_writes(&mut batch, &ex.writes);
         let tip = Tip {

@@ -143,3 +143,148 @@ fn replay_protection_survives_a_restart_and_ends_at_expiry() {
     let c = chain::Chain::open(s, &doc).unwrap();
     assert!(!c.reader.body_committed(&raw.body_hash()).unwrap());
 }
+
+#[test]
+fn the_event_stream_resumes_after_any_cursor() {
+    use pb::relief_call::Call as R;
+    use yui_node::loadbench::signed;
+    use yui_proto::v1 as pb;
+    let (dir, doc, key) = setup();
+    let admin = keys::load(&dir.path().join("tama-admin-1.key")).unwrap();
+    let me = admin.verifying_key().to_bytes().to_vec();
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let check = |t: pb::SignedTransaction| {
+        yui_node::tx::check_stateless(yui_node::tx::RawTx::from_proto(t), &doc.chain_id).unwrap()
+    };
+    let relief = |by: &ed25519_dalek::SigningKey, c: R| {
+        check(signed(
+            by,
+            &doc.chain_id,
+            50,
+            pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) }),
+        ))
+    };
+    let grant = |kind: pb::RoleKind, scope: &str| {
+        check(signed(
+            &admin,
+            &doc.chain_id,
+            50,
+            pb::tx_body::Call::Governance(pb::GovernanceCall {
+                call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
+                    account: me.clone(),
+                    role: Some(pb::Role {
+                        kind: kind as i32,
+                        scope: scope.into(),
+                    }),
+                })),
+            }),
+        ))
+    };
+    let pledge = |by: &ed25519_dalek::SigningKey| {
+        relief(
+            by,
+            R::Pledge(pb::Pledge {
+                need_id: 1,
+                quantity: 1,
+            }),
+        )
+    };
+    // Set-up calls one per block, then blocks mixing pledges (two events each), grants (one),
+    // failed calls (none; the stranger is no account) and an empty block.
+    let blocks = vec![
+        vec![relief(
+            &admin,
+            R::OpenDisaster(pb::OpenDisaster {
+                disaster_id: "d".into(),
+                name: "Test".into(),
+            }),
+        )],
+        vec![relief(
+            &admin,
+            R::RegisterShelter(pb::RegisterShelter {
+                shelter_id: "s0".into(),
+                name: "Shelter".into(),
+                area: "Area".into(),
+                contact: Some(pb::PersonRef {
+                    vault_id: "pd_x".into(),
+                    commitment: vec![7; 32],
+                }),
+            }),
+        )],
+        vec![
+            grant(pb::RoleKind::RoleShelterOperator, "s0"),
+            grant(pb::RoleKind::RoleDonor, ""),
+        ],
+        vec![relief(
+            &admin,
+            R::PostNeed(pb::PostNeed {
+                disaster_id: "d".into(),
+                shelter_id: "s0".into(),
+                item_id: "food".into(),
+                quantity: 100,
+                details: "rice".into(),
+                priority: pb::Priority::High as i32,
+                needed_by_ms: 0,
+            }),
+        )],
+        vec![
+            pledge(&admin),
+            pledge(&stranger),
+            pledge(&admin),
+            pledge(&admin),
+        ],
+        vec![],
+        vec![pledge(&stranger), pledge(&admin)],
+        vec![pledge(&admin), pledge(&stranger), pledge(&stranger)],
+    ];
+    let heights = blocks.len() as u64;
+    let s: Arc<dyn store::Store> = Arc::new(store::MemStore::default());
+    let mut c = chain::Chain::open(s, &doc).unwrap();
+    for b in blocks {
+        let n = b.len();
+        assert_eq!(commit_block(&mut c, &key, b), n);
+    }
+    let r = &c.reader;
+    let all = r.events_after(None, 1_000).unwrap();
+    let mut per_tx = Vec::new();
+    for height in 1..=heights {
+        let b = r.block(height).unwrap().unwrap();
+        for index in 0..b.txs.len() as u32 {
+            let rc = r
+                .receipt_proto(chain::TxLocation { height, index })
+                .unwrap()
+                .unwrap();
+            assert_eq!(rc.success, rc.error.is_none());
+            per_tx.push((rc.success, rc.events.len()));
+        }
+    }
+    assert_eq!(per_tx.iter().filter(|(ok, _)| !ok).count(), 4, "{per_tx:?}");
+    assert!(
+        per_tx.iter().filter(|(_, n)| *n >= 2).count() >= 5,
+        "{per_tx:?}"
+    );
+    assert_eq!(all.len(), per_tx.iter().map(|(_, n)| n).sum::<usize>());
+    // Cursors are (height, index in the block), strictly increasing, from 0 in each block.
+    for w in all.windows(2) {
+        assert!(w[0].0 < w[1].0);
+        if w[0].0 .0 != w[1].0 .0 {
+            assert_eq!(w[1].0 .1, 0);
+        }
+    }
+    for (k, (cursor, _)) in all.iter().enumerate() {
+        assert_eq!(r.events_after(Some(*cursor), 1_000).unwrap(), all[k + 1..]);
+        assert_eq!(
+            r.events_after(Some(*cursor), 1).unwrap(),
+            all[k + 1..].iter().take(1).cloned().collect::<Vec<_>>()
+        );
+    }
+    for h in 0..=heights + 1 {
+        let later: Vec<_> = all.iter().filter(|(c, _)| c.0 > h).cloned().collect();
+        assert_eq!(
+            r.events_after(Some((h, u32::MAX)), 1_000).unwrap(),
+            later,
+            "after block {h}"
+        );
+    }
+    assert_eq!(r.events_after(None, 3).unwrap(), all[..3]);
+}
