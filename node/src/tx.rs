@@ -172,7 +172,7 @@ pub fn check_stateless(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> 
             raw.signature.len()
         ))
     })?;
-    let key = VerifyingKey::from_bytes(&signer).map_err(|_| {
+    let key = verifying_key(&signer).ok_or_else(|| {
         Reject::InvalidArgument("the signer is not a valid ed25519 public key".into())
     })?;
     key.verify_strict(&sign_bytes(&raw.body), &Signature::from_bytes(&sig))
@@ -212,6 +212,52 @@ pub fn check_expiry(
     Ok(())
 }
 
+/// Signers whose decompressed keys are kept: decompressing a public key is about a tenth of a
+/// signature check, and a ledger's signers (apps' backends, meters, staff) sign again and again.
+const KEY_CACHE: usize = 16_384;
+
+/// The decompressed key of `signer` (`None` if it is not a valid point encoding), from the
+/// cache when it was seen before. The same function of the bytes either way.
+fn verifying_key(signer: &[u8; 32]) -> Option<VerifyingKey> {
+    static CACHE: std::sync::OnceLock<quick_cache::sync::Cache<[u8; 32], VerifyingKey>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| quick_cache::sync::Cache::new(KEY_CACHE));
+    if let Some(k) = cache.get(signer) {
+        return Some(k);
+    }
+    let k = VerifyingKey::from_bytes(signer).ok()?;
+    cache.insert(*signer, k);
+    Some(k)
+}
+
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_keys_are_the_keys_the_bytes_decode_to() {
+        for seed in 0u8..20 {
+            let k = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key();
+            let bytes = k.to_bytes();
+            // First from the decoder, then from the cache: the same key both times.
+            assert_eq!(verifying_key(&bytes), Some(k));
+            assert_eq!(verifying_key(&bytes), Some(k));
+        }
+        // Not a point on the curve: refused every time, never cached as valid.
+        let bad = (0u8..=255)
+            .map(|b| {
+                let mut x = [0xffu8; 32];
+                x[0] = b;
+                x
+            })
+            .find(|x| VerifyingKey::from_bytes(x).is_err())
+            .unwrap_or([0xff; 32]);
+        assert!(VerifyingKey::from_bytes(&bad).is_err());
+        assert_eq!(verifying_key(&bad), None);
+        assert_eq!(verifying_key(&bad), None);
+    }
 }
