@@ -410,7 +410,8 @@ pub fn grant_tx(
     )
 }
 
-fn grant_call(account: &[u8], kind: pb::RoleKind, scope: &str) -> pb::tx_body::Call {
+/// A governance call granting `account` a role.
+pub fn grant_call(account: &[u8], kind: pb::RoleKind, scope: &str) -> pb::tx_body::Call {
     pb::tx_body::Call::Governance(pb::GovernanceCall {
         call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
             account: account.to_vec(),
@@ -422,7 +423,8 @@ fn grant_call(account: &[u8], kind: pb::RoleKind, scope: &str) -> pb::tx_body::C
     })
 }
 
-fn relief(c: pb::relief_call::Call) -> pb::tx_body::Call {
+/// A relief call.
+pub fn relief(c: pb::relief_call::Call) -> pb::tx_body::Call {
     pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) })
 }
 

@@ -161,7 +161,7 @@ fn the_event_stream_resumes_after_any_cursor() {
             by,
             &doc.chain_id,
             50,
-            pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) }),
+            yui_node::loadbench::relief(c),
         ))
     };
     let grant = |kind: pb::RoleKind, scope: &str| {
@@ -169,15 +169,7 @@ fn the_event_stream_resumes_after_any_cursor() {
             &admin,
             &doc.chain_id,
             50,
-            pb::tx_body::Call::Governance(pb::GovernanceCall {
-                call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
-                    account: me.clone(),
-                    role: Some(pb::Role {
-                        kind: kind as i32,
-                        scope: scope.into(),
-                    }),
-                })),
-            }),
+            yui_node::loadbench::grant_call(&me, kind, scope),
         ))
     };
     let pledge = |by: &ed25519_dalek::SigningKey| {

@@ -6,34 +6,40 @@
 use std::process::Command;
 use yui_tests::yui_bin;
 
+/// Run `yui` with `args`, assert it succeeded, and return its standard output.
+fn run_ok(args: &[&str]) -> String {
+    let out = Command::new(yui_bin().unwrap())
+        .args(args)
+        .env("YUI_TEST_FAULTS", "0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "yui {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn the_network_benchmark_runs_and_reports() {
     // One transaction per SubmitTransaction call, then batches through SubmitTransactions.
     for batch in ["1", "10"] {
-        let out = Command::new(yui_bin().unwrap())
-            .args([
-                "bench",
-                "network",
-                "--duration",
-                "3",
-                "--warmup",
-                "1",
-                "--clients",
-                "2",
-                "--window",
-                "20",
-                "--batch",
-                batch,
-            ])
-            .env("YUI_TEST_FAULTS", "0")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = run_ok(&[
+            "bench",
+            "network",
+            "--duration",
+            "3",
+            "--warmup",
+            "1",
+            "--clients",
+            "2",
+            "--window",
+            "20",
+            "--batch",
+            batch,
+        ]);
         for line in [
             "committed transactions/s",
             "commit latency p50/p90/p99",
@@ -62,16 +68,7 @@ fn the_network_benchmark_runs_and_reports() {
 fn the_contract_benchmark_runs_every_call_successfully_and_reports() {
     // The benchmark fails (exit 1) if any measured call is rejected, so a success here means
     // every reading executed, in memory and on sled.
-    let out = Command::new(yui_bin().unwrap())
-        .args(["bench", "contract", "--calls", "3000", "--per-block", "500"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_ok(&["bench", "contract", "--calls", "3000", "--per-block", "500"]);
     for workload in ["eco.submit_reading", "relief (4-call cycle)"] {
         let line = stdout
             .lines()
