@@ -519,7 +519,7 @@ impl Driver {
             .truncate_below(next, &self.wal_records)
             .context("cannot truncate the consensus WAL")?;
         self.wal_records.retain(|r| r.height >= next);
-        let ids: Vec<Hash> = ex.txs.iter().map(|t| t.id).collect();
+        let ids: Vec<(Hash, Hash)> = ex.txs.iter().map(|t| (t.id, t.body_hash)).collect();
         if let Ok(mut m) = self.mempool.lock() {
             m.prune(&ids, next);
             metrics::gauge!(names::MEMPOOL_TXS).set(m.len() as f64);

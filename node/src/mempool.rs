@@ -8,7 +8,7 @@
 
 use crate::chain::ChainReader;
 use crate::tx::{check_expiry, check_stateless, CheckedTx, RawTx, Reject};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use yui_consensus::Hash;
 
 /// Limits of the mempool.
@@ -34,7 +34,8 @@ pub struct Mempool {
     limits: MempoolLimits,
     order: VecDeque<Hash>,
     txs: BTreeMap<Hash, CheckedTx>,
-    bodies: BTreeSet<Hash>,
+    /// Body hash → id of the pending transaction with that body.
+    bodies: BTreeMap<Hash, Hash>,
     bytes: usize,
 }
 
@@ -45,7 +46,7 @@ impl Mempool {
             limits,
             order: VecDeque::new(),
             txs: BTreeMap::new(),
-            bodies: BTreeSet::new(),
+            bodies: BTreeMap::new(),
             bytes: 0,
         }
     }
@@ -90,10 +91,10 @@ impl Mempool {
         tip_height: u64,
     ) -> Result<Hash, Reject> {
         check_expiry(&tx, tip_height + 1, chain.max_expiry_blocks)?;
-        if self.bodies.contains(&tx.body_hash) {
+        if let Some(pending) = self.bodies.get(&tx.body_hash) {
             return Err(Reject::AlreadyExists(format!(
                 "this transaction body was already accepted (pending as {}); a body is accepted once within its expiry window",
-                self.order.iter().find(|id| self.txs.get(id).is_some_and(|t| t.body_hash == tx.body_hash)).map(|h| h.to_hex()).unwrap_or_default()
+                pending.to_hex()
             )));
         }
         if chain
@@ -114,7 +115,7 @@ impl Mempool {
         yui_contracts::authorize(&chain.state(), &tx.signer, &tx.call)?;
         let id = tx.id;
         self.bytes += size;
-        self.bodies.insert(tx.body_hash);
+        self.bodies.insert(tx.body_hash, tx.id);
         self.order.push_back(id);
         self.txs.insert(id, tx);
         Ok(id)
@@ -126,7 +127,7 @@ impl Mempool {
     pub fn remember_validated(&mut self, txs: &[CheckedTx]) {
         for tx in txs {
             if self.txs.contains_key(&tx.id)
-                || self.bodies.contains(&tx.body_hash)
+                || self.bodies.contains_key(&tx.body_hash)
                 || crate::guard::check_call(&tx.call).is_err()
             {
                 continue;
@@ -135,7 +136,7 @@ impl Mempool {
                 return;
             }
             self.bytes += tx.raw.body.len() + tx.raw.signature.len();
-            self.bodies.insert(tx.body_hash);
+            self.bodies.insert(tx.body_hash, tx.id);
             self.order.push_back(tx.id);
             self.txs.insert(tx.id, tx.clone());
         }
@@ -160,10 +161,14 @@ impl Mempool {
         out
     }
 
-    /// Remove committed transactions and those that can no longer be included.
-    pub fn prune(&mut self, committed: &[Hash], next_height: u64) {
-        for id in committed {
+    /// Remove committed transactions (by id, and any pending copy of the same body signed
+    /// differently, which can never be included) and those that can no longer be included.
+    pub fn prune(&mut self, committed: &[(Hash, Hash)], next_height: u64) {
+        for (id, body_hash) in committed {
             self.remove(id);
+            if let Some(copy) = self.bodies.get(body_hash).copied() {
+                self.remove(&copy);
+            }
         }
         let expired: Vec<Hash> = self
             .txs
@@ -194,4 +199,37 @@ pub fn precheck(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> {
     let tx = check_stateless(raw, chain_id)?;
     crate::guard::check_call(&tx.call).map_err(|v| Reject::InvalidArgument(v.to_string()))?;
     Ok(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committing_a_body_prunes_every_pending_copy_of_it() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let tx = |seq| {
+            let raw = RawTx::from_proto(crate::loadbench::grant_tx(&key, "c", 10, 1, seq));
+            check_stateless(raw, "c").map_err(|e| e.to_string())
+        };
+        let (Ok(a), Ok(other)) = (tx(1), tx(2)) else {
+            panic!("test transactions must check");
+        };
+        // The same body under another signature (as a randomized signer would produce): a
+        // different id, the same body hash.
+        let mut copy = a.clone();
+        copy.id = Hash([0xcc; 32]);
+        let mut m = Mempool::new(MempoolLimits::default());
+        m.remember_validated(&[copy.clone(), other.clone()]);
+        assert_eq!(m.len(), 2);
+        // `a` is committed (it came in a block from elsewhere): its pending copy goes too.
+        m.prune(&[(a.id, a.body_hash)], 2);
+        assert!(
+            !m.contains(&copy.id),
+            "the copy of a committed body stayed pending"
+        );
+        assert!(m.contains(&other.id));
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.candidates(10, u64::MAX).len(), 1);
+    }
 }
