@@ -176,16 +176,6 @@ impl ReplayWindow {
             self.expiry.remove(&hash);
         }
     }
-
-    /// Bodies remembered.
-    pub fn len(&self) -> usize {
-        self.expiry.len()
-    }
-
-    /// Whether none is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.expiry.is_empty()
-    }
 }
 
 /// Read access to the committed chain, shared by the API and the driver.
