@@ -14,7 +14,7 @@
 
 use crate::chain::{Chain, StoreState, StoredBlock};
 use crate::genesis::GenesisDoc;
-use crate::store::{MemStore, SledStore, Store};
+use crate::store::{MemStore, Store};
 use anyhow::{anyhow, bail, Context as _, Result};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
@@ -64,15 +64,15 @@ pub fn write_export(
     Ok(n)
 }
 
-/// Blocks of a data directory (the node must be stopped: sled holds a lock).
+/// Blocks of a data directory (the node must be stopped: the store holds a lock).
 pub fn open_data_dir(dir: &Path) -> Result<Arc<dyn Store>> {
-    let s = SledStore::open(&dir.join("chain")).with_context(|| {
+    let (_, s) = crate::store::open_dir(&dir.join("chain")).with_context(|| {
         format!(
             "cannot open {} (is the node still running? stop it, or export over gRPC)",
             dir.display()
         )
     })?;
-    Ok(Arc::new(s))
+    Ok(s)
 }
 
 /// Read an export file.

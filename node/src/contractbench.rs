@@ -1,12 +1,13 @@
 //! `yui bench contract`: how many contract calls per second one core executes, with no
-//! signatures, network or consensus: the contracts alone, in memory and on sled. Each workload
-//! sets up its state, then executes a stream of calls in blocks of `per_block`; on sled each
-//! block's writes go to the store in one batch and are flushed, as a validator commits them.
+//! signatures, network or consensus: the contracts alone, in memory and on each disk engine
+//! (fjall, sled). Each workload sets up its state, then executes a stream of calls in blocks of
+//! `per_block`; on disk each block's writes go to the store in one batch and are flushed, as a
+//! validator commits them.
 //!
 //! Figures are the median of three runs on fresh state.
 
 use crate::chain::{StoreState, STATE_PREFIX};
-use crate::store::{Batch, SledStore, Store};
+use crate::store::{Batch, Engine, Store};
 use anyhow::{anyhow, bail, Result};
 use std::time::Instant;
 use yui_contracts::governance::{Account, ChainConfig, Genesis, Organization, Role, RoleKind};
@@ -121,11 +122,11 @@ fn apply_mem(state: &mut dyn State, writes: WriteSet) -> Result<()> {
 }
 
 /// Contract state on a store, written one batch per block.
-struct SledState<'a> {
+struct DiskState<'a> {
     store: &'a dyn Store,
 }
 
-impl yui_contracts::StateRead for SledState<'_> {
+impl yui_contracts::StateRead for DiskState<'_> {
     fn get(&self, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, yui_contracts::Failed> {
         StoreState(self.store).get(key)
     }
@@ -139,13 +140,13 @@ impl yui_contracts::StateRead for SledState<'_> {
     }
 }
 
-impl State for SledState<'_> {
-    // Writes reach the store only through `commit_sled`, one batch per block.
+impl State for DiskState<'_> {
+    // Writes reach the store only through `commit_disk`, one batch per block.
     fn put(&mut self, _key: Vec<u8>, _value: Vec<u8>) {}
     fn delete(&mut self, _key: Vec<u8>) {}
 }
 
-fn commit_sled(store: &dyn Store, writes: WriteSet) -> Result<()> {
+fn commit_disk(store: &dyn Store, writes: WriteSet) -> Result<()> {
     let mut batch = Batch::default();
     for (k, v) in writes {
         let key = [STATE_PREFIX, &k].concat();
@@ -164,12 +165,15 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Run one workload: `n` measured calls in blocks of `per_block`, in memory and on sled.
-/// Returns (calls/s in memory, calls/s on sled), medians of three runs.
-pub fn measure(w: &Workload, n: usize, per_block: usize) -> Result<(f64, f64)> {
+/// The disk engines measured, in report order.
+pub const ENGINES: [Engine; 2] = [Engine::Fjall, Engine::Sled];
+
+/// Run one workload: `n` measured calls in blocks of `per_block`, in memory and on each of
+/// `ENGINES`. Returns calls/s in memory and per engine, medians of three runs.
+pub fn measure(w: &Workload, n: usize, per_block: usize) -> Result<(f64, Vec<f64>)> {
     let g = genesis(w);
     let mut mem_rates = Vec::new();
-    let mut sled_rates = Vec::new();
+    let mut disk_rates = vec![Vec::new(); ENGINES.len()];
     for _ in 0..3 {
         // In memory.
         let mut state = MemState::default();
@@ -198,44 +202,49 @@ pub fn measure(w: &Workload, n: usize, per_block: usize) -> Result<(f64, f64)> {
             bail!("{failed} measured calls of workload {} failed", w.name);
         }
 
-        // On sled.
-        let dir = crate::bench::tempfile_dir()?;
-        let store = SledStore::open(&dir)?;
-        let mut init = MemState::default();
-        yui_contracts::init_genesis(&mut init, &g).map_err(|e| anyhow!("{e}"))?;
-        commit_sled(
-            &store,
-            init.map.into_iter().map(|(k, v)| (k, Some(v))).collect(),
-        )?;
-        let mut state = SledState { store: &store };
-        let mut h = 1;
-        let mut commit = |_: &mut dyn State, writes: WriteSet| commit_sled(&store, writes);
-        run_blocks(
-            &mut state,
-            &mut h,
-            w.setup.iter().cloned(),
-            w.setup.len().max(1),
-            &mut commit,
-        )?;
-        let t = Instant::now();
-        let failed = run_blocks(
-            &mut state,
-            &mut h,
-            (0..n).map(w.call),
-            per_block,
-            &mut commit,
-        )?;
-        sled_rates.push(n as f64 / t.elapsed().as_secs_f64());
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
-        if failed > 0 {
-            bail!(
-                "{failed} measured calls of workload {} failed on sled",
-                w.name
-            );
+        for (e, engine) in ENGINES.iter().enumerate() {
+            let dir = crate::bench::tempfile_dir()?;
+            let store = engine.open(&dir)?;
+            let mut init = MemState::default();
+            yui_contracts::init_genesis(&mut init, &g).map_err(|e| anyhow!("{e}"))?;
+            commit_disk(
+                &*store,
+                init.map.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            )?;
+            let mut state = DiskState { store: &*store };
+            let mut h = 1;
+            let mut commit = |_: &mut dyn State, writes: WriteSet| commit_disk(&*store, writes);
+            run_blocks(
+                &mut state,
+                &mut h,
+                w.setup.iter().cloned(),
+                w.setup.len().max(1),
+                &mut commit,
+            )?;
+            let t = Instant::now();
+            let failed = run_blocks(
+                &mut state,
+                &mut h,
+                (0..n).map(w.call),
+                per_block,
+                &mut commit,
+            )?;
+            disk_rates[e].push(n as f64 / t.elapsed().as_secs_f64());
+            drop(store);
+            let _ = std::fs::remove_dir_all(&dir);
+            if failed > 0 {
+                bail!(
+                    "{failed} measured calls of workload {} failed on {}",
+                    w.name,
+                    engine.name()
+                );
+            }
         }
     }
-    Ok((median(mem_rates), median(sled_rates)))
+    Ok((
+        median(mem_rates),
+        disk_rates.into_iter().map(median).collect(),
+    ))
 }
 
 // ---- the eco workload ----------------------------------------------------------------------
@@ -478,7 +487,7 @@ pub fn run(n: usize, per_block: usize, chosen: &[ContractWorkload]) -> Result<()
         );
     }
     println!(
-        "contract execution, one core, no signatures (median of 3 runs of {n} calls in blocks of {per_block}; sled flushed per block)"
+        "contract execution, one core, no signatures (median of 3 runs of {n} calls in blocks of {per_block}; disk stores flushed per block)"
     );
     let all = [ContractWorkload::Eco, ContractWorkload::Relief];
     for which in all {
@@ -490,11 +499,12 @@ pub fn run(n: usize, per_block: usize, chosen: &[ContractWorkload]) -> Result<()
             ContractWorkload::Relief => relief_workload(),
         };
         eprintln!("workload {} ...", w.name);
-        let (mem, sled) = measure(&w, n, per_block.max(1))?;
-        println!(
-            "  {:<22} {:>10.0} calls/s in memory {:>10.0} calls/s on sled",
-            w.name, mem, sled
-        );
+        let (mem, disk) = measure(&w, n, per_block.max(1))?;
+        let mut line = format!("  {:<22} {:>10.0} calls/s in memory", w.name, mem);
+        for (engine, rate) in ENGINES.iter().zip(disk) {
+            line += &format!(" {:>10.0} calls/s on {}", rate, engine.name());
+        }
+        println!("{line}");
     }
     Ok(())
 }

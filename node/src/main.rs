@@ -249,12 +249,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
         batch: u16,
     },
-    /// Contract execution alone (no signatures, network or consensus), in memory and on sled.
+    /// Contract execution alone (no signatures, network or consensus), in memory and on disk
+    /// (fjall, sled).
     Contract {
         /// Measured calls per workload.
         #[arg(long, default_value_t = 100_000)]
         calls: usize,
-        /// Calls per block (one store batch and flush per block on sled).
+        /// Calls per block (one store batch and flush per block on disk).
         #[arg(long, default_value_t = 1_000)]
         per_block: usize,
         /// Workloads to run (by default all).
@@ -680,10 +681,9 @@ async fn run_node(cfg: config::NodeConfig) -> Result<()> {
     let genesis = genesis::GenesisDoc::load(&cfg.genesis)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
-    let store: Arc<dyn store::Store> = Arc::new(
-        store::SledStore::open(&cfg.data_dir.join("chain"))
-            .context("cannot open the chain store (is another node using this data directory?)")?,
-    );
+    let (engine, store) = store::open_dir(&cfg.data_dir.join("chain"))
+        .context("cannot open the chain store (is another node using this data directory?)")?;
+    tracing::info!(engine = engine.name(), "chain store opened");
     let chain = chain::Chain::open(store, &genesis)?;
     let key = cfg.validator_key.as_deref().map(keys::load).transpose()?;
     if let Some(k) = &key {

@@ -1,13 +1,15 @@
 //! Durable storage behind a narrow `Store` trait: get, ordered prefix scan, atomic batch,
 //! flush. The node keeps blocks, certificates, state, receipts, events and indexes in one
 //! store; everything one committed block changes goes in ONE atomic batch, flushed before the
-//! commit is reported. `SledStore` is the production engine (sled 0.34), `MemStore` serves
-//! tests; swapping engines touches nothing outside this module (docs/adr/0002).
+//! commit is reported. `FjallStore` (fjall, an LSM tree) is the engine of new data
+//! directories; `SledStore` (sled 0.34) still opens directories created with it; `MemStore`
+//! serves tests. `open_dir` picks the engine a directory holds; swapping engines touches
+//! nothing outside this module (docs/adr/0002, docs/adr/0009).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// A storage failure: local to this node, never a client's fault.
 #[derive(Debug, thiserror::Error)]
@@ -80,21 +82,6 @@ impl SledStore {
             .map_err(sled_err)?;
         Ok(SledStore { db })
     }
-
-    /// `open`, retrying for up to `wait` while a handle dropped earlier in this process
-    /// releases the directory (sled's background flusher may hold its lock for a moment after
-    /// the drop).
-    pub fn open_waiting(dir: &Path, wait: std::time::Duration) -> Result<Self, StoreError> {
-        let deadline = std::time::Instant::now() + wait;
-        loop {
-            match Self::open(dir) {
-                Err(_) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                opened => return opened,
-            }
-        }
-    }
 }
 
 impl Store for SledStore {
@@ -147,6 +134,172 @@ impl Store for SledStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(sled_err)
+    }
+}
+
+/// The storage engines a data directory can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// fjall: the engine of new directories.
+    Fjall,
+    /// sled 0.34: directories created before fjall became the default.
+    Sled,
+}
+
+impl Engine {
+    /// The engine `dir` holds: sled if it has sled's `conf` and `db` files, else fjall (also
+    /// for a directory that does not exist yet).
+    pub fn of_dir(dir: &Path) -> Engine {
+        if dir.join("conf").is_file() && dir.join("db").is_file() {
+            Engine::Sled
+        } else {
+            Engine::Fjall
+        }
+    }
+
+    /// The engine's name, for logs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Fjall => "fjall",
+            Engine::Sled => "sled",
+        }
+    }
+
+    /// Open (or create) a store of this engine in `dir`.
+    pub fn open(self, dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Engine::Fjall => Arc::new(FjallStore::open(dir)?),
+            Engine::Sled => Arc::new(SledStore::open(dir)?),
+        })
+    }
+
+    /// `open`, retrying for up to `wait` while a handle dropped earlier in this process
+    /// releases the directory (an engine's background threads may hold its lock for a moment
+    /// after the drop).
+    pub fn open_waiting(
+        self,
+        dir: &Path,
+        wait: std::time::Duration,
+    ) -> Result<Arc<dyn Store>, StoreError> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match self.open(dir) {
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                opened => return opened,
+            }
+        }
+    }
+}
+
+/// Open the store in `dir` with the engine it already holds (fjall for a new directory).
+pub fn open_dir(dir: &Path) -> Result<(Engine, Arc<dyn Store>), StoreError> {
+    let engine = Engine::of_dir(dir);
+    Ok((engine, engine.open(dir)?))
+}
+
+/// The exclusive upper bound of the keys starting with `prefix` (None: no bound).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// fjall-backed store: one keyspace; a batch is one journal append plus memtable inserts, and
+/// `flush` syncs the journal. Values over 1 KiB (blocks) live in blob files, so compaction
+/// does not rewrite them.
+pub struct FjallStore {
+    db: fjall::Database,
+    ks: fjall::Keyspace,
+}
+
+fn fjall_err(e: fjall::Error) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// Block cache of a fjall store.
+const FJALL_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// Memtable size at which fjall writes a sorted table.
+const FJALL_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
+
+impl FjallStore {
+    /// Open (or create) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = fjall::Database::builder(dir)
+            .cache_size(FJALL_CACHE_BYTES)
+            .open()
+            .map_err(fjall_err)?;
+        let ks = db
+            .keyspace("chain", || {
+                fjall::KeyspaceCreateOptions::default()
+                    .max_memtable_size(FJALL_MEMTABLE_BYTES)
+                    .with_kv_separation(Some(fjall::KvSeparationOptions::default()))
+            })
+            .map_err(fjall_err)?;
+        Ok(FjallStore { db, ks })
+    }
+
+    fn collect(
+        iter: impl Iterator<Item = fjall::Guard>,
+        limit: usize,
+    ) -> Result<Entries, StoreError> {
+        let mut out = Vec::new();
+        for g in iter.take(limit) {
+            let (k, v) = g.into_inner().map_err(fjall_err)?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+impl Store for FjallStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.ks.get(key).map_err(fjall_err)?.map(|v| v.to_vec()))
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, StoreError> {
+        let end = prefix_end(prefix);
+        let upper = match &end {
+            Some(e) => Bound::Excluded(e.as_slice()),
+            None => Bound::Unbounded,
+        };
+        Self::collect(
+            self.ks
+                .range::<&[u8], _>((start_bound(prefix, after), upper)),
+            limit,
+        )
+    }
+
+    fn scan_rev(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
+        Self::collect(self.ks.prefix(prefix).rev(), limit)
+    }
+
+    fn write(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut b = self.db.batch();
+        for (k, v) in batch.ops {
+            match v {
+                Some(v) => b.insert(&self.ks, k, v),
+                None => b.remove(&self.ks, k),
+            }
+        }
+        b.commit().map_err(fjall_err)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db
+            .persist(fjall::PersistMode::SyncAll)
+            .map_err(fjall_err)
     }
 }
 
@@ -255,14 +408,67 @@ mod tests {
     }
 
     #[test]
-    fn sled_store_semantics_and_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = SledStore::open(dir.path()).unwrap();
-            exercise(&s);
+    fn disk_stores_keep_their_semantics_across_a_reopen() {
+        for engine in [Engine::Fjall, Engine::Sled] {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let s = engine.open(dir.path()).unwrap();
+                exercise(&*s);
+            }
+            assert_eq!(Engine::of_dir(dir.path()), engine, "detected engine");
+            let s = engine
+                .open_waiting(dir.path(), std::time::Duration::from_secs(5))
+                .unwrap();
+            assert_eq!(s.get(b"b").unwrap(), Some(b"x".to_vec()), "{engine:?}");
+            assert_eq!(s.scan(b"a", None, 100).unwrap().len(), 9, "{engine:?}");
         }
-        let s = SledStore::open_waiting(dir.path(), std::time::Duration::from_secs(5)).unwrap();
-        assert_eq!(s.get(b"b").unwrap(), Some(b"x".to_vec()));
-        assert_eq!(s.scan(b"a", None, 100).unwrap().len(), 9);
+    }
+
+    #[test]
+    fn scans_stop_at_the_end_of_their_prefix() {
+        // Keys just past the prefix (the next byte value, and a prefix of 0xff bytes) must not
+        // leak into a scan, forward or backward.
+        let dir = tempfile::tempdir().unwrap();
+        let disk = FjallStore::open(dir.path()).unwrap();
+        let mem = MemStore::default();
+        for s in [&disk as &dyn Store, &mem] {
+            let mut b = Batch::default();
+            for k in [
+                &b"p\x00"[..],
+                b"p\xff",
+                b"p\xff\xff",
+                b"q",
+                b"\xff",
+                b"\xff\x01",
+            ] {
+                b.put(k.to_vec(), k.to_vec());
+            }
+            s.write(b).unwrap();
+            let keys = |e: Entries| e.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+            assert_eq!(
+                keys(s.scan(b"p", None, 10).unwrap()),
+                vec![b"p\x00".to_vec(), b"p\xff".to_vec(), b"p\xff\xff".to_vec()]
+            );
+            assert_eq!(
+                keys(s.scan(b"p\xff", Some(b"p\xff"), 10).unwrap()),
+                vec![b"p\xff\xff".to_vec()]
+            );
+            assert_eq!(
+                keys(s.scan(b"\xff", None, 10).unwrap()),
+                vec![b"\xff".to_vec(), b"\xff\x01".to_vec()]
+            );
+            assert_eq!(
+                keys(s.scan_rev(b"p", 2).unwrap()),
+                vec![b"p\xff\xff".to_vec(), b"p\xff".to_vec()]
+            );
+        }
+    }
+
+    #[test]
+    fn prefix_end_is_the_next_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
     }
 }

@@ -62,20 +62,28 @@ fn commit_block(
 }
 
 #[test]
-fn reopened_sled_store_continues_from_its_tip() {
-    let (dir, doc, key) = setup();
-    let path = dir.path().join("chain");
-    let tip = {
-        let s: Arc<dyn store::Store> = Arc::new(store::SledStore::open(&path).unwrap());
-        let mut c = chain::Chain::open(s, &doc).unwrap();
-        commit_empty_blocks(&mut c, &key, 5);
-        c.tip().clone()
-    };
-    let s: Arc<dyn store::Store> =
-        Arc::new(store::SledStore::open_waiting(&path, std::time::Duration::from_secs(5)).unwrap());
-    let c = chain::Chain::open(s, &doc).unwrap();
-    assert_eq!(c.tip(), &tip);
-    assert_eq!(tip.height, 5);
+fn reopened_disk_stores_continue_from_their_tip() {
+    for engine in [store::Engine::Fjall, store::Engine::Sled] {
+        let (dir, doc, key) = setup();
+        let path = dir.path().join("chain");
+        let tip = {
+            let mut c = chain::Chain::open(engine.open(&path).unwrap(), &doc).unwrap();
+            commit_empty_blocks(&mut c, &key, 5);
+            c.tip().clone()
+        };
+        let (found, s) = store::open_dir(&path).unwrap_or_else(|_| {
+            (
+                engine,
+                engine
+                    .open_waiting(&path, std::time::Duration::from_secs(5))
+                    .unwrap(),
+            )
+        });
+        assert_eq!(found, engine);
+        let c = chain::Chain::open(s, &doc).unwrap();
+        assert_eq!(c.tip(), &tip, "{engine:?}");
+        assert_eq!(tip.height, 5);
+    }
 }
 
 #[test]

@@ -67,13 +67,18 @@ fn the_network_benchmark_runs_and_reports() {
 #[test]
 fn the_contract_benchmark_runs_every_call_successfully_and_reports() {
     // The benchmark fails (exit 1) if any measured call is rejected, so a success here means
-    // every reading executed, in memory and on sled.
+    // every reading executed, in memory and on each disk engine.
     let stdout = run_ok(&["bench", "contract", "--calls", "3000", "--per-block", "500"]);
     for workload in ["eco.submit_reading", "relief (4-call cycle)"] {
         let line = stdout
             .lines()
             .find(|l| l.contains(workload))
             .unwrap_or_else(|| panic!("no {workload} line in:\n{stdout}"));
-        assert!(line.contains("calls/s in memory") && line.contains("calls/s on sled"));
+        for place in ["in memory", "on fjall", "on sled"] {
+            assert!(
+                line.contains(&format!("calls/s {place}")),
+                "{place}: {line}"
+            );
+        }
     }
 }
