@@ -34,9 +34,17 @@ pub fn yui_bin() -> Result<PathBuf> {
         if release {
             cmd.arg("--release");
         }
-        let status = cmd.status().map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err("building the yui binary failed".into());
+        // The build's own messages are kept, so a failure says why (CI shows only the end of
+        // a run's output, which is this error, not cargo's lines far above it).
+        let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = stderr.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            return Err(format!(
+                "building the yui binary failed ({}):\n{tail}",
+                out.status
+            ));
         }
         Ok(profile_dir.join("yui"))
     })
