@@ -75,14 +75,17 @@ fn status_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes the files under `p` occupy on disk (allocated blocks, not apparent length: fjall's
+/// journal is a sparse file of 64 MiB from its start).
 fn dir_bytes(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
     let Ok(rd) = std::fs::read_dir(p) else {
         return 0;
     };
     rd.filter_map(|e| e.ok())
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
+            Ok(m) => m.blocks() * 512,
             Err(_) => 0,
         })
         .sum()

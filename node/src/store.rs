@@ -211,13 +211,32 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// fjall-backed store: one keyspace; a batch is one journal append plus memtable inserts, and
-/// `flush` syncs the journal. Values over 1 KiB (blocks) live in blob files, so compaction
-/// does not rewrite them.
+/// Key prefixes whose keys are written in ascending order (block heights): blocks and
+/// receipts. `FjallStore` keeps them in a keyspace of their own, whose every new table lies
+/// after the ones before it, so fjall's compaction moves those tables down a level instead of
+/// rewriting them; the keys written in random order (transaction and block hash indexes,
+/// state) are compacted apart, at a cost that follows their own size.
+const APPEND_PREFIXES: [&[u8]; 2] = [b"b/", b"r/"];
+
+/// fjall-backed store: two keyspaces of one database (see `APPEND_PREFIXES`); a batch is one
+/// journal append plus memtable inserts, atomic across both, and `flush` syncs the journal.
+/// Values over 1 KiB (blocks) live in blob files, so compaction does not rewrite them.
 pub struct FjallStore {
     db: fjall::Database,
-    ks: fjall::Keyspace,
+    /// Keys under `APPEND_PREFIXES`.
+    append: fjall::Keyspace,
+    /// Every other key.
+    random: fjall::Keyspace,
+    /// Recently read state values (`s/` keys), present or absent. Every batch updates the
+    /// entries of the keys it writes.
+    state_cache: quick_cache::sync::Cache<Vec<u8>, Option<Vec<u8>>>,
+    /// Held shared while a cache miss is read and cached, exclusively while a batch is
+    /// applied, so a value read before a batch is never cached after it.
+    writing: RwLock<()>,
 }
+
+/// State values `FjallStore` keeps in memory.
+const STATE_CACHE_ENTRIES: usize = 16_384;
 
 fn fjall_err(e: fjall::Error) -> StoreError {
     StoreError(e.to_string())
@@ -228,6 +247,31 @@ const FJALL_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Memtable size at which fjall writes a sorted table.
 const FJALL_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The prefix of state keys (`chain::STATE_PREFIX`), whose values `FjallStore` caches.
+const STATE_KEYS: &[u8] = b"s/";
+
+fn poisoned() -> StoreError {
+    StoreError("a store lock is poisoned".into())
+}
+
+/// Which keyspaces the keys starting with `prefix` can be in.
+#[derive(Debug, PartialEq, Eq)]
+enum Spaces {
+    Append,
+    Random,
+    Both,
+}
+
+fn spaces_of(prefix: &[u8]) -> Spaces {
+    if APPEND_PREFIXES.iter().any(|p| prefix.starts_with(p)) {
+        Spaces::Append
+    } else if APPEND_PREFIXES.iter().any(|p| p.starts_with(prefix)) {
+        Spaces::Both
+    } else {
+        Spaces::Random
+    }
+}
+
 impl FjallStore {
     /// Open (or create) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -235,14 +279,57 @@ impl FjallStore {
             .cache_size(FJALL_CACHE_BYTES)
             .open()
             .map_err(fjall_err)?;
-        let ks = db
-            .keyspace("chain", || {
+        let open = |name: &str| {
+            db.keyspace(name, || {
                 fjall::KeyspaceCreateOptions::default()
                     .max_memtable_size(FJALL_MEMTABLE_BYTES)
                     .with_kv_separation(Some(fjall::KvSeparationOptions::default()))
             })
-            .map_err(fjall_err)?;
-        Ok(FjallStore { db, ks })
+            .map_err(fjall_err)
+        };
+        let append = open("append")?;
+        let random = open("random")?;
+        Ok(FjallStore {
+            db,
+            append,
+            random,
+            state_cache: quick_cache::sync::Cache::new(STATE_CACHE_ENTRIES),
+            writing: RwLock::new(()),
+        })
+    }
+
+    /// `get`, calling `after_read` between reading a missed state value and caching it (tests
+    /// write there).
+    fn get_with(
+        &self,
+        key: &[u8],
+        after_read: impl FnOnce(),
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let read = || -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self
+                .keyspace_of(key)
+                .get(key)
+                .map_err(fjall_err)?
+                .map(|v| v.to_vec()))
+        };
+        if !key.starts_with(STATE_KEYS) {
+            return read();
+        }
+        if let Some(v) = self.state_cache.get(key) {
+            return Ok(v);
+        }
+        let _no_write = self.writing.read().map_err(|_| poisoned())?;
+        let v = read()?;
+        after_read();
+        self.state_cache.insert(key.to_vec(), v.clone());
+        Ok(v)
+    }
+
+    fn keyspace_of(&self, key: &[u8]) -> &fjall::Keyspace {
+        match spaces_of(key) {
+            Spaces::Append => &self.append,
+            _ => &self.random,
+        }
     }
 
     fn collect(
@@ -256,15 +343,10 @@ impl FjallStore {
         }
         Ok(out)
     }
-}
 
-impl Store for FjallStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.ks.get(key).map_err(fjall_err)?.map(|v| v.to_vec()))
-    }
-
-    fn scan(
-        &self,
+    /// `scan` within one keyspace.
+    fn scan_in(
+        ks: &fjall::Keyspace,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
@@ -275,25 +357,82 @@ impl Store for FjallStore {
             None => Bound::Unbounded,
         };
         Self::collect(
-            self.ks
-                .range::<&[u8], _>((start_bound(prefix, after), upper)),
+            ks.range::<&[u8], _>((start_bound(prefix, after), upper)),
             limit,
         )
     }
+}
+
+/// The first `limit` entries of two key-ordered lists, in order (`rev`: descending).
+fn merge_entries(a: Entries, b: Entries, limit: usize, rev: bool) -> Entries {
+    let mut all: Entries = a.into_iter().chain(b).collect();
+    all.sort_by(|x, y| if rev { y.0.cmp(&x.0) } else { x.0.cmp(&y.0) });
+    all.truncate(limit);
+    all
+}
+
+impl Store for FjallStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_with(key, || ())
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, StoreError> {
+        match spaces_of(prefix) {
+            Spaces::Append => Self::scan_in(&self.append, prefix, after, limit),
+            Spaces::Random => Self::scan_in(&self.random, prefix, after, limit),
+            Spaces::Both => Ok(merge_entries(
+                Self::scan_in(&self.append, prefix, after, limit)?,
+                Self::scan_in(&self.random, prefix, after, limit)?,
+                limit,
+                false,
+            )),
+        }
+    }
 
     fn scan_rev(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
-        Self::collect(self.ks.prefix(prefix).rev(), limit)
+        let rev = |ks: &fjall::Keyspace| Self::collect(ks.prefix(prefix).rev(), limit);
+        match spaces_of(prefix) {
+            Spaces::Append => rev(&self.append),
+            Spaces::Random => rev(&self.random),
+            Spaces::Both => Ok(merge_entries(
+                rev(&self.append)?,
+                rev(&self.random)?,
+                limit,
+                true,
+            )),
+        }
     }
 
     fn write(&self, batch: Batch) -> Result<(), StoreError> {
+        let _writing = self.writing.write().map_err(|_| poisoned())?;
         let mut b = self.db.batch();
+        let mut cached = Vec::new();
         for (k, v) in batch.ops {
+            if k.starts_with(STATE_KEYS) {
+                cached.push((k.clone(), v.clone()));
+            }
+            let ks = self.keyspace_of(&k);
             match v {
-                Some(v) => b.insert(&self.ks, k, v),
-                None => b.remove(&self.ks, k),
+                Some(v) => b.insert(ks, k, v),
+                None => b.remove(ks, k),
             }
         }
-        b.commit().map_err(fjall_err)
+        let committed = b.commit().map_err(fjall_err);
+        // Also after a failed commit: whatever the database holds now is read again.
+        for (k, v) in cached {
+            match committed {
+                Ok(()) => self.state_cache.insert(k, v),
+                Err(_) => {
+                    self.state_cache.remove(&k);
+                }
+            }
+        }
+        committed
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -462,6 +601,146 @@ mod tests {
                 vec![b"p\xff\xff".to_vec(), b"p\xff".to_vec()]
             );
         }
+    }
+
+    #[test]
+    fn fjall_answers_like_one_ordered_map_across_its_keyspaces() {
+        // Keys in the append keyspace (b/, r/), in the random one, and around the boundary;
+        // every scan, also those whose prefix spans both keyspaces, must match MemStore.
+        let dir = tempfile::tempdir().unwrap();
+        let disk = FjallStore::open(dir.path()).unwrap();
+        let mem = MemStore::default();
+        let keys: Vec<&[u8]> = vec![
+            b"a",
+            b"b",
+            b"b.",
+            b"b/\x00\x01",
+            b"b/\x00\x02",
+            b"b0",
+            b"h/x",
+            b"m/tip",
+            b"r",
+            b"r/\x00\x01\x00",
+            b"r/\x00\x01\x01",
+            b"r/\x00\x02\x00",
+            b"r0",
+            b"s/k",
+            b"t/x",
+        ];
+        for s in [&disk as &dyn Store, &mem] {
+            let mut b = Batch::default();
+            for k in &keys {
+                b.put(k.to_vec(), [k, &b"!"[..]].concat());
+            }
+            b.delete(b"r/\x00\x01\x01".to_vec());
+            s.write(b).unwrap();
+        }
+        assert_eq!(disk.get(b"r/\x00\x01\x01").unwrap(), None);
+        assert_eq!(
+            disk.get(b"b/\x00\x02").unwrap(),
+            Some(b"b/\x00\x02!".to_vec())
+        );
+        for prefix in [
+            &b""[..],
+            b"b",
+            b"b/",
+            b"b/\x00",
+            b"r",
+            b"r/",
+            b"r/\x00\x01",
+            b"s",
+            b"t/",
+            b"z",
+        ] {
+            for limit in [1, 3, 100] {
+                assert_eq!(
+                    disk.scan(prefix, None, limit).unwrap(),
+                    mem.scan(prefix, None, limit).unwrap(),
+                    "scan {prefix:?} {limit}"
+                );
+                assert_eq!(
+                    disk.scan_rev(prefix, limit).unwrap(),
+                    mem.scan_rev(prefix, limit).unwrap(),
+                    "scan_rev {prefix:?} {limit}"
+                );
+                for after in &keys {
+                    assert_eq!(
+                        disk.scan(prefix, Some(after), limit).unwrap(),
+                        mem.scan(prefix, Some(after), limit).unwrap(),
+                        "scan {prefix:?} after {after:?} {limit}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cached_state_values_follow_every_batch_even_under_concurrent_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = FjallStore::open(dir.path()).unwrap();
+        let put = |v: u32| {
+            let mut b = Batch::default();
+            b.put(b"s/k".to_vec(), v.to_be_bytes().to_vec());
+            disk.write(b).unwrap();
+        };
+        let read = || {
+            disk.get(b"s/k")
+                .unwrap()
+                .map(|v| u32::from_be_bytes(v.try_into().unwrap()))
+        };
+        assert_eq!(read(), None, "absent, and the absence is cached");
+        put(0);
+        assert_eq!(read(), Some(0));
+        let mut b = Batch::default();
+        b.delete(b"s/k".to_vec());
+        disk.write(b).unwrap();
+        assert_eq!(read(), None);
+        // A batch that comes while a miss is being read waits until the value is cached, then
+        // replaces it: it is never overtaken by the older value.
+        let shared = &disk;
+        std::thread::scope(|sc| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let v = disk
+                .get_with(b"s/j", || {
+                    sc.spawn(move || {
+                        let mut b = Batch::default();
+                        b.put(b"s/j".to_vec(), b"new".to_vec());
+                        shared.write(b).unwrap();
+                        let _ = tx.send(()); // the reader may be gone
+                    });
+                    // The writer cannot finish while the miss holds the store: give it time.
+                    assert!(
+                        rx.recv_timeout(std::time::Duration::from_millis(300))
+                            .is_err(),
+                        "a batch was applied between a miss's read and its caching"
+                    );
+                })
+                .unwrap();
+            assert_eq!(v, None);
+        });
+        assert_eq!(disk.get(b"s/j").unwrap(), Some(b"new".to_vec()));
+        // Readers racing with a writer: each sees values only go up, and once the writer is
+        // done every read sees its last value (a miss read before a batch and cached after it
+        // would stay stale).
+        const LAST: u32 = 2_000;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|sc| {
+            for _ in 0..3 {
+                sc.spawn(|| {
+                    let mut seen = 0;
+                    while !done.load(std::sync::atomic::Ordering::Acquire) {
+                        let v = read().unwrap_or(0);
+                        assert!(v >= seen, "went back from {seen} to {v}");
+                        seen = v;
+                    }
+                    assert_eq!(read(), Some(LAST), "a stale value stayed cached");
+                });
+            }
+            for v in 1..=LAST {
+                put(v);
+            }
+            done.store(true, std::sync::atomic::Ordering::Release);
+        });
     }
 
     #[test]
