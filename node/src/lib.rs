@@ -1,4 +1,4 @@
-//! The Yui node: the drivers around the two pure cores. Storage (sled behind `Store`), the
+//! The Yui node: the drivers around the two pure cores. Storage (fjall or sled behind `Store`), the
 //! consensus WAL and driver, the mempool, the gRPC API, genesis and configuration. The `yui`
 //! binary (`main.rs`) is a thin CLI over this library.
 

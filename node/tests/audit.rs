@@ -259,3 +259,11 @@ fn a_changed_state_root_or_time_is_detected() {
     // Block 3 still names the old parent, but block 2 itself fails first.
     failed_at(&run(&f, b), 2, "state root");
 }
+
+#[test]
+fn a_directory_without_a_chain_store_is_refused_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = audit::open_data_dir(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("holds no chain store"), "{err}");
+    assert!(!dir.path().join("chain").exists(), "nothing may be created");
+}
