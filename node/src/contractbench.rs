@@ -168,6 +168,31 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// The disk engines measured, in report order.
 pub const ENGINES: [Engine; 2] = [Engine::Fjall, Engine::Sled];
 
+/// Run a workload's setup calls, then `n` measured calls in blocks of `per_block`, on
+/// `state` with `commit` after each block; `on` names the state for errors. Returns calls/s.
+fn setup_and_measure(
+    state: &mut dyn State,
+    w: &Workload,
+    n: usize,
+    per_block: usize,
+    commit: &mut dyn FnMut(&mut dyn State, WriteSet) -> Result<()>,
+    on: &str,
+) -> Result<f64> {
+    let mut h = 1;
+    let setup = w.setup.len().max(1);
+    let failed = run_blocks(state, &mut h, w.setup.iter().cloned(), setup, commit)?;
+    if failed > 0 {
+        bail!("{failed} setup calls of workload {} failed {on}", w.name);
+    }
+    let t = Instant::now();
+    let failed = run_blocks(state, &mut h, (0..n).map(w.call), per_block, commit)?;
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    if failed > 0 {
+        bail!("{failed} measured calls of workload {} failed {on}", w.name);
+    }
+    Ok(rate)
+}
+
 /// Run one workload: `n` measured calls in blocks of `per_block`, in memory and on each of
 /// `ENGINES`. Returns calls/s in memory and per engine, medians of three runs.
 pub fn measure(w: &Workload, n: usize, per_block: usize) -> Result<(f64, Vec<f64>)> {
@@ -175,32 +200,16 @@ pub fn measure(w: &Workload, n: usize, per_block: usize) -> Result<(f64, Vec<f64
     let mut mem_rates = Vec::new();
     let mut disk_rates = vec![Vec::new(); ENGINES.len()];
     for _ in 0..3 {
-        // In memory.
         let mut state = MemState::default();
         yui_contracts::init_genesis(&mut state, &g).map_err(|e| anyhow!("{e}"))?;
-        let mut h = 1;
-        let failed = run_blocks(
+        mem_rates.push(setup_and_measure(
             &mut state,
-            &mut h,
-            w.setup.iter().cloned(),
-            w.setup.len().max(1),
-            &mut apply_mem,
-        )?;
-        if failed > 0 {
-            bail!("{failed} setup calls of workload {} failed", w.name);
-        }
-        let t = Instant::now();
-        let failed = run_blocks(
-            &mut state,
-            &mut h,
-            (0..n).map(w.call),
+            w,
+            n,
             per_block,
             &mut apply_mem,
-        )?;
-        mem_rates.push(n as f64 / t.elapsed().as_secs_f64());
-        if failed > 0 {
-            bail!("{failed} measured calls of workload {} failed", w.name);
-        }
+            "in memory",
+        )?);
 
         for (e, engine) in ENGINES.iter().enumerate() {
             let dir = crate::bench::tempfile_dir()?;
@@ -212,33 +221,18 @@ pub fn measure(w: &Workload, n: usize, per_block: usize) -> Result<(f64, Vec<f64
                 init.map.into_iter().map(|(k, v)| (k, Some(v))).collect(),
             )?;
             let mut state = DiskState { store: &*store };
-            let mut h = 1;
             let mut commit = |_: &mut dyn State, writes: WriteSet| commit_disk(&*store, writes);
-            run_blocks(
+            let rate = setup_and_measure(
                 &mut state,
-                &mut h,
-                w.setup.iter().cloned(),
-                w.setup.len().max(1),
-                &mut commit,
-            )?;
-            let t = Instant::now();
-            let failed = run_blocks(
-                &mut state,
-                &mut h,
-                (0..n).map(w.call),
+                w,
+                n,
                 per_block,
                 &mut commit,
-            )?;
-            disk_rates[e].push(n as f64 / t.elapsed().as_secs_f64());
+                &format!("on {}", engine.name()),
+            );
             drop(store);
             let _ = std::fs::remove_dir_all(&dir);
-            if failed > 0 {
-                bail!(
-                    "{failed} measured calls of workload {} failed on {}",
-                    w.name,
-                    engine.name()
-                );
-            }
+            disk_rates[e].push(rate?);
         }
     }
     Ok((
