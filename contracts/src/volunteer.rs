@@ -1327,7 +1327,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn unhex(s: &str) -> Result<Vec<u8>> {
     let bad = || invalid_argument("volunteer.bad_page_token", "the page token is not valid");
-    if s.len() % 2 != 0 || s.len() > 512 {
+    if !s.len().is_multiple_of(2) || s.len() > 512 {
         return Err(bad());
     }
     (0..s.len())
