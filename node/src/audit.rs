@@ -66,13 +66,14 @@ pub fn write_export(
 
 /// Blocks of a data directory (the node must be stopped: the store holds a lock).
 pub fn open_data_dir(dir: &Path) -> Result<Arc<dyn Store>> {
-    if !dir.join("chain").is_dir() {
+    let chain = dir.join("chain");
+    if !chain.is_dir() {
         bail!(
             "{} holds no chain store (no chain/ directory): give a node's data_dir",
             dir.display()
         );
     }
-    let (_, s) = crate::store::open_dir(&dir.join("chain")).with_context(|| {
+    let (_, s) = crate::store::open_dir(&chain).with_context(|| {
         format!(
             "cannot open {} (is the node still running? stop it, or export over gRPC)",
             dir.display()

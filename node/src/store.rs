@@ -247,8 +247,8 @@ const FJALL_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Memtable size at which fjall writes a sorted table.
 const FJALL_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The prefix of state keys (`chain::STATE_PREFIX`), whose values `FjallStore` caches.
-const STATE_KEYS: &[u8] = b"s/";
+/// The prefix of state keys, whose values `FjallStore` caches.
+const STATE_KEYS: &[u8] = crate::chain::STATE_PREFIX;
 
 fn poisoned() -> StoreError {
     StoreError("a store lock is poisoned".into())
@@ -413,13 +413,14 @@ impl Store for FjallStore {
         let mut b = self.db.batch();
         let mut cached = Vec::new();
         for (k, v) in batch.ops {
-            if k.starts_with(STATE_KEYS) {
-                cached.push((k.clone(), v.clone()));
-            }
+            // fjall copies what it is given, so the owned key and value can go to the cache.
             let ks = self.keyspace_of(&k);
-            match v {
-                Some(v) => b.insert(ks, k, v),
-                None => b.remove(ks, k),
+            match &v {
+                Some(v) => b.insert(ks, k.as_slice(), v.as_slice()),
+                None => b.remove(ks, k.as_slice()),
+            }
+            if k.starts_with(STATE_KEYS) {
+                cached.push((k, v));
             }
         }
         let committed = b.commit().map_err(fjall_err);

@@ -71,15 +71,10 @@ fn reopened_disk_stores_continue_from_their_tip() {
             commit_empty_blocks(&mut c, &key, 5);
             c.tip().clone()
         };
-        let (found, s) = store::open_dir(&path).unwrap_or_else(|_| {
-            (
-                engine,
-                engine
-                    .open_waiting(&path, std::time::Duration::from_secs(5))
-                    .unwrap(),
-            )
-        });
-        assert_eq!(found, engine);
+        assert_eq!(store::Engine::of_dir(&path), engine);
+        let s = engine
+            .open_waiting(&path, std::time::Duration::from_secs(5))
+            .unwrap();
         let c = chain::Chain::open(s, &doc).unwrap();
         assert_eq!(c.tip(), &tip, "{engine:?}");
         assert_eq!(tip.height, 5);
