@@ -333,7 +333,7 @@ pub struct CommitCertificate {
 }
 
 /// Why a commit certificate is not valid.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CertificateError {
     /// Signed by a key outside the set.
     #[error("signature by {0} who is not a validator at this height")]

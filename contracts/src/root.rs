@@ -9,7 +9,6 @@
 
 use crate::state::WriteSet;
 use crate::Receipt;
-use prost::Message;
 
 /// The 32-byte state root before the first block: a hash of the genesis state's entries.
 pub fn genesis_root(genesis_writes: &WriteSet) -> [u8; 32] {
@@ -40,21 +39,9 @@ pub fn next_root(prev: &[u8; 32], height: u64, writes: &WriteSet) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// The bytes of a receipt's leaf in the event root:
-/// `"yui/v1/event\0" || tx_id || protobuf(receipt without first_event)`.
+/// The bytes of a receipt's leaf in the event root (`yui_proto::commit::receipt_leaf`).
 pub fn receipt_leaf(tx_id: &[u8; 32], receipt: &Receipt) -> Vec<u8> {
-    receipt_leaf_pb(tx_id, &receipt.to_proto())
-}
-
-/// `receipt_leaf` from the API form of a receipt (as a proof carries it).
-pub fn receipt_leaf_pb(tx_id: &[u8], receipt: &crate::pb::Receipt) -> Vec<u8> {
-    let mut r = receipt.clone();
-    r.first_event = None;
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(b"yui/v1/event\0");
-    out.extend_from_slice(tx_id);
-    out.extend_from_slice(&r.encode_to_vec());
-    out
+    yui_proto::commit::receipt_leaf(tx_id, &receipt.to_proto())
 }
 
 #[cfg(test)]

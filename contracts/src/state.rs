@@ -1,4 +1,4 @@
-//! State access for contracts: the `State` trait the node implements over sled and tests
+//! State access for contracts: the `State` trait the node implements over its store and tests
 //! implement in memory, an `Overlay` that buffers one transaction's (or block's) writes so a
 //! failed call changes nothing, and typed borsh helpers.
 

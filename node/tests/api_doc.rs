@@ -5,7 +5,7 @@
 #[test]
 fn api_reference_is_up_to_date() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api.md");
-    let want = yui_node::apidoc::render(yui_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let want = yui_node::api::reference::render(yui_proto::FILE_DESCRIPTOR_SET).unwrap();
     assert!(
         want.contains("SubmitTransaction") && want.contains("`chain_id`"),
         "generator lost content"

@@ -7,11 +7,14 @@ use ed25519_dalek::{Signer, SigningKey};
 use prost::Message;
 use std::path::Path;
 use std::sync::Arc;
+use yui_client::tx::RawTx;
 use yui_consensus::{CommitCertificate, VoteData, VoteType};
-use yui_node::audit::{self, ExportHeader};
+use yui_node::audit::export::{self, ExportHeader};
+use yui_node::audit::verify::{self, Report};
+use yui_node::chain::tx::check_stateless;
 use yui_node::chain::{Chain, StoredBlock};
-use yui_node::tx::{check_stateless, RawTx};
-use yui_node::{genesis::GenesisDoc, keys, network, store};
+use yui_node::setup::{genesis::GenesisDoc, keys, network};
+use yui_node::storage as store;
 use yui_proto::v1 as pb;
 
 struct Fixture {
@@ -119,12 +122,12 @@ fn fixture() -> Fixture {
     }
 }
 
-fn run(f: &Fixture, blocks: Vec<StoredBlock>) -> audit::Report {
+fn run(f: &Fixture, blocks: Vec<StoredBlock>) -> Report {
     let n = f.blocks.len() as u64;
-    audit::verify(&f.doc, blocks.into_iter().map(Ok), Some(n), None, false).unwrap()
+    verify::verify(&f.doc, blocks.into_iter().map(Ok), Some(n), None, false).unwrap()
 }
 
-fn failed_at(r: &audit::Report, height: u64, needle: &str) {
+fn failed_at(r: &Report, height: u64, needle: &str) {
     let f = r
         .failure
         .as_ref()
@@ -148,10 +151,10 @@ fn a_clean_chain_verifies_through_an_export_file() {
         genesis_hash: f.doc.hash().unwrap(),
         count: 5,
     };
-    audit::write_export(&file, &header, f.blocks.clone().into_iter().map(Ok)).unwrap();
-    let (h, blocks) = audit::read_export(&file).unwrap();
+    export::write_export(&file, &header, f.blocks.clone().into_iter().map(Ok)).unwrap();
+    let (h, blocks) = export::read_export(&file).unwrap();
     assert_eq!(h, header);
-    let r = audit::verify(&f.doc, blocks, Some(h.count), Some(f.store.clone()), false).unwrap();
+    let r = verify::verify(&f.doc, blocks, Some(h.count), Some(f.store.clone()), false).unwrap();
     assert_eq!(r.failure, None);
     assert_eq!(r.blocks, 5);
     assert_eq!(r.transactions, 15);
@@ -238,7 +241,7 @@ fn a_changed_state_value_in_a_data_directory_is_detected() {
     v[last] ^= 1;
     batch.put(key, v);
     f.store.write(batch).unwrap();
-    let r = audit::verify(
+    let r = verify::verify(
         &f.doc,
         f.blocks.clone().into_iter().map(Ok),
         Some(5),
@@ -263,7 +266,7 @@ fn a_changed_state_root_or_time_is_detected() {
 #[test]
 fn a_directory_without_a_chain_store_is_refused_not_created() {
     let dir = tempfile::tempdir().unwrap();
-    let err = audit::open_data_dir(dir.path()).err().unwrap().to_string();
+    let err = export::open_data_dir(dir.path()).err().unwrap().to_string();
     assert!(err.contains("holds no chain store"), "{err}");
     assert!(!dir.path().join("chain").exists(), "nothing may be created");
 }

@@ -6,11 +6,13 @@
 use std::path::Path;
 use std::sync::Arc;
 use yui_consensus::{CommitCertificate, VoteData, VoteType};
-use yui_node::{chain, keys, network, store};
+use yui_node::chain;
+use yui_node::setup::{keys, network};
+use yui_node::storage as store;
 
 fn setup() -> (
     tempfile::TempDir,
-    yui_node::genesis::GenesisDoc,
+    yui_node::setup::genesis::GenesisDoc,
     ed25519_dalek::SigningKey,
 ) {
     let dir = tempfile::tempdir().unwrap();
@@ -33,7 +35,7 @@ fn commit_empty_blocks(c: &mut chain::Chain, key: &ed25519_dalek::SigningKey, n:
 fn commit_block(
     c: &mut chain::Chain,
     key: &ed25519_dalek::SigningKey,
-    txs: Vec<yui_node::tx::CheckedTx>,
+    txs: Vec<yui_node::chain::tx::CheckedTx>,
 ) -> usize {
     {
         let t = c.tip().time_ms + 1000;
@@ -62,23 +64,20 @@ fn commit_block(
 }
 
 #[test]
-fn reopened_disk_stores_continue_from_their_tip() {
-    for engine in [store::Engine::Fjall, store::Engine::Sled] {
-        let (dir, doc, key) = setup();
-        let path = dir.path().join("chain");
-        let tip = {
-            let mut c = chain::Chain::open(engine.open(&path).unwrap(), &doc).unwrap();
-            commit_empty_blocks(&mut c, &key, 5);
-            c.tip().clone()
-        };
-        assert_eq!(store::Engine::of_dir(&path), engine);
-        let s = engine
-            .open_waiting(&path, std::time::Duration::from_secs(5))
-            .unwrap();
-        let c = chain::Chain::open(s, &doc).unwrap();
-        assert_eq!(c.tip(), &tip, "{engine:?}");
-        assert_eq!(tip.height, 5);
-    }
+fn a_reopened_disk_store_continues_from_its_tip() {
+    let (dir, doc, key) = setup();
+    let path = dir.path().join("chain");
+    let open = || -> Arc<dyn store::Store> {
+        Arc::new(store::FjallStore::open(&path, chain::keys::LAYOUT).unwrap())
+    };
+    let tip = {
+        let mut c = chain::Chain::open(open(), &doc).unwrap();
+        commit_empty_blocks(&mut c, &key, 5);
+        c.tip().clone()
+    };
+    let c = chain::Chain::open(open(), &doc).unwrap();
+    assert_eq!(c.tip(), &tip);
+    assert_eq!(tip.height, 5);
 }
 
 #[test]
@@ -113,14 +112,14 @@ fn replay_protection_survives_a_restart_and_ends_at_expiry() {
     let (dir, doc, key) = setup();
     let admin = keys::load(&dir.path().join("tama-admin-1.key")).unwrap();
     let expires = 3;
-    let raw = yui_node::tx::RawTx::from_proto(yui_node::loadbench::grant_tx(
+    let raw = yui_client::tx::RawTx::from_proto(yui_node::bench::network::grant_tx(
         &admin,
         &doc.chain_id,
         expires,
         7,
         1,
     ));
-    let checked = || yui_node::tx::check_stateless(raw.clone(), &doc.chain_id).unwrap();
+    let checked = || yui_node::chain::tx::check_stateless(raw.clone(), &doc.chain_id).unwrap();
     let s: Arc<dyn store::Store> = Arc::new(store::MemStore::default());
     let mut c = chain::Chain::open(s.clone(), &doc).unwrap();
     assert_eq!(commit_block(&mut c, &key, vec![checked()]), 1);
@@ -150,21 +149,22 @@ fn replay_protection_survives_a_restart_and_ends_at_expiry() {
 #[test]
 fn the_event_stream_resumes_after_any_cursor() {
     use pb::relief_call::Call as R;
-    use yui_node::loadbench::signed;
+    use yui_node::bench::network::signed;
     use yui_proto::v1 as pb;
     let (dir, doc, key) = setup();
     let admin = keys::load(&dir.path().join("tama-admin-1.key")).unwrap();
     let me = admin.verifying_key().to_bytes().to_vec();
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let check = |t: pb::SignedTransaction| {
-        yui_node::tx::check_stateless(yui_node::tx::RawTx::from_proto(t), &doc.chain_id).unwrap()
+        yui_node::chain::tx::check_stateless(yui_client::tx::RawTx::from_proto(t), &doc.chain_id)
+            .unwrap()
     };
     let relief = |by: &ed25519_dalek::SigningKey, c: R| {
         check(signed(
             by,
             &doc.chain_id,
             50,
-            yui_node::loadbench::relief(c),
+            yui_node::bench::network::relief(c),
         ))
     };
     let grant = |kind: pb::RoleKind, scope: &str| {
@@ -172,7 +172,7 @@ fn the_event_stream_resumes_after_any_cursor() {
             &admin,
             &doc.chain_id,
             50,
-            yui_node::loadbench::grant_call(&me, kind, scope),
+            yui_node::bench::network::grant_call(&me, kind, scope),
         ))
     };
     let pledge = |by: &ed25519_dalek::SigningKey| {

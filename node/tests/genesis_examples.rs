@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use yui_node::{chain, genesis, network, store};
+use yui_node::chain;
+use yui_node::setup::{genesis, network};
+use yui_node::storage as store;
 
 #[test]
 fn every_example_network_builds_a_valid_genesis() {

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use yui_node::guard::{check_call, check_text};
+use yui_node::admission::guard::{check_call, check_text};
 use yui_proto::v1 as pb;
 
 const REJECT: &[(&str, &str)] = &[

@@ -1,15 +1,20 @@
-//! End-to-end test harness: builds the real `yui` binary, writes a network description,
-//! genesis and node configs into a temporary directory, starts `yui run` processes bound to
-//! 127.0.0.1 on free ports, and gives tests gRPC clients and transaction signing. Every
-//! process is killed when its `NodeProc` is dropped; every wait is bounded.
+//! End-to-end test harness: builds the real `yui` binary and starts a network of `yui run`
+//! processes on 127.0.0.1 through the node's own local-network launcher
+//! (`yui_node::setup::localnet`, the one `yui devnet` uses), and gives tests gRPC clients and
+//! transaction signing (`yui-client`). Every process is killed when its `NodeProc` is
+//! dropped; every wait is bounded.
 
-use anyhow::{anyhow, bail, Context as _, Result};
-use ed25519_dalek::{Signer, SigningKey};
-use prost::Message;
+use anyhow::{anyhow, bail, Result};
+use ed25519_dalek::SigningKey;
+use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use yui_node::runtime::driver::now_ms;
+use yui_node::setup::genesis::{ConsensusParams, FaultModelName};
+use yui_node::setup::localnet::{LocalNet, LocalNode, Options, READY_TIMEOUT};
+use yui_node::setup::network::{NetworkDesc, OrgDesc};
 use yui_proto::v1 as pb;
 use yui_proto::v1::ledger_client::LedgerClient;
 
@@ -52,18 +57,15 @@ pub fn yui_bin() -> Result<PathBuf> {
     .map_err(|e| anyhow!(e))
 }
 
-/// Fetch `http://ADDR/metrics` from a node's config'd metrics address (bounded by time).
+/// Fetch `http://ADDR/metrics` from a node's metrics address (bounded by time).
 pub async fn fetch_metrics(node: &NodeProc) -> Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let cfg = std::fs::read_to_string(&node.config)?;
-    let addr = cfg
-        .lines()
-        .find(|l| l.starts_with("metrics_listen"))
-        .and_then(|l| l.split('"').nth(1))
-        .ok_or_else(|| anyhow!("no metrics_listen in config"))?
-        .to_string();
+    let addr = node
+        .config
+        .metrics_listen
+        .ok_or_else(|| anyhow!("the node serves no metrics"))?;
     let fut = async {
-        let mut s = tokio::net::TcpStream::connect(&addr).await?;
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
         s.write_all(
             format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
                 .as_bytes(),
@@ -76,84 +78,38 @@ pub async fn fetch_metrics(node: &NodeProc) -> Result<String> {
     tokio::time::timeout(Duration::from_secs(10), fut).await?
 }
 
-/// A `yui run` process.
-pub struct NodeProc {
-    /// Its config file.
-    pub config: PathBuf,
-    /// Its data directory.
-    pub data_dir: PathBuf,
-    /// gRPC endpoint, `http://127.0.0.1:PORT`.
-    pub endpoint: String,
-    child: Option<Child>,
-    log: PathBuf,
+/// A `yui run` process of a test network: the shared launcher's node, with the test-only
+/// fault switch on.
+pub struct NodeProc(pub LocalNode);
+
+impl std::ops::Deref for NodeProc {
+    type Target = LocalNode;
+    fn deref(&self) -> &LocalNode {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for NodeProc {
+    fn deref_mut(&mut self) -> &mut LocalNode {
+        &mut self.0
+    }
 }
 
 impl NodeProc {
     /// Start the process and wait (bounded) until its gRPC answers.
     pub async fn start(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let child = Command::new(yui_bin()?)
-            .env("YUI_TEST_FAULTS", "1")
-            .arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("cannot start yui")?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(mut c) = self.client().await {
-                if c.get_chain_info(pb::GetChainInfoRequest {}).await.is_ok() {
-                    return Ok(());
-                }
-            }
-            if let Some(c) = self.child.as_mut() {
-                if let Some(status) = c.try_wait()? {
-                    bail!(
-                        "yui exited with {status} at start; log:\n{}",
-                        self.log_text()
-                    );
-                }
-            }
-            if Instant::now() > deadline {
-                bail!("yui did not answer within 30 s; log:\n{}", self.log_text());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// The node's log so far.
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.spawn(&yui_bin()?, &[("YUI_TEST_FAULTS", "1")])?;
+        self.0.wait_ready(READY_TIMEOUT).await
     }
 
     /// SIGKILL the process and reap it.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.0.kill();
     }
 
     /// SIGTERM and wait (bounded), then SIGKILL if needed.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.0.stop();
     }
 
     /// Delete the data directory (the node must be stopped).
@@ -175,31 +131,11 @@ impl NodeProc {
     /// Freeze (SIGSTOP) or resume (SIGCONT) the process: while frozen it sends and receives
     /// nothing, as if cut off from the network.
     pub fn freeze(&self, frozen: bool) {
-        if let Some(c) = &self.child {
-            let sig = if frozen { "-STOP" } else { "-CONT" };
-            let _ = Command::new("kill")
-                .arg(sig)
-                .arg(c.id().to_string())
-                .status();
-        }
-    }
-
-    /// Whether the process is running.
-    pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-
-    /// A node process for an arbitrary config file (for tests that add nodes by hand).
-    pub fn custom(config: PathBuf, data_dir: PathBuf, endpoint: String, log: PathBuf) -> NodeProc {
-        NodeProc {
-            config,
-            data_dir,
-            endpoint,
-            child: None,
-            log,
-        }
+        self.0.signal(if frozen {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        });
     }
 
     /// A connected client.
@@ -216,12 +152,6 @@ impl Drop for Net {
         if std::env::var_os("YUI_KEEP_TEST_DIRS").is_some() {
             self.dir.disable_cleanup(true);
         }
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        self.kill9();
     }
 }
 
@@ -248,11 +178,19 @@ fn turn_lock() -> std::sync::Arc<tokio::sync::Mutex<()>> {
 
 /// Load a key file written by `yui keys generate`.
 pub fn load_key(path: &Path) -> Result<SigningKey> {
-    let text = std::fs::read_to_string(path)?;
-    let seed: [u8; 32] = hex::decode(text.trim())?
-        .try_into()
-        .map_err(|_| anyhow!("bad key file"))?;
-    Ok(SigningKey::from_bytes(&seed))
+    yui_node::setup::keys::load(path)
+}
+
+/// The test networks' consensus timings: fast blocks and timeouts.
+pub fn test_consensus() -> ConsensusParams {
+    ConsensusParams {
+        min_block_interval_ms: 20,
+        heartbeat_interval_ms: 300,
+        timeout_propose_ms: 1000,
+        timeout_prevote_ms: 500,
+        timeout_precommit_ms: 500,
+        ..ConsensusParams::default()
+    }
 }
 
 impl Net {
@@ -275,81 +213,34 @@ impl Net {
             eprintln!("test network directory: {}", dir.path().display());
         }
         let chain_id = "yui-test".to_string();
-        let network = format!(
-            r#"chain_id = "{chain_id}"
-fault_model = "{fault_model}"
-max_expiry_blocks = 100
-
-[consensus]
-min_block_interval_ms = 20
-heartbeat_interval_ms = 300
-timeout_propose_ms = 1000
-timeout_prevote_ms = 500
-timeout_precommit_ms = 500
-
-[[organizations]]
-id = "tama"
-name = "Tama City"
-validators = {validators}
-observers = {observers}
-admins = 1
-"#
-        );
-        std::fs::write(dir.path().join("network.toml"), network)?;
-        let status = Command::new(yui_bin()?)
-            .args(["genesis", "init", "--network"])
-            .arg(dir.path().join("network.toml"))
-            .arg("--keys-dir")
-            .arg(dir.path().join("keys"))
-            .arg("--out")
-            .arg(dir.path().join("genesis.json"))
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("yui genesis init failed");
-        }
-        let total = validators + observers;
-        let all = yui_node::network::free_ports(3 * total as usize)?;
-        let ports: Vec<(u16, u16, u16)> = all.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
-        let mut nodes = Vec::new();
-        for i in 1..=total {
-            let node_dir = dir.path().join(format!("node{i}"));
-            let key_line = if i <= validators {
-                format!("validator_key = \"../keys/tama-validator-{i}.key\"")
-            } else {
-                format!(
-                    "node_key = \"../keys/tama-observer-{}.key\"",
-                    i - validators
-                )
-            };
-            std::fs::create_dir_all(&node_dir)?;
-            let (port, p2p, metrics) = ports[i as usize - 1];
-            let peers: Vec<String> = ports
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j + 1 != i as usize)
-                .map(|(_, (_, p, _))| format!("\"127.0.0.1:{p}\""))
-                .collect();
-            let config = node_dir.join("node.toml");
-            std::fs::write(
-                &config,
-                format!(
-                    "data_dir = \"data\"\ngenesis = \"../genesis.json\"\n{key_line}\ngrpc_listen = \"127.0.0.1:{port}\"\np2p_listen = \"127.0.0.1:{p2p}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\npeers = [{}]\n",
-                    peers.join(", ")
-                ),
-            )?;
-            nodes.push(NodeProc {
-                config,
-                data_dir: node_dir.join("data"),
-                endpoint: format!("http://127.0.0.1:{port}"),
-                child: None,
-                log: node_dir.join("node.log"),
-            });
-        }
+        let desc = NetworkDesc {
+            chain_id: chain_id.clone(),
+            fault_model: match fault_model {
+                "byzantine" => FaultModelName::Byzantine,
+                "crash" => FaultModelName::Crash,
+                other => bail!("unknown fault model {other:?}"),
+            },
+            max_expiry_blocks: 100,
+            consensus: test_consensus(),
+            parameters: Default::default(),
+            organizations: vec![OrgDesc {
+                id: "tama".into(),
+                name: "Tama City".into(),
+                validators,
+                observers,
+                ..OrgDesc::default()
+            }],
+        };
+        let opts = Options {
+            metrics: true,
+            ..Options::default()
+        };
+        let mut local = LocalNet::create(dir.path(), &desc, now_ms(), &opts)?;
+        let admin = load_key(&local.key_path("tama-admin-1"))?;
+        let mut nodes: Vec<NodeProc> = local.nodes.drain(..).map(NodeProc).collect();
         for n in &mut nodes {
             n.start().await?;
         }
-        let admin = load_key(&dir.path().join("keys/tama-admin-1.key"))?;
         Ok(Net {
             dir,
             nodes,
@@ -360,45 +251,13 @@ admins = 1
     }
 }
 
+/// Transaction building and signing, exactly as a client in any language does it: the
+/// signature covers `"yui/v1/tx-signature\0" || body` (`yui-client`).
+pub use yui_client::tx::{body, random_key, sign as sign_body};
+
 /// 16 random bytes.
 pub fn nonce() -> Vec<u8> {
-    let mut n = [0u8; 16];
-    getrandom::fill(&mut n).unwrap_or_default();
-    n.to_vec()
-}
-
-/// A fresh random key.
-pub fn random_key() -> SigningKey {
-    let mut s = [0u8; 32];
-    getrandom::fill(&mut s).unwrap_or_default();
-    SigningKey::from_bytes(&s)
-}
-
-/// Sign a body exactly as a client in any language would: the signature covers
-/// "yui/v1/tx-signature\0" || body.
-pub fn sign_body(key: &SigningKey, body: &pb::TxBody) -> pb::SignedTransaction {
-    let bytes = body.encode_to_vec();
-    let msg = [b"yui/v1/tx-signature\0".as_slice(), &bytes].concat();
-    pb::SignedTransaction {
-        body: bytes,
-        signature: key.sign(&msg).to_bytes().to_vec(),
-    }
-}
-
-/// A body for `call` by `key`, expiring `ahead` blocks after `height`.
-pub fn body(
-    key: &SigningKey,
-    chain_id: &str,
-    expires_at_height: u64,
-    call: pb::tx_body::Call,
-) -> pb::TxBody {
-    pb::TxBody {
-        chain_id: chain_id.to_string(),
-        signer: key.verifying_key().to_bytes().to_vec(),
-        expires_at_height,
-        nonce: nonce(),
-        call: Some(call),
-    }
+    yui_client::tx::random_nonce().to_vec()
 }
 
 /// A governance GrantRole call.

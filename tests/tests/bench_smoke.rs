@@ -74,7 +74,7 @@ fn the_contract_benchmark_runs_every_call_successfully_and_reports() {
             .lines()
             .find(|l| l.contains(workload))
             .unwrap_or_else(|| panic!("no {workload} line in:\n{stdout}"));
-        for place in ["in memory", "on fjall", "on sled"] {
+        for place in ["in memory", "on fjall"] {
             assert!(
                 line.contains(&format!("calls/s {place}")),
                 "{place}: {line}"

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tonic::metadata::MetadataValue;
-use yui_node::vault_api::{auth_header, method, AUTH_HEADER};
+use yui_node::api::personal_data::{auth_header, method, AUTH_HEADER};
 use yui_proto::v1 as pb;
 use yui_proto::v1::eco_call::Call as E;
 use yui_proto::v1::eco_client::EcoClient;

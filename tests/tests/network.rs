@@ -277,36 +277,27 @@ async fn stopping_and_restarting_every_node_loses_no_committed_transaction() {
     assert_eq!(roots.len(), 1);
 }
 
-/// Write a node config for an extra process and return it.
-fn extra_node(net: &Net, name: &str, key_line: &str, genesis: &str) -> NodeProc {
-    let dir = net.dir.path().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let free = yui_node::network::free_ports(2).unwrap();
-    let (grpc, p2p) = (free[0], free[1]);
-    let peers: Vec<String> = (1..=net.nodes.len())
-        .map(|i| {
-            let cfg =
-                std::fs::read_to_string(net.dir.path().join(format!("node{i}/node.toml"))).unwrap();
-            let line = cfg
-                .lines()
-                .find(|l| l.starts_with("p2p_listen"))
-                .unwrap()
-                .to_string();
-            line.split('"').nth(1).unwrap().to_string()
-        })
-        .map(|a| format!("\"{a}\""))
-        .collect();
-    let config = dir.join("node.toml");
-    std::fs::write(
-        &config,
-        format!("data_dir = \"data\"\ngenesis = \"{genesis}\"\n{key_line}\ngrpc_listen = \"127.0.0.1:{grpc}\"\np2p_listen = \"127.0.0.1:{p2p}\"\npeers = [{}]\n", peers.join(", ")),
-    )
-    .unwrap();
-    NodeProc::custom(
-        config,
-        dir.join("data"),
-        format!("http://127.0.0.1:{grpc}"),
-        dir.join("node.log"),
+/// An extra node process in `net.dir/name`, dialing every node of `net`: `validator` says
+/// whether `key` (relative to its directory) is a validator key or an observer's node key.
+fn extra_node(net: &Net, name: &str, key: &str, validator: bool, genesis: &str) -> NodeProc {
+    let free = yui_node::setup::localnet::free_ports(2).unwrap();
+    let at = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let key = Some(std::path::PathBuf::from(key));
+    let config = yui_node::setup::config::NodeConfig {
+        data_dir: "data".into(),
+        genesis: genesis.into(),
+        validator_key: if validator { key.clone() } else { None },
+        node_key: if validator { None } else { key },
+        grpc_listen: at(free[0]),
+        p2p_listen: at(free[1]),
+        peers: net.nodes.iter().map(|n| n.config.p2p_listen).collect(),
+        metrics_listen: None,
+        log_format: Default::default(),
+        mempool: Default::default(),
+    };
+    NodeProc(
+        yui_node::setup::localnet::LocalNode::write(name, &net.dir.path().join(name), config)
+            .unwrap(),
     )
 }
 
@@ -325,7 +316,7 @@ async fn a_key_not_in_genesis_cannot_join_or_affect_consensus() {
     .unwrap();
     g["observers"] = serde_json::json!([{ "organization": "tama", "name": "intruder", "public_key": hex::encode(key.verifying_key().to_bytes()) }]);
     std::fs::write(dir.join("genesis.json"), serde_json::to_string(&g).unwrap()).unwrap();
-    let mut outsider = extra_node(&net, "outsider", "node_key = \"node.key\"", "genesis.json");
+    let mut outsider = extra_node(&net, "outsider", "node.key", false, "genesis.json");
     outsider.start().await.unwrap();
     let mut c0 = net.nodes[0].client().await.unwrap();
     let h = height(&mut c0).await.unwrap();
@@ -351,7 +342,8 @@ async fn a_twin_of_a_live_validator_cannot_make_the_network_fork() {
     let mut twin = extra_node(
         &net,
         "twin",
-        "validator_key = \"../keys/tama-validator-2.key\"",
+        "../keys/tama-validator-2.key",
+        true,
         "../genesis.json",
     );
     twin.start().await.unwrap();

@@ -40,7 +40,7 @@ async fn transaction_and_event_proofs_verify_offline_and_any_changed_byte_fails(
     let cursor = committed.receipt.unwrap().first_event.unwrap();
 
     let genesis = net.dir.path().join("genesis.json");
-    let set = yui_node::genesis::GenesisDoc::load(&genesis)
+    let set = yui_node::setup::genesis::GenesisDoc::load(&genesis)
         .unwrap()
         .validator_set()
         .unwrap();
@@ -58,10 +58,10 @@ async fn transaction_and_event_proofs_verify_offline_and_any_changed_byte_fails(
         .await
         .unwrap()
         .into_inner();
-    let v = yui_node::proof::verify(&tx_proof, &set).unwrap();
+    let v = yui_client::proof::verify(&tx_proof, &set).unwrap();
     assert_eq!(v.tx_id.0.to_vec(), ids[4]);
     assert!(v.success);
-    let e = yui_node::proof::verify(&ev_proof, &set).unwrap();
+    let e = yui_client::proof::verify(&ev_proof, &set).unwrap();
     assert!(matches!(
         e.event.and_then(|e| e.kind),
         Some(pb::event::Kind::Governance(pb::GovernanceEvent {
@@ -90,7 +90,7 @@ async fn transaction_and_event_proofs_verify_offline_and_any_changed_byte_fails(
     for i in 0..bytes.len() {
         let mut b = bytes.clone();
         b[i] ^= 0x01;
-        let r = yui_node::proof::decode(&b).and_then(|p| yui_node::proof::verify(&p, &set));
+        let r = yui_client::proof::decode(&b).and_then(|p| yui_client::proof::verify(&p, &set));
         assert!(r.is_err(), "a proof with byte {i} changed still verifies");
     }
     let mut b = bytes.clone();

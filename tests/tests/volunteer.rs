@@ -9,7 +9,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tonic::metadata::MetadataValue;
-use yui_node::vault_api::{auth_header, method, AUTH_HEADER};
+use yui_node::api::personal_data::{auth_header, method, AUTH_HEADER};
 use yui_proto::v1 as pb;
 use yui_proto::v1::personal_data_client::PersonalDataClient;
 use yui_proto::v1::points_call::Call as P;

@@ -1,0 +1,355 @@
+//! The `Eco` and `Points` gRPC services: read-only queries over the committed state of the eco
+//! contract and the shared points ledger. Balances are computed at the block time of the latest
+//! committed block (so "spendable" means spendable in the next block, give or take the block
+//! interval). Every error is a status with the right code and a sentence a person understands.
+
+use crate::api::status::{contract, internal};
+use crate::chain::ChainReader;
+use tonic::{Request, Response, Status};
+use yui_contracts::eco;
+use yui_contracts::points;
+use yui_proto::v1 as pb;
+use yui_proto::v1::eco_server::{Eco, EcoServer};
+use yui_proto::v1::points_server::{Points, PointsServer};
+
+/// Both services over the committed chain.
+#[derive(Clone)]
+pub struct EcoApi {
+    /// Committed chain.
+    pub chain: ChainReader,
+}
+
+impl EcoApi {
+    /// The `Eco` service.
+    pub fn eco_server(&self) -> EcoServer<EcoApi> {
+        EcoServer::new(self.clone())
+    }
+
+    /// The `Points` service.
+    pub fn points_server(&self) -> PointsServer<EcoApi> {
+        PointsServer::new(self.clone())
+    }
+
+    fn now_ms(&self) -> Result<u64, Status> {
+        Ok(self.chain.tip().map_err(internal)?.time_ms)
+    }
+}
+
+fn holder_arg(b: &[u8]) -> Result<[u8; 32], Status> {
+    <[u8; 32]>::try_from(b).map_err(|_| {
+        Status::invalid_argument(format!(
+            "holder must be a 32-byte account key, got {} bytes",
+            b.len()
+        ))
+    })
+}
+
+fn id_arg(what: &str, id: &str) -> Result<(), Status> {
+    if id.is_empty() {
+        return Err(Status::invalid_argument(format!("{what} is required")));
+    }
+    yui_contracts::governance::check_id(what, id, 64)
+        .map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+fn page_size(p: Option<&pb::PageRequest>, default: usize, max: usize) -> Result<usize, Status> {
+    let n = p.map_or(0, |p| p.page_size) as usize;
+    if n > max {
+        return Err(Status::invalid_argument(format!(
+            "page_size must be at most {max}"
+        )));
+    }
+    Ok(if n == 0 { default } else { n })
+}
+
+/// A page token is the hex of the last index key returned (opaque to clients).
+fn key_token(p: Option<&pb::PageRequest>) -> Result<Option<Vec<u8>>, Status> {
+    match p.map(|p| p.page_token.as_str()).unwrap_or("") {
+        "" => Ok(None),
+        t => hex::decode(t).map(Some).map_err(|_| {
+            Status::invalid_argument(
+                "page_token is not valid: pass back next_page_token from the previous response unchanged",
+            )
+        }),
+    }
+}
+
+#[tonic::async_trait]
+impl Eco for EcoApi {
+    async fn get_participant(
+        &self,
+        req: Request<pb::GetParticipantRequest>,
+    ) -> Result<Response<pb::GetParticipantResponse>, Status> {
+        let r = req.into_inner();
+        id_arg("participant_id", &r.participant_id)?;
+        let size = page_size(r.page.as_ref(), eco::DEFAULT_PAGE, eco::MAX_PAGE)?;
+        let after = key_token(r.page.as_ref())?;
+        if let Some(a) = &after {
+            if !a.starts_with(b"eco/prd/") {
+                return Err(Status::invalid_argument(
+                    "page_token does not belong to this query",
+                ));
+            }
+        }
+        let now = self.now_ms()?;
+        let state = self.chain.state();
+        let p = eco::participant(&state, &r.participant_id)
+            .map_err(contract)?
+            .ok_or_else(|| Status::not_found("no participant has this id"))?;
+        let devices = eco::devices_of(&state, &p.id).map_err(contract)?;
+        let (reductions, next) =
+            eco::reductions_of(&state, &p.id, after.as_deref(), size).map_err(contract)?;
+        let balance = eco::participant_balance(&state, &p, now).map_err(contract)?;
+        Ok(Response::new(pb::GetParticipantResponse {
+            participant: Some(p.to_proto()),
+            devices: devices.iter().map(eco::Device::to_proto).collect(),
+            reductions,
+            next_page_token: next.map(hex::encode).unwrap_or_default(),
+            balance: Some(balance),
+        }))
+    }
+
+    async fn get_program_totals(
+        &self,
+        req: Request<pb::GetProgramTotalsRequest>,
+    ) -> Result<Response<pb::GetProgramTotalsResponse>, Status> {
+        let r = req.into_inner();
+        id_arg("program_id", &r.program_id)?;
+        let state = self.chain.state();
+        let prog = eco::program(&state, &r.program_id)
+            .map_err(contract)?
+            .ok_or_else(|| Status::not_found("no program has this id"))?;
+        let (totals, participants, devices) =
+            eco::program_totals(&state, &prog.id).map_err(contract)?;
+        let t =
+            points::totals(&state, points::PointType::Eco, &prog.organization).map_err(contract)?;
+        Ok(Response::new(pb::GetProgramTotalsResponse {
+            points: Some(pb::PointsTotals {
+                point_type: pb::PointType::Eco as i32,
+                issuer: prog.organization.clone(),
+                minted: t.minted,
+                burned: t.burned,
+                expired: t.expired,
+                outstanding: t.outstanding(),
+            }),
+            program: Some(prog.to_proto()),
+            participants,
+            devices,
+            totals,
+        }))
+    }
+
+    async fn get_credit_report(
+        &self,
+        req: Request<pb::GetCreditReportRequest>,
+    ) -> Result<Response<pb::GetCreditReportResponse>, Status> {
+        let r = req.into_inner();
+        id_arg("report_id", &r.report_id)?;
+        let report = eco::report(&self.chain.state(), &r.report_id)
+            .map_err(contract)?
+            .ok_or_else(|| Status::not_found("no credit report has this id"))?;
+        Ok(Response::new(pb::GetCreditReportResponse {
+            report: Some(report),
+        }))
+    }
+
+    async fn export_credit_report(
+        &self,
+        req: Request<pb::ExportCreditReportRequest>,
+    ) -> Result<Response<pb::ExportCreditReportResponse>, Status> {
+        let r = req.into_inner();
+        id_arg("report_id", &r.report_id)?;
+        let format = pb::ExportFormat::try_from(r.format)
+            .ok()
+            .filter(|f| *f != pb::ExportFormat::Unspecified)
+            .ok_or_else(|| {
+                Status::invalid_argument("format must be EXPORT_FORMAT_CSV or EXPORT_FORMAT_JSON")
+            })?;
+        let state = self.chain.state();
+        let report = eco::report(&state, &r.report_id)
+            .map_err(contract)?
+            .ok_or_else(|| Status::not_found("no credit report has this id"))?;
+        let readings = eco::report_readings(&state, &r.report_id).map_err(contract)?;
+        let (content_type, content) = match format {
+            pb::ExportFormat::Json => (
+                "application/json",
+                report_json(&report, &readings).to_string(),
+            ),
+            _ => ("text/csv", report_csv(&report, &readings)),
+        };
+        Ok(Response::new(pb::ExportCreditReportResponse {
+            content_type: content_type.into(),
+            content,
+        }))
+    }
+}
+
+/// JST ISO date-time of a block time (the committee reads local time).
+fn jst(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.to_offset(time::macros::offset!(+9))
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The CSV export: one line per claimed reading. Columns are stable; times are JST.
+pub fn report_csv(report: &pb::CreditReport, readings: &[pb::Reduction]) -> String {
+    let mut out = String::from(
+        "report_id,program_id,reading_id,participant_id,device_id,methodology,fiscal_year,period_start_jst,period_end_jst,electricity_wh,distance_m,fuel_ml,grid_g_per_mwh,gasoline_mg_per_l,baseline_g,project_g,reduction_g,manual,evidence_hash\n",
+    );
+    for r in readings {
+        let rd = r.reading.clone().unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            report.report_id,
+            report.program_id,
+            r.reading_id,
+            r.participant_id,
+            r.device_id,
+            r.methodology,
+            r.fiscal_year,
+            jst(r.period_start_ms),
+            jst(r.period_end_ms),
+            rd.electricity_wh,
+            rd.distance_m,
+            rd.fuel_ml,
+            r.grid_g_per_mwh,
+            r.gasoline_mg_per_l,
+            r.baseline_g,
+            r.project_g,
+            r.reduction_g,
+            r.manual,
+            hex::encode(&rd.evidence_hash),
+        ));
+    }
+    out
+}
+
+/// The JSON export: the report with its totals and every claimed reading.
+pub fn report_json(report: &pb::CreditReport, readings: &[pb::Reduction]) -> serde_json::Value {
+    use serde_json::json;
+    json!({
+        "report_id": report.report_id,
+        "program_id": report.program_id,
+        "period_start_jst": jst(report.period_start_ms),
+        "period_end_jst": jst(report.period_end_ms),
+        "readings": report.readings,
+        "participants": report.participants,
+        "total_g_co2": report.total_g,
+        "total_t_co2_truncated": report.total_g / 1_000_000,
+        "by_methodology": report.by_methodology.iter().map(|m| json!({
+            "methodology": m.methodology,
+            "fiscal_year": m.fiscal_year,
+            "readings": m.readings,
+            "reduction_g": m.reduction_g,
+        })).collect::<Vec<_>>(),
+        "certified_tonnes": report.certified_tonnes,
+        "serial_numbers": report.serial_numbers,
+        "sales": report.sales.iter().map(|s| json!({
+            "buyer": s.buyer,
+            "tonnes": s.tonnes,
+            "price_yen_per_tonne": s.price_yen_per_tonne,
+            "recorded_at_jst": jst(s.recorded_at_ms),
+        })).collect::<Vec<_>>(),
+        "reductions": readings.iter().map(|r| {
+            let rd = r.reading.clone().unwrap_or_default();
+            json!({
+                "reading_id": r.reading_id,
+                "participant_id": r.participant_id,
+                "device_id": r.device_id,
+                "methodology": r.methodology,
+                "fiscal_year": r.fiscal_year,
+                "period_start_jst": jst(r.period_start_ms),
+                "period_end_jst": jst(r.period_end_ms),
+                "electricity_wh": rd.electricity_wh,
+                "distance_m": rd.distance_m,
+                "fuel_ml": rd.fuel_ml,
+                "grid_g_per_mwh": r.grid_g_per_mwh,
+                "gasoline_mg_per_l": r.gasoline_mg_per_l,
+                "baseline_g": r.baseline_g,
+                "project_g": r.project_g,
+                "reduction_g": r.reduction_g,
+                "manual": r.manual,
+                "evidence_hash": hex::encode(&rd.evidence_hash),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}
+
+#[tonic::async_trait]
+impl Points for EcoApi {
+    async fn get_balances(
+        &self,
+        req: Request<pb::GetBalancesRequest>,
+    ) -> Result<Response<pb::GetBalancesResponse>, Status> {
+        let holder = holder_arg(&req.into_inner().holder)?;
+        let now = self.now_ms()?;
+        let balances = points::balances(&self.chain.state(), &holder, now).map_err(contract)?;
+        Ok(Response::new(pb::GetBalancesResponse { balances }))
+    }
+
+    async fn get_history(
+        &self,
+        req: Request<pb::GetPointsHistoryRequest>,
+    ) -> Result<Response<pb::GetPointsHistoryResponse>, Status> {
+        let r = req.into_inner();
+        let holder = holder_arg(&r.holder)?;
+        let size = page_size(r.page.as_ref(), points::DEFAULT_PAGE, points::MAX_PAGE)?;
+        let from = match r.page.as_ref().map(|p| p.page_token.as_str()).unwrap_or("") {
+            "" => 0,
+            t => t.parse::<u64>().map_err(|_| {
+                Status::invalid_argument(
+                    "page_token is not valid: pass back next_page_token from the previous response unchanged",
+                )
+            })?,
+        };
+        let (movements, next) =
+            points::history(&self.chain.state(), &holder, from, size).map_err(contract)?;
+        Ok(Response::new(pb::GetPointsHistoryResponse {
+            movements,
+            next_page_token: next.map(|n| n.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn list_settlements(
+        &self,
+        req: Request<pb::ListSettlementsRequest>,
+    ) -> Result<Response<pb::ListSettlementsResponse>, Status> {
+        let r = req.into_inner();
+        id_arg("issuer", &r.issuer)?;
+        let size = page_size(r.page.as_ref(), points::DEFAULT_PAGE, points::MAX_PAGE)?;
+        let after = key_token(r.page.as_ref())?;
+        if let Some(a) = &after {
+            if !a.starts_with(b"pts/seti/") {
+                return Err(Status::invalid_argument(
+                    "page_token does not belong to this query",
+                ));
+            }
+        }
+        let (list, next) = points::settlements(
+            &self.chain.state(),
+            &r.issuer,
+            r.unpaid_only,
+            after.as_deref(),
+            size,
+        )
+        .map_err(contract)?;
+        Ok(Response::new(pb::ListSettlementsResponse {
+            settlements: list.iter().map(points::Settlement::to_proto).collect(),
+            next_page_token: next.map(hex::encode).unwrap_or_default(),
+        }))
+    }
+
+    async fn get_totals(
+        &self,
+        _req: Request<pb::GetPointsTotalsRequest>,
+    ) -> Result<Response<pb::GetPointsTotalsResponse>, Status> {
+        let totals = points::all_totals(&self.chain.state()).map_err(contract)?;
+        Ok(Response::new(pb::GetPointsTotalsResponse { totals }))
+    }
+}

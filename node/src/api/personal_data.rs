@@ -1,0 +1,590 @@
+//! The `PersonalData` gRPC service over this node's [`Vault`], and client authentication by
+//! signed request tokens (ADR 0005).
+//!
+//! Every call carries the metadata header
+//! `x-yui-auth: <account public key hex>.<unix ms>.<signature hex>`, where the signature is
+//! ed25519 (strict verification) over `"yui/v1/auth\0" || <gRPC method path> || <unix ms as
+//! decimal ASCII>`. The time must be within ±60 s of this node's clock and each token is
+//! accepted once (a bounded replay cache). The account's organization comes from governance
+//! state through [`AccountLookup`]; records are owned by organizations.
+//!
+//! This module must never put record content in a status message or a log line, and never
+//! trust a header it has not verified.
+
+use crate::vault::{Vault, VaultError};
+use ed25519_dalek::{Signature, VerifyingKey};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tonic::{Request, Response, Status};
+use yui_proto::v1 as pb;
+use yui_proto::v1::personal_data_server::{PersonalData, PersonalDataServer};
+
+pub use yui_client::auth::{
+    auth_header, auth_message, method, AUTH_DOMAIN, AUTH_HEADER, AUTH_WINDOW_MS,
+};
+
+/// Most tokens remembered for replay protection (one window's worth of calls).
+pub const MAX_REPLAY_CACHE: usize = 200_000;
+
+/// How the service learns which organization an account belongs to, from governance state.
+/// Return `None` for unknown accounts and for accounts that hold no role any more, so that a
+/// revoked key loses access to its organization's records.
+pub trait AccountLookup: Send + Sync {
+    /// The organization id of the account with this ed25519 public key, if it holds a role.
+    fn organization_of(&self, key: &[u8; 32]) -> Option<String>;
+}
+
+/// [`AccountLookup`] over the committed governance state: an account's organization, if the
+/// account exists and still holds at least one role. Store errors count as "unknown" (the call
+/// is refused, never allowed) and are logged.
+#[derive(Clone)]
+pub struct LedgerAccounts(pub crate::chain::ChainReader);
+
+impl AccountLookup for LedgerAccounts {
+    fn organization_of(&self, key: &[u8; 32]) -> Option<String> {
+        match yui_contracts::governance::account(&self.0.state(), key) {
+            Ok(Some(acc)) if !acc.roles.is_empty() => Some(acc.organization),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup for the vault failed");
+                None
+            }
+        }
+    }
+}
+
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+fn system_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The `PersonalData` service.
+#[derive(Clone)]
+pub struct PersonalDataApi {
+    vault: Vault,
+    lookup: Arc<dyn AccountLookup>,
+    now_ms: Clock,
+    // Signature → expiry time; a token is accepted once within its window.
+    seen: Arc<Mutex<BTreeMap<[u8; 64], u64>>>,
+}
+
+fn unauthenticated(why: &str) -> Status {
+    Status::unauthenticated(format!(
+        "{why}; every PersonalData call needs the `{AUTH_HEADER}` header \
+         (<account key hex>.<unix ms>.<ed25519 signature hex>, see docs/personal-data.md)"
+    ))
+}
+
+fn to_status(e: VaultError) -> Status {
+    match e {
+        VaultError::NotFound => Status::not_found(e.to_string()),
+        VaultError::PermissionDenied => Status::permission_denied(e.to_string()),
+        VaultError::Erased => Status::failed_precondition(e.to_string()),
+        VaultError::InvalidArgument(m) => Status::invalid_argument(m),
+        VaultError::Internal(m) => {
+            tracing::error!(error = %m, "personal-data vault failure");
+            Status::internal("the personal-data vault failed; see the node's log")
+        }
+    }
+}
+
+fn fields_in(fields: Vec<pb::PersonalField>) -> Vec<(String, String)> {
+    fields.into_iter().map(|f| (f.name, f.value)).collect()
+}
+
+impl PersonalDataApi {
+    /// The service over `vault`, resolving accounts with `lookup`, on the system clock.
+    pub fn new(vault: Vault, lookup: Arc<dyn AccountLookup>) -> Self {
+        Self::with_clock(vault, lookup, Arc::new(system_now_ms))
+    }
+
+    /// The same with an injected clock (unix ms), for tests.
+    pub fn with_clock(vault: Vault, lookup: Arc<dyn AccountLookup>, now_ms: Clock) -> Self {
+        PersonalDataApi {
+            vault,
+            lookup,
+            now_ms,
+            seen: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    /// Wrap in the tonic server type, ready for `Server::builder().add_service(..)`.
+    pub fn into_server(self) -> PersonalDataServer<Self> {
+        PersonalDataServer::new(self)
+    }
+
+    /// Verify the request's token for `method_path`; return the caller's organization.
+    pub fn authenticate<T>(
+        &self,
+        request: &Request<T>,
+        method_path: &str,
+    ) -> Result<String, Status> {
+        let header = request
+            .metadata()
+            .get(AUTH_HEADER)
+            .ok_or_else(|| unauthenticated("missing authentication"))?
+            .to_str()
+            .map_err(|_| unauthenticated("the authentication header is not ASCII"))?;
+        let mut parts = header.split('.');
+        let (Some(key_hex), Some(ms_text), Some(sig_hex), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(unauthenticated(
+                "the authentication header must have three parts",
+            ));
+        };
+        let key: [u8; 32] = hex::decode(key_hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| unauthenticated("the account key must be 64 hex digits"))?;
+        let sig: [u8; 64] = hex::decode(sig_hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| unauthenticated("the signature must be 128 hex digits"))?;
+        if ms_text.is_empty() || ms_text.len() > 20 || !ms_text.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(unauthenticated(
+                "the time must be unix milliseconds in decimal",
+            ));
+        }
+        let unix_ms: u64 = ms_text
+            .parse()
+            .map_err(|_| unauthenticated("the time must be unix milliseconds in decimal"))?;
+        // Signed over the canonical decimal form only: "0123" and "123" are not the same token.
+        if unix_ms.to_string() != ms_text {
+            return Err(unauthenticated("the time must have no leading zeros"));
+        }
+        let now = (self.now_ms)();
+        if now.abs_diff(unix_ms) > AUTH_WINDOW_MS {
+            return Err(unauthenticated(
+                "the token's time is more than 60 seconds from the node's clock (check the client's clock)",
+            ));
+        }
+        let vk = VerifyingKey::from_bytes(&key)
+            .map_err(|_| unauthenticated("the account key is not a valid ed25519 key"))?;
+        vk.verify_strict(
+            &auth_message(method_path, unix_ms),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| {
+            unauthenticated(&format!(
+                "the signature does not verify for method {method_path} at that time"
+            ))
+        })?;
+        let org = self.lookup.organization_of(&key).ok_or_else(|| {
+            unauthenticated("this key is not an account with a role on the ledger")
+        })?;
+        self.remember(sig, now, unix_ms)?;
+        Ok(org)
+    }
+
+    fn remember(&self, sig: [u8; 64], now: u64, unix_ms: u64) -> Result<(), Status> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, expiry| *expiry >= now);
+        if seen.contains_key(&sig) {
+            return Err(unauthenticated(
+                "this token was already used; sign a fresh token for every call",
+            ));
+        }
+        if seen.len() >= MAX_REPLAY_CACHE {
+            return Err(Status::resource_exhausted(
+                "too many PersonalData calls in the last minute; retry shortly",
+            ));
+        }
+        seen.insert(sig, unix_ms.saturating_add(AUTH_WINDOW_MS));
+        Ok(())
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Vault) -> crate::vault::Result<T> + Send + 'static,
+    ) -> Result<T, Status> {
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || f(vault))
+            .await
+            .map_err(|_| Status::internal("the personal-data vault task failed"))?
+            .map_err(to_status)
+    }
+}
+
+#[tonic::async_trait]
+impl PersonalData for PersonalDataApi {
+    async fn put(
+        &self,
+        request: Request<pb::PutPersonalDataRequest>,
+    ) -> Result<Response<pb::PutPersonalDataResponse>, Status> {
+        let org = self.authenticate(&request, method::PUT)?;
+        let fields = fields_in(request.into_inner().fields);
+        let (id, commitment) = self.blocking(move |v| v.put(&org, fields)).await?;
+        Ok(Response::new(pb::PutPersonalDataResponse {
+            id,
+            commitment: commitment.to_vec(),
+        }))
+    }
+
+    async fn get(
+        &self,
+        request: Request<pb::GetPersonalDataRequest>,
+    ) -> Result<Response<pb::GetPersonalDataResponse>, Status> {
+        let org = self.authenticate(&request, method::GET)?;
+        let id = request.into_inner().id;
+        let rec = self.blocking(move |v| v.get(&org, &id)).await?;
+        Ok(Response::new(pb::GetPersonalDataResponse {
+            id: rec.id.clone(),
+            commitment: rec.commitment.to_vec(),
+            fields: rec
+                .fields
+                .iter()
+                .map(|(name, value)| pb::PersonalField {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn update(
+        &self,
+        request: Request<pb::UpdatePersonalDataRequest>,
+    ) -> Result<Response<pb::UpdatePersonalDataResponse>, Status> {
+        let org = self.authenticate(&request, method::UPDATE)?;
+        let req = request.into_inner();
+        let id = req.id;
+        let fields = fields_in(req.fields);
+        let id2 = id.clone();
+        let commitment = self.blocking(move |v| v.update(&org, &id2, fields)).await?;
+        Ok(Response::new(pb::UpdatePersonalDataResponse {
+            id,
+            commitment: commitment.to_vec(),
+        }))
+    }
+
+    async fn erase(
+        &self,
+        request: Request<pb::ErasePersonalDataRequest>,
+    ) -> Result<Response<pb::ErasePersonalDataResponse>, Status> {
+        let org = self.authenticate(&request, method::ERASE)?;
+        let id = request.into_inner().id;
+        let id2 = id.clone();
+        self.blocking(move |v| v.erase(&org, &id2)).await?;
+        Ok(Response::new(pb::ErasePersonalDataResponse { id }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tonic::Code;
+
+    struct Orgs(BTreeMap<[u8; 32], String>);
+    impl AccountLookup for Orgs {
+        fn organization_of(&self, key: &[u8; 32]) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+    }
+
+    struct Fixture {
+        api: PersonalDataApi,
+        a: SigningKey,
+        b: SigningKey,
+        stranger: SigningKey,
+        clock: Arc<AtomicU64>,
+        _dir: tempfile::TempDir,
+    }
+
+    const T0: u64 = 1_795_000_000_000;
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        let a = SigningKey::from_bytes(&[1; 32]);
+        let b = SigningKey::from_bytes(&[2; 32]);
+        let stranger = SigningKey::from_bytes(&[3; 32]);
+        let mut m = BTreeMap::new();
+        m.insert(a.verifying_key().to_bytes(), "org-hachioji".to_string());
+        m.insert(b.verifying_key().to_bytes(), "org-tama".to_string());
+        let clock = Arc::new(AtomicU64::new(T0));
+        let c2 = clock.clone();
+        let api = PersonalDataApi::with_clock(
+            vault,
+            Arc::new(Orgs(m)),
+            Arc::new(move || c2.load(Ordering::SeqCst)),
+        );
+        Fixture {
+            api,
+            a,
+            b,
+            stranger,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    fn signed<T>(msg: T, key: &SigningKey, method: &str, ms: u64) -> Request<T> {
+        let mut r = Request::new(msg);
+        r.metadata_mut()
+            .insert(AUTH_HEADER, auth_header(key, method, ms).parse().unwrap());
+        r
+    }
+
+    fn record() -> Vec<pb::PersonalField> {
+        vec![
+            pb::PersonalField {
+                name: "name".into(),
+                value: "山田太郎".into(),
+            },
+            pb::PersonalField {
+                name: "phone".into(),
+                value: "090-1234-5678".into(),
+            },
+        ]
+    }
+
+    async fn put(f: &Fixture, key: &SigningKey) -> pb::PutPersonalDataResponse {
+        f.api
+            .put(signed(
+                pb::PutPersonalDataRequest { fields: record() },
+                key,
+                method::PUT,
+                T0,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    fn get_req(id: &str, key: &SigningKey, ms: u64) -> Request<pb::GetPersonalDataRequest> {
+        signed(
+            pb::GetPersonalDataRequest { id: id.into() },
+            key,
+            method::GET,
+            ms,
+        )
+    }
+
+    fn assert_no_content(s: &Status) {
+        for secret in ["山田", "090", "1234-5678"] {
+            assert!(!s.message().contains(secret), "{}", s.message());
+        }
+    }
+
+    #[tokio::test]
+    async fn put_get_update_erase_round_trip() {
+        let f = fixture();
+        let put = put(&f, &f.a).await;
+        assert!(put.id.starts_with("pd_"));
+        assert_eq!(put.commitment.len(), 32);
+        let got = f
+            .api
+            .get(get_req(&put.id, &f.a, T0 + 1))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.fields.len(), 2);
+        assert_eq!(got.fields[0].value, "山田太郎");
+        assert_eq!(got.commitment, put.commitment);
+        let upd = f
+            .api
+            .update(signed(
+                pb::UpdatePersonalDataRequest {
+                    id: put.id.clone(),
+                    fields: vec![pb::PersonalField {
+                        name: "email".into(),
+                        value: "taro@example.jp".into(),
+                    }],
+                },
+                &f.a,
+                method::UPDATE,
+                T0 + 2,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_ne!(upd.commitment, put.commitment);
+        f.api
+            .erase(signed(
+                pb::ErasePersonalDataRequest { id: put.id.clone() },
+                &f.a,
+                method::ERASE,
+                T0 + 3,
+            ))
+            .await
+            .unwrap();
+        let s = f.api.get(get_req(&put.id, &f.a, T0 + 4)).await.unwrap_err();
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        assert!(s.message().contains("erased"));
+    }
+
+    #[tokio::test]
+    async fn other_organization_is_denied_without_content() {
+        let f = fixture();
+        let put = put(&f, &f.a).await;
+        let s = f.api.get(get_req(&put.id, &f.b, T0)).await.unwrap_err();
+        assert_eq!(s.code(), Code::PermissionDenied);
+        assert_no_content(&s);
+        let s = f
+            .api
+            .get(get_req(&format!("pd_{}", "a".repeat(32)), &f.a, T0 + 1))
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::NotFound);
+    }
+
+    #[tokio::test]
+    async fn authentication_is_strict() {
+        let f = fixture();
+        let put = put(&f, &f.a).await;
+        let id = put.id.as_str();
+        // No header.
+        let s = f
+            .api
+            .get(Request::new(pb::GetPersonalDataRequest { id: id.into() }))
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::Unauthenticated);
+        // Unknown account.
+        let s = f.api.get(get_req(id, &f.stranger, T0)).await.unwrap_err();
+        assert_eq!(s.code(), Code::Unauthenticated);
+        // Stale and future tokens.
+        for ms in [T0 - AUTH_WINDOW_MS - 1, T0 + AUTH_WINDOW_MS + 1] {
+            let s = f.api.get(get_req(id, &f.a, ms)).await.unwrap_err();
+            assert_eq!(s.code(), Code::Unauthenticated, "{ms}");
+        }
+        // A token for another method.
+        let s = f
+            .api
+            .get(signed(
+                pb::GetPersonalDataRequest { id: id.into() },
+                &f.a,
+                method::ERASE,
+                T0 + 10,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::Unauthenticated);
+        // Another key's signature under a's key.
+        let forged = auth_header(&f.b, method::GET, T0 + 11);
+        let sig = forged.rsplit('.').next().unwrap();
+        let header = format!(
+            "{}.{}.{}",
+            hex::encode(f.a.verifying_key().as_bytes()),
+            T0 + 11,
+            sig
+        );
+        let mut r = Request::new(pb::GetPersonalDataRequest { id: id.into() });
+        r.metadata_mut()
+            .insert(AUTH_HEADER, header.parse().unwrap());
+        assert_eq!(
+            f.api.get(r).await.unwrap_err().code(),
+            Code::Unauthenticated
+        );
+        // Malformed headers.
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "zz.1.zz",
+            &format!("{}.+1.00", "0".repeat(64)),
+        ] {
+            let mut r = Request::new(pb::GetPersonalDataRequest { id: id.into() });
+            r.metadata_mut().insert(AUTH_HEADER, bad.parse().unwrap());
+            assert_eq!(
+                f.api.get(r).await.unwrap_err().code(),
+                Code::Unauthenticated
+            );
+        }
+        // Leading zeros change the signed text.
+        let good = auth_header(&f.a, method::GET, T0 + 12);
+        let zeroed = good.replacen(&format!(".{}.", T0 + 12), &format!(".0{}.", T0 + 12), 1);
+        let mut r = Request::new(pb::GetPersonalDataRequest { id: id.into() });
+        r.metadata_mut()
+            .insert(AUTH_HEADER, zeroed.parse().unwrap());
+        assert_eq!(
+            f.api.get(r).await.unwrap_err().code(),
+            Code::Unauthenticated
+        );
+        // A valid token works once.
+        f.api.get(get_req(id, &f.a, T0 + 20)).await.unwrap();
+        let s = f.api.get(get_req(id, &f.a, T0 + 20)).await.unwrap_err();
+        assert_eq!(s.code(), Code::Unauthenticated);
+        assert!(s.message().contains("already used"));
+        // After the window, the cache forgets it (and the clock rejects it anyway).
+        f.clock.store(T0 + 3 * AUTH_WINDOW_MS, Ordering::SeqCst);
+        let s = f.api.get(get_req(id, &f.a, T0 + 20)).await.unwrap_err();
+        assert_eq!(s.code(), Code::Unauthenticated);
+        f.api
+            .get(get_req(id, &f.a, T0 + 3 * AUTH_WINDOW_MS))
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn ledger_accounts_reads_governance_state() {
+        use crate::setup::genesis::{
+            ConsensusParams, FaultModelName, GenesisAccount, GenesisDoc, GenesisOrg,
+            GenesisValidator,
+        };
+        let admin = SigningKey::from_bytes(&[7; 32]);
+        let validator = SigningKey::from_bytes(&[8; 32]);
+        let doc = GenesisDoc {
+            chain_id: "yui-test".into(),
+            genesis_time_ms: T0,
+            fault_model: FaultModelName::Crash,
+            max_expiry_blocks: 100,
+            consensus: ConsensusParams::default(),
+            organizations: vec![GenesisOrg {
+                id: "org-hachioji".into(),
+                name: "Hachioji City".into(),
+            }],
+            validators: vec![GenesisValidator {
+                organization: "org-hachioji".into(),
+                name: "hachioji-1".into(),
+                public_key: hex::encode(validator.verifying_key().as_bytes()),
+                power: 1,
+            }],
+            observers: vec![],
+            accounts: vec![GenesisAccount {
+                public_key: hex::encode(admin.verifying_key().as_bytes()),
+                organization: "org-hachioji".into(),
+                roles: vec!["org_admin".into()],
+            }],
+            parameters: BTreeMap::new(),
+        };
+        let store: Arc<dyn crate::storage::Store> = Arc::new(crate::storage::MemStore::default());
+        let chain = crate::chain::Chain::open(store, &doc).unwrap();
+        let lookup = LedgerAccounts(chain.reader.clone());
+        assert_eq!(
+            lookup.organization_of(&admin.verifying_key().to_bytes()),
+            Some("org-hachioji".to_string())
+        );
+        assert_eq!(lookup.organization_of(&[9; 32]), None);
+    }
+
+    #[tokio::test]
+    async fn bad_fields_are_invalid_argument() {
+        let f = fixture();
+        let s = f
+            .api
+            .put(signed(
+                pb::PutPersonalDataRequest { fields: vec![] },
+                &f.a,
+                method::PUT,
+                T0,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let s = f
+            .api
+            .get(get_req("pd_nope", &f.a, T0 + 1))
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument);
+    }
+}

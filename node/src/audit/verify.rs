@@ -1,0 +1,279 @@
+//! Verification by replay: every block of a chain on a fresh in-memory chain, from genesis,
+//! through the same `Chain::validate` the network uses — the hash link to the parent, the
+//! commit certificate against the validator set that the replayed state names for that height
+//! (so validator changes are followed, and a set change without its governance approval is
+//! caught), every transaction's strict signature, expiry and uniqueness, the transaction and
+//! event Merkle roots, and the state root after re-executing every transaction. The first
+//! failure is reported with its height (and transaction where there is one).
+//!
+//! Verification trusts nothing it reads and must never write to what it verifies.
+
+use crate::chain::{BlockError, Chain, StoreState, StoredBlock};
+use crate::setup::genesis::GenesisDoc;
+use crate::storage::{MemStore, Store};
+use anyhow::{anyhow, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use yui_contracts::StateRead;
+
+/// What a verification found.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Report {
+    /// Chain id.
+    pub chain_id: String,
+    /// Genesis hash.
+    pub genesis_hash: String,
+    /// Blocks verified.
+    pub blocks: u64,
+    /// Transactions verified.
+    pub transactions: u64,
+    /// Transactions whose call failed (recorded with an error receipt).
+    pub failed_transactions: u64,
+    /// Transactions by call (`contract.call`).
+    pub transactions_by_call: BTreeMap<String, u64>,
+    /// Heights at which the validator set changed.
+    pub validator_set_changes: Vec<u64>,
+    /// Time of the first block (ms since the Unix epoch).
+    pub first_block_time_ms: u64,
+    /// Time of the last block.
+    pub last_block_time_ms: u64,
+    /// Hash of the last block verified.
+    pub last_block_hash: String,
+    /// "ok" or "failed".
+    pub result: String,
+    /// What failed, if anything.
+    pub failure: Option<Failure>,
+}
+
+/// The first failure.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Failure {
+    /// Height of the block that failed.
+    pub height: u64,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+impl Report {
+    /// The report as a person reads it.
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        let span = if self.blocks > 0 {
+            format!(
+                "{} .. {} ({} s)",
+                fmt_time(self.first_block_time_ms),
+                fmt_time(self.last_block_time_ms),
+                self.last_block_time_ms
+                    .saturating_sub(self.first_block_time_ms)
+                    / 1000
+            )
+        } else {
+            "no blocks".into()
+        };
+        s.push_str(&format!("chain            {}\n", self.chain_id));
+        s.push_str(&format!("genesis          {}\n", self.genesis_hash));
+        s.push_str(&format!("blocks verified  {}\n", self.blocks));
+        s.push_str(&format!(
+            "transactions     {} ({} failed calls, recorded)\n",
+            self.transactions, self.failed_transactions
+        ));
+        for (k, v) in &self.transactions_by_call {
+            s.push_str(&format!("  {k:<40} {v}\n"));
+        }
+        s.push_str(&format!(
+            "validator set changes at heights {:?}\n",
+            self.validator_set_changes
+        ));
+        s.push_str(&format!("time span        {span}\n"));
+        s.push_str(&format!("last block       {}\n", self.last_block_hash));
+        match &self.failure {
+            None => s.push_str("RESULT           OK: every hash link, certificate, signature, Merkle root and state root verified\n"),
+            Some(f) => s.push_str(&format!("RESULT           FAILED at height {}: {}\n", f.height, f.reason)),
+        }
+        s
+    }
+}
+
+fn fmt_time(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// Replay `blocks` from `genesis`. `stored_state`, if given, is the state a data directory
+/// holds; it must equal the replayed state at the end.
+pub fn verify(
+    genesis: &GenesisDoc,
+    blocks: impl Iterator<Item = Result<StoredBlock>>,
+    expected: Option<u64>,
+    stored_state: Option<Arc<dyn Store>>,
+    progress: bool,
+) -> Result<Report> {
+    let store: Arc<dyn Store> = Arc::new(MemStore::default());
+    let mut chain = Chain::open(store.clone(), genesis)?;
+    let mut r = Report {
+        chain_id: genesis.chain_id.clone(),
+        genesis_hash: chain.reader.genesis_hash.to_string(),
+        result: "ok".into(),
+        ..Default::default()
+    };
+    let bar = if progress {
+        let b = indicatif::ProgressBar::new(expected.unwrap_or(0));
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} verifying {pos}/{len} blocks [{elapsed_precise}] {per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut last_set = None;
+    let fail = |r: &mut Report, height: u64, reason: String| {
+        r.result = "failed".into();
+        r.failure = Some(Failure { height, reason });
+    };
+    for b in blocks {
+        let h = chain.tip().height + 1;
+        let b = match b {
+            Ok(b) => b,
+            Err(e) => {
+                fail(&mut r, h, format!("cannot read block {h}: {e:#}"));
+                break;
+            }
+        };
+        if b.header.height != h {
+            fail(
+                &mut r,
+                h,
+                format!(
+                    "expected block {h} next, found block {} (a block is missing or out of order)",
+                    b.header.height
+                ),
+            );
+            break;
+        }
+        let hash = b.header.hash();
+        if b.header.parent_hash != chain.tip().hash {
+            fail(
+                &mut r,
+                h,
+                format!(
+                    "block {h} does not link to block {} (parent hash {} is not {})",
+                    h - 1,
+                    b.header.parent_hash,
+                    chain.tip().hash
+                ),
+            );
+            break;
+        }
+        let set = chain.reader.validator_set(h)?;
+        if let Err(e) = b.cert.verify(&genesis.chain_id, h, &hash, &set) {
+            fail(&mut r, h, format!("the commit certificate of block {h} is not valid for the validator set of that height: {e}"));
+            break;
+        }
+        let ex = match chain.validate(&b.header, &b.txs) {
+            Ok(ex) => ex,
+            Err(BlockError::Invalid(why)) => {
+                fail(&mut r, h, why);
+                break;
+            }
+            // The replay's own memory store failed: no finding about the chain.
+            Err(e @ BlockError::Failed(_)) => return Err(anyhow!("the replay failed: {e}")),
+        };
+        let set_hash = set.hash();
+        if last_set.is_some_and(|s| s != set_hash) {
+            r.validator_set_changes.push(h);
+        }
+        last_set = Some(set_hash);
+        for (tx, rc) in ex.txs.iter().zip(&ex.receipts) {
+            *r.transactions_by_call
+                .entry(yui_contracts::call_name(&tx.call).to_string())
+                .or_default() += 1;
+            if rc.result.is_err() {
+                r.failed_transactions += 1;
+            }
+        }
+        r.transactions += ex.txs.len() as u64;
+        if r.blocks == 0 {
+            r.first_block_time_ms = b.header.time_ms;
+        }
+        r.last_block_time_ms = b.header.time_ms;
+        r.last_block_hash = hash.to_string();
+        chain.commit(&ex, b.cert)?;
+        r.blocks += 1;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if r.failure.is_none() {
+        if let Some(n) = expected {
+            let held = r.blocks;
+            if held != n {
+                fail(
+                    &mut r,
+                    held + 1,
+                    format!("the source promised {n} blocks but held {held}"),
+                );
+            }
+        }
+    }
+    if r.failure.is_none() {
+        if let Some(stored) = stored_state {
+            if let Some((key, what)) =
+                first_state_difference(&StoreState(stored.as_ref()), &StoreState(store.as_ref()))?
+            {
+                let h = chain.tip().height;
+                fail(
+                    &mut r,
+                    h,
+                    format!("the stored state differs from the replayed state after block {h}: key {} is {what}", yui_contracts::state::printable_key(&key)),
+                );
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// The first key where two states differ.
+fn first_state_difference(
+    a: &dyn StateRead,
+    b: &dyn StateRead,
+) -> Result<Option<(Vec<u8>, &'static str)>> {
+    const PAGE: usize = 1024;
+    let (mut ca, mut cb): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
+    loop {
+        let pa = a
+            .scan(b"", ca.as_deref(), PAGE)
+            .map_err(|e| anyhow!("{e}"))?;
+        let pb = b
+            .scan(b"", cb.as_deref(), PAGE)
+            .map_err(|e| anyhow!("{e}"))?;
+        for i in 0..pa.len().max(pb.len()) {
+            match (pa.get(i), pb.get(i)) {
+                (Some((ka, va)), Some((kb, vb))) => {
+                    if ka != kb {
+                        return Ok(Some((ka.min(kb).clone(), "present on one side only")));
+                    }
+                    if va != vb {
+                        return Ok(Some((ka.clone(), "changed")));
+                    }
+                }
+                (Some((k, _)), None) => {
+                    return Ok(Some((
+                        k.clone(),
+                        "in the data directory but not in the replay",
+                    )))
+                }
+                (None, Some((k, _))) => {
+                    return Ok(Some((k.clone(), "missing from the data directory")))
+                }
+                (None, None) => {}
+            }
+        }
+        if pa.len() < PAGE && pb.len() < PAGE {
+            return Ok(None);
+        }
+        ca = pa.last().map(|(k, _)| k.clone());
+        cb = pb.last().map(|(k, _)| k.clone());
+    }
+}

@@ -1,0 +1,139 @@
+//! `yui bench replay`: how fast `yui verify` replays a chain on this machine, next to the
+//! machine's own single-core ed25519 verification rate (the physical reference). Builds a
+//! synthetic chain of signed governance transactions in memory, writes it as an export file,
+//! and times the verification of that file on one thread.
+
+use crate::audit::{export, verify};
+use crate::chain::tx::check_stateless;
+use crate::chain::{Chain, StoredBlock};
+use crate::setup::network;
+use crate::storage::{MemStore, Store};
+use anyhow::Result;
+use ed25519_dalek::{Signer, SigningKey, Verifier};
+use std::sync::Arc;
+use std::time::Instant;
+use yui_client::tx::RawTx;
+use yui_consensus::{CommitCertificate, VoteData, VoteType};
+
+/// Single-core strict ed25519 verifications per second (median of 5 runs of `n`).
+pub fn sig_rate(n: usize) -> f64 {
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let msg = [42u8; 200];
+    let sig = key.sign(&msg);
+    let vk = key.verifying_key();
+    let mut rates: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..n {
+                let _ = std::hint::black_box(vk.verify_strict(std::hint::black_box(&msg), &sig));
+            }
+            n as f64 / t.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    let _ = vk.verify(&msg, &sig);
+    rates[2]
+}
+
+/// Build `txs` transactions in blocks of `per_block`, then time their verification.
+pub fn replay(txs: usize, per_block: usize) -> Result<()> {
+    let dir = tempfile_dir()?;
+    let desc: network::NetworkDesc = toml::from_str(
+        "chain_id = \"bench\"\nfault_model = \"byzantine\"\nmax_expiry_blocks = 100000\n[[organizations]]\nid = \"tama\"\nname = \"Tama\"\nvalidators = 1\n",
+    )?;
+    let doc = network::genesis_from(&desc, &dir, 1_000)?;
+    let validator = crate::setup::keys::load(&dir.join("tama-validator-1.key"))?;
+    let admin = crate::setup::keys::load(&dir.join("tama-admin-1.key"))?;
+    let store: Arc<dyn Store> = Arc::new(MemStore::default());
+    let mut chain = Chain::open(store, &doc)?;
+    let mut blocks = Vec::new();
+    let mut made = 0usize;
+    eprintln!("building a chain of {txs} signed transactions ...");
+    while made < txs {
+        let h = chain.tip().height + 1;
+        let n = per_block.min(txs - made);
+        let batch = (0..n)
+            .map(|i| {
+                let k = (made + i) as u64;
+                let t = crate::bench::network::grant_tx(&admin, &doc.chain_id, h + 10, 0, k);
+                check_stateless(RawTx::from_proto(t), &doc.chain_id)
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        made += n;
+        let ex = chain
+            .execute(
+                chain.tip().time_ms + 1000,
+                validator.verifying_key().to_bytes(),
+                batch,
+                true,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let hash = ex.header.hash();
+        let me = validator.verifying_key().to_bytes();
+        let vote = VoteData {
+            chain_id: doc.chain_id.clone(),
+            vote_type: VoteType::Precommit,
+            height: h,
+            round: 0,
+            block_hash: Some(hash),
+            validator: me,
+        }
+        .sign(&validator);
+        let cert = CommitCertificate {
+            height: h,
+            round: 0,
+            block_hash: hash,
+            signatures: vec![(me, vote.signature)],
+        };
+        blocks.push(StoredBlock {
+            header: ex.header.clone(),
+            txs: ex.txs.iter().map(|t| t.raw.clone()).collect(),
+            cert: cert.clone(),
+        });
+        chain.commit(&ex, cert)?;
+    }
+    let file = dir.join("bench.yexp");
+    let header = export::ExportHeader {
+        chain_id: doc.chain_id.clone(),
+        genesis_hash: doc.hash()?,
+        count: blocks.len() as u64,
+    };
+    export::write_export(&file, &header, blocks.into_iter().map(Ok))?;
+    let sig = sig_rate(20_000);
+    let mut rates = Vec::new();
+    for run in 0..3 {
+        let (h, blocks) = export::read_export(&file)?;
+        let t = Instant::now();
+        let report = verify::verify(&doc, blocks, Some(h.count), None, false)?;
+        let secs = t.elapsed().as_secs_f64();
+        if let Some(f) = report.failure {
+            anyhow::bail!("benchmark chain failed to verify: {f:?}");
+        }
+        let rate = report.transactions as f64 / secs;
+        eprintln!(
+            "run {}: {} transactions in {secs:.2} s",
+            run + 1,
+            report.transactions
+        );
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    println!("replay (yui verify, one thread): {median:.0} transactions/s (median of 3, {txs} txs, {per_block} per block)");
+    println!("single-core ed25519 verify_strict: {sig:.0} signatures/s (median of 5)");
+    println!("ratio replay / signature rate: {:.2}", median / sig);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A fresh scratch directory under the system temp dir.
+pub(crate) fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!(
+        "yui-bench-{}-{}",
+        std::process::id(),
+        crate::runtime::driver::now_ms()
+    ));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}

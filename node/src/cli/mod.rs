@@ -1,0 +1,85 @@
+//! The `yui` subcommands, one file each. `main.rs` holds the clap types of the top level and
+//! dispatches here on one tokio runtime; each subcommand owns its arguments and returns the
+//! process's exit code (failure for a verification that fails, success otherwise), or an
+//! error that `main` prints.
+//!
+//! A subcommand assembles the node's pieces and talks to the person at the terminal; the
+//! logic it calls lives in the concern folders, never here.
+
+pub mod bench;
+pub mod certificate;
+pub mod devnet;
+pub mod docs;
+pub mod export;
+pub mod genesis;
+pub mod keys;
+pub mod proof;
+pub mod run;
+pub mod verify;
+
+use crate::setup::config::LogFormat;
+use crate::setup::genesis::{FaultModelName, GenesisDoc, GenesisValidator};
+use anyhow::{bail, Context as _, Result};
+use std::path::PathBuf;
+
+/// Install the log subscriber: `YUI_LOG` filters (default `info`), lines go to stderr, with
+/// colours only when stderr is a terminal.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("YUI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Where the validator set to trust comes from.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// Trust the validator set of this genesis file.
+    #[arg(long, conflicts_with = "validators")]
+    pub genesis: Option<PathBuf>,
+    /// Trust this validator set: a JSON object {"fault_model": "byzantine", "validators": [...]}
+    /// with validators as in genesis.
+    #[arg(long)]
+    pub validators: Option<PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+struct TrustedSet {
+    fault_model: FaultModelName,
+    validators: Vec<GenesisValidator>,
+}
+
+impl TrustArgs {
+    /// The validator set to trust.
+    pub fn validator_set(&self) -> Result<yui_consensus::ValidatorSet> {
+        match (&self.genesis, &self.validators) {
+            (Some(g), None) => GenesisDoc::load(g)?.validator_set(),
+            (None, Some(v)) => {
+                let text = std::fs::read_to_string(v)
+                    .with_context(|| format!("cannot read {}", v.display()))?;
+                let t: TrustedSet =
+                    serde_json::from_str(&text).context("the validator set file is not valid")?;
+                let records = t
+                    .validators
+                    .iter()
+                    .map(|v| {
+                        Ok(yui_contracts::governance::ValidatorRecord {
+                            organization: v.organization.clone(),
+                            name: v.name.clone(),
+                            public_key: crate::setup::genesis::parse_key(&v.public_key)?,
+                            power: v.power,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                crate::setup::genesis::records_to_set(&records, t.fault_model.model())
+            }
+            _ => bail!("give --genesis or --validators"),
+        }
+    }
+}

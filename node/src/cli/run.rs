@@ -1,0 +1,154 @@
+//! `yui run`: one node from its config file. Assembles the pieces in order — chain store and
+//! chain, mempool, p2p network, consensus driver, personal-data vault, gRPC API — runs them
+//! until SIGTERM or Ctrl-C, and stops them in reverse.
+
+use crate::admission::mempool::Mempool;
+use crate::api::{self, ledger::LedgerApi, personal_data};
+use crate::chain::{keys as chain_keys, Chain};
+use crate::runtime::{driver, p2p, telemetry};
+use crate::setup::config::{LogFormat, NodeConfig};
+use crate::setup::genesis::GenesisDoc;
+use crate::setup::keys;
+use crate::storage::FjallStore;
+use crate::vault::Vault;
+use anyhow::{bail, Context as _, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+/// Run a node from its config file.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The node's TOML config.
+    #[arg(long)]
+    config: PathBuf,
+    /// Override `grpc_listen`.
+    #[arg(long)]
+    grpc_listen: Option<std::net::SocketAddr>,
+    /// Override `log_format`.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+/// Inbound p2p messages queued for the driver before the network task waits.
+const INBOUND_QUEUE: usize = 8192;
+
+/// Run it.
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let mut cfg = NodeConfig::load(&args.config)?;
+    if let Some(a) = args.grpc_listen {
+        cfg.grpc_listen = a;
+    }
+    if let Some(f) = args.log_format {
+        cfg.log_format = f;
+    }
+    super::init_logging(cfg.log_format);
+    run_node(cfg).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_node(cfg: NodeConfig) -> Result<()> {
+    let genesis = GenesisDoc::load(&cfg.genesis)?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
+    let store = FjallStore::open(&cfg.data_dir.join("chain"), chain_keys::LAYOUT)
+        .context("cannot open the chain store (is another node using this data directory?)")?;
+    let chain = Chain::open(Arc::new(store), &genesis)?;
+    let key = cfg.validator_key.as_deref().map(keys::load).transpose()?;
+    if let Some(k) = &key {
+        let set = chain.reader.validator_set(chain.tip().height + 1)?;
+        if !set.contains(&k.verifying_key().to_bytes()) {
+            bail!(
+                "the validator key {} is not in the validator set of this network",
+                hex::encode(k.verifying_key().to_bytes())
+            );
+        }
+    }
+    let tip = chain.tip().clone();
+    tracing::info!(chain_id = %genesis.chain_id, height = tip.height, hash = %tip.hash, "chain opened");
+    let mempool = Arc::new(Mutex::new(Mempool::new(cfg.mempool)));
+    let reader = chain.reader.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(m) = cfg.metrics_listen {
+        telemetry::install(m).with_context(|| format!("cannot serve metrics on {m}"))?;
+        println!("metrics: http://{m}/metrics");
+    }
+    let net_key = match (&key, &cfg.node_key) {
+        (Some(k), _) => k.clone(),
+        (None, Some(path)) => keys::load(path)?,
+        (None, None) => bail!("an observer needs `node_key` (listed in genesis observers); a validator needs `validator_key`"),
+    };
+    let allowed = genesis.network_keys()?;
+    if !allowed.contains(&net_key.verifying_key().to_bytes()) {
+        bail!("this node's key is not listed in genesis (validators or observers), so no peer would accept it");
+    }
+    let p2p_listen = {
+        let l = std::net::TcpListener::bind(cfg.p2p_listen)
+            .with_context(|| format!("cannot listen for peers on {}", cfg.p2p_listen))?;
+        l.local_addr()?
+    };
+    let (in_tx, in_rx) = tokio::sync::mpsc::channel(INBOUND_QUEUE);
+    let (net_out, net_task) = p2p::spawn(
+        p2p::NetConfig {
+            keypair: p2p::keypair_of(&net_key)?,
+            listen: p2p_listen,
+            peers: cfg.peers.clone(),
+            allowed,
+            chain_id: genesis.chain_id.clone(),
+            partition_flag: std::env::var_os("YUI_TEST_FAULTS")
+                .map(|_| cfg.data_dir.join("partitioned")),
+        },
+        reader.clone(),
+        in_tx,
+        stop_rx.clone(),
+    )?;
+    let (driver, shared) = driver::Driver::new(
+        chain,
+        key,
+        genesis.consensus.clone(),
+        &cfg.data_dir.join("consensus.wal"),
+        mempool,
+        Some(driver::NetLink {
+            out: net_out,
+            inbound: in_rx,
+        }),
+    )?;
+    let listener = std::net::TcpListener::bind(cfg.grpc_listen)
+        .with_context(|| format!("cannot listen on {}", cfg.grpc_listen))?;
+    let addr = listener.local_addr()?;
+    drop(listener);
+    let api = LedgerApi {
+        chain: reader,
+        shared,
+        read_only: cfg.validator_key.is_none(),
+    };
+    // The personal-data vault: a store separate from the ledger, never gossiped.
+    let vault = Vault::open(&cfg.data_dir.join("vault"))
+        .map_err(|e| anyhow::anyhow!("cannot open the personal-data vault: {e}"))?;
+    let personal_data = personal_data::PersonalDataApi::new(
+        vault,
+        Arc::new(personal_data::LedgerAccounts(api.chain.clone())),
+    );
+    let server = tokio::spawn(api::serve(addr, api, Some(personal_data), stop_rx.clone()));
+    println!(
+        "yui node ready: gRPC http://{addr} (chain {}, height {})",
+        genesis.chain_id, tip.height
+    );
+    let driver_task = tokio::spawn(driver.run(stop_rx));
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => { r?; tracing::info!("stopping on Ctrl-C"); }
+        r = sigterm() => { r?; tracing::info!("stopping on SIGTERM"); }
+    }
+    // Every receiver may be gone already (a task that ended); nothing is left to tell then.
+    let _ = stop_tx.send(true);
+    driver_task.await??;
+    server.await??;
+    let _ = net_task.await;
+    Ok(())
+}
+
+async fn sigterm() -> Result<()> {
+    let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    s.recv().await;
+    Ok(())
+}

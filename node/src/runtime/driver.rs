@@ -1,0 +1,677 @@
+//! The consensus driver: the only task that owns the engine, the WAL and the chain writer.
+//! It turns real time into engine timeouts, carries out the engine's actions in order
+//! (persist before broadcast), builds and validates blocks, commits decisions in one flushed
+//! batch, and only then publishes the new tip to the API and event subscribers. It also runs
+//! block sync: a node that is behind (down for a while, or with a wiped data directory) asks
+//! its peers for committed blocks, checks each certificate against the validator set of its
+//! height, re-executes the block and commits it.
+
+use crate::admission::mempool::Mempool;
+use crate::chain::{Chain, Executed, StoredBlock, Tip};
+use crate::runtime::p2p::{Gossip, Inbound, Outbound, SyncRequest, SyncResponse, MAX_SYNC_BLOCKS};
+use crate::runtime::telemetry::names;
+use crate::setup::genesis::ConsensusParams;
+use crate::storage::wal::{Wal, WalRecord};
+use anyhow::{anyhow, Context as _, Result};
+use ed25519_dalek::SigningKey;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch, Notify};
+use yui_client::tx::RawTx;
+use yui_consensus::{Action, Engine, EngineConfig, Event, Hash, Header, Message, Timeout};
+
+/// How often a node asks its peers for their height.
+const SYNC_POLL_MS: u64 = 1_000;
+/// While a height has not committed for this long, re-send this node's own proposal and
+/// votes of the height (gossip delivers at most once; Tendermint needs eventual delivery).
+const REBROADCAST_MS: u64 = 1_000;
+/// Most blocks received by gossip kept while undecided.
+const MAX_RECEIVED_BLOCKS: usize = 64;
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What the driver shares with the API.
+#[derive(Clone)]
+pub struct Shared {
+    /// Pending transactions.
+    pub mempool: Arc<Mutex<Mempool>>,
+    /// Woken when a transaction is admitted.
+    pub mempool_notify: Arc<Notify>,
+    /// The committed tip, published after each flushed commit.
+    pub tip: watch::Receiver<Tip>,
+    /// Where to publish gossip (transactions submitted to this node).
+    pub net: Option<mpsc::Sender<Outbound>>,
+}
+
+/// The network side of the driver.
+pub struct NetLink {
+    /// Messages to publish / requests to send.
+    pub out: mpsc::Sender<Outbound>,
+    /// Messages from peers.
+    pub inbound: mpsc::Receiver<Inbound>,
+}
+
+/// The driver.
+pub struct Driver {
+    chain: Chain,
+    engine: Engine,
+    wal: Wal,
+    wal_records: Vec<WalRecord>,
+    key: Option<SigningKey>,
+    params: ConsensusParams,
+    mempool: Arc<Mutex<Mempool>>,
+    notify: Arc<Notify>,
+    tip_tx: watch::Sender<Tip>,
+    net_out: Option<mpsc::Sender<Outbound>>,
+    net_in: Option<mpsc::Receiver<Inbound>>,
+    /// Transactions gossiped by peers, to the admission thread.
+    gossip_txs: std::sync::mpsc::SyncSender<RawTx>,
+    timers: BTreeSet<(u64, Timeout)>,
+    /// Blocks this node executed (built or validated), by hash.
+    pending: HashMap<Hash, Executed>,
+    /// Blocks received with proposals, not yet validated.
+    received: HashMap<Hash, (Header, Vec<RawTx>)>,
+    /// A decided block we do not have yet (fetched by sync).
+    awaiting: Option<yui_consensus::CommitCertificate>,
+    started: bool,
+    started_at: std::time::Instant,
+    last_commit_ms: u64,
+    last_sync_poll_ms: u64,
+    last_blocks_request_ms: u64,
+    last_rebroadcast_ms: u64,
+    last_round: u32,
+}
+
+impl Driver {
+    /// Prepare a driver over an opened chain.
+    pub fn new(
+        chain: Chain,
+        key: Option<SigningKey>,
+        params: ConsensusParams,
+        wal_path: &std::path::Path,
+        mempool: Arc<Mutex<Mempool>>,
+        net: Option<NetLink>,
+    ) -> Result<(Driver, Shared)> {
+        let (wal, wal_records) = Wal::open(wal_path)
+            .with_context(|| format!("cannot open the consensus WAL {}", wal_path.display()))?;
+        let config = EngineConfig {
+            timeout_propose_ms: params.timeout_propose_ms,
+            timeout_prevote_ms: params.timeout_prevote_ms,
+            timeout_precommit_ms: params.timeout_precommit_ms,
+            timeout_delta_ms: params.timeout_delta_ms,
+            timeout_cap_ms: params.timeout_cap_ms,
+            ..EngineConfig::with_chain_id(chain.reader.chain_id.clone())
+        };
+        let engine = Engine::new(config, key.clone());
+        let (tip_tx, tip_rx) = watch::channel(chain.tip().clone());
+        let notify = Arc::new(Notify::new());
+        let (net_out, net_in) = match net {
+            Some(n) => (Some(n.out), Some(n.inbound)),
+            None => (None, None),
+        };
+        let shared = Shared {
+            mempool: mempool.clone(),
+            mempool_notify: notify.clone(),
+            tip: tip_rx,
+            net: net_out.clone(),
+        };
+        let last_commit_ms = chain.tip().time_ms;
+        let gossip_txs = spawn_admission(mempool.clone(), chain.reader.clone(), notify.clone())?;
+        Ok((
+            Driver {
+                chain,
+                engine,
+                wal,
+                wal_records,
+                key,
+                params,
+                mempool,
+                notify,
+                tip_tx,
+                net_out,
+                net_in,
+                gossip_txs,
+                timers: BTreeSet::new(),
+                pending: HashMap::new(),
+                received: HashMap::new(),
+                awaiting: None,
+                started: false,
+                started_at: std::time::Instant::now(),
+                last_commit_ms,
+                last_sync_poll_ms: 0,
+                last_blocks_request_ms: 0,
+                last_rebroadcast_ms: 0,
+                last_round: 0,
+            },
+            shared,
+        ))
+    }
+
+    fn next_height(&self) -> u64 {
+        self.chain.tip().height + 1
+    }
+
+    /// Milliseconds until the next height should start (0 = now): when transactions wait
+    /// and the minimum interval passed, or when the heartbeat interval passed.
+    fn wait_to_start(&self, now: u64) -> u64 {
+        let since = now.saturating_sub(self.last_commit_ms.min(now));
+        let has_txs = self.mempool.lock().map(|m| !m.is_empty()).unwrap_or(false);
+        let interval = if has_txs {
+            self.params.min_block_interval_ms
+        } else {
+            self.params.heartbeat_interval_ms
+        };
+        interval.saturating_sub(since)
+    }
+
+    fn start_height(&mut self, now: u64) -> Result<()> {
+        let height = self.next_height();
+        let validators = self.chain.reader.validator_set(height)?;
+        self.started = true;
+        self.started_at = std::time::Instant::now();
+        let mut events: VecDeque<Event> = self
+            .wal_records
+            .iter()
+            .filter(|r| r.height == height)
+            .map(|r| Event::Restored(r.message.clone()))
+            .collect();
+        events.push_back(Event::StartHeight { height, validators });
+        self.feed(now, events)
+    }
+
+    /// Run until `shutdown` resolves.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+        let mut net_in = self.net_in.take();
+        loop {
+            let now = now_ms();
+            if !self.started && self.awaiting.is_none() && self.wait_to_start(now) == 0 {
+                self.start_height(now)?;
+            }
+            while let Some(&(at, t)) = self.timers.first() {
+                if at > now_ms() {
+                    break;
+                }
+                self.timers.pop_first();
+                self.feed(now_ms(), VecDeque::from([Event::Timeout(t)]))?;
+            }
+            let now = now_ms();
+            if self.net_out.is_some() && now.saturating_sub(self.last_sync_poll_ms) >= SYNC_POLL_MS
+            {
+                self.last_sync_poll_ms = now;
+                self.send(Outbound::Request {
+                    to: None,
+                    request: SyncRequest::Status,
+                });
+            }
+            if self.started
+                && now.saturating_sub(self.last_commit_ms.max(self.last_rebroadcast_ms))
+                    >= REBROADCAST_MS
+            {
+                self.last_rebroadcast_ms = now;
+                self.rebroadcast();
+            }
+            let mut wait_ms = SYNC_POLL_MS.min(REBROADCAST_MS);
+            if let Some(&(at, _)) = self.timers.first() {
+                wait_ms = wait_ms.min(at.saturating_sub(now));
+            }
+            if !self.started && self.awaiting.is_none() {
+                wait_ms = wait_ms.min(self.wait_to_start(now));
+            }
+            if wait_ms == 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
+                _ = self.notify.notified() => {}
+                msg = async { match net_in.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => {
+                    if let Some(m) = msg {
+                        self.on_inbound(m)?;
+                    }
+                }
+                _ = shutdown.changed() => {
+                    tracing::info!("consensus driver stopping");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The header and transactions of a block this node built, validated or received.
+    fn block_for(&self, hash: &Hash) -> Option<(Header, Vec<RawTx>)> {
+        self.pending
+            .get(hash)
+            .map(|ex| {
+                (
+                    ex.header.clone(),
+                    ex.txs.iter().map(|t| t.raw.clone()).collect(),
+                )
+            })
+            .or_else(|| self.received.get(hash).cloned())
+    }
+
+    /// Re-send this node's own messages of the height in progress.
+    fn rebroadcast(&mut self) {
+        let next = self.next_height();
+        let mine: Vec<Message> = self
+            .wal_records
+            .iter()
+            .filter(|r| r.height == next)
+            .map(|r| r.message.clone())
+            .collect();
+        if !mine.is_empty() {
+            tracing::debug!(
+                height = next,
+                messages = mine.len(),
+                "re-sending own consensus messages"
+            );
+        }
+        for m in mine {
+            match m {
+                Message::Vote(v) => self.send(Outbound::Publish(Box::new(Gossip::Vote(v)))),
+                Message::Proposal(p) => {
+                    let block = self.block_for(&p.data.block_hash);
+                    if let Some((header, txs)) = block {
+                        self.send(Outbound::Publish(Box::new(Gossip::Proposal {
+                            proposal: p,
+                            header,
+                            txs,
+                        })));
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&self, o: Outbound) {
+        if let Some(n) = &self.net_out {
+            if n.try_send(o).is_err() {
+                tracing::warn!("network queue full; dropped an outbound message");
+            }
+        }
+    }
+
+    fn on_inbound(&mut self, m: Inbound) -> Result<()> {
+        let now = now_ms();
+        match m {
+            Inbound::Peers(n) => {
+                metrics::gauge!(names::PEERS).set(n as f64);
+                tracing::debug!(peers = n, "peer count");
+            }
+            Inbound::Gossip { from, message } => match *message {
+                Gossip::Tx(raw) => {
+                    // Admission (signature and guard checks) runs on its own thread, so
+                    // consensus keeps moving while transactions are verified. When that thread
+                    // is behind, the transaction is dropped here: it still arrives in a
+                    // proposal, or its submitter's node proposes it.
+                    if self.gossip_txs.try_send(raw).is_err() {
+                        metrics::counter!(names::GOSSIP_TXS_DROPPED).increment(1);
+                    }
+                }
+                Gossip::Txs(txs) => {
+                    // The network task unpacks batches; should one arrive here, admit each.
+                    for raw in txs {
+                        if self.gossip_txs.try_send(raw).is_err() {
+                            metrics::counter!(names::GOSSIP_TXS_DROPPED).increment(1);
+                        }
+                    }
+                }
+                Gossip::Proposal {
+                    proposal,
+                    header,
+                    txs,
+                } => {
+                    if header.hash() != proposal.data.block_hash {
+                        tracing::warn!(peer = %from, "dropped a proposal whose block does not match its hash");
+                        return Ok(());
+                    }
+                    let h = proposal.data.height;
+                    if h < self.next_height() {
+                        return Ok(());
+                    }
+                    if h > self.next_height() {
+                        self.request_blocks(Some(from), now);
+                        return Ok(());
+                    }
+                    if self.received.len() >= MAX_RECEIVED_BLOCKS {
+                        self.received.clear();
+                    }
+                    self.received.insert(header.hash(), (header, txs));
+                    self.consensus_event(now, Event::Proposal(proposal))?;
+                }
+                Gossip::Vote(v) => {
+                    let h = v.data.height;
+                    if h > self.next_height() {
+                        self.request_blocks(Some(from), now);
+                        return Ok(());
+                    }
+                    if h == self.next_height() {
+                        self.consensus_event(now, Event::Vote(v))?;
+                    }
+                }
+                Gossip::Evidence(e) => {
+                    if e.is_valid() {
+                        tracing::warn!(validator = %hex::encode(e.first.data.validator), height = e.first.data.height, "equivocation evidence received");
+                    }
+                }
+            },
+            Inbound::Sync { from, response } => match response {
+                SyncResponse::Status { height } => {
+                    if height > self.chain.tip().height {
+                        self.request_blocks(Some(from), now);
+                    }
+                }
+                SyncResponse::Blocks(blocks) => self.apply_synced(blocks)?,
+                SyncResponse::Error(e) => {
+                    tracing::debug!(peer = %from, error = %e, "sync error from peer")
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn consensus_event(&mut self, now: u64, ev: Event) -> Result<()> {
+        if self.awaiting.is_some() {
+            return Ok(());
+        }
+        if !self.started {
+            // A peer already works on the next height: join it now.
+            self.start_height(now)?;
+        }
+        self.feed(now, VecDeque::from([ev]))
+    }
+
+    fn request_blocks(&mut self, to: Option<libp2p::PeerId>, now: u64) {
+        if now.saturating_sub(self.last_blocks_request_ms) < 500 {
+            return;
+        }
+        self.last_blocks_request_ms = now;
+        self.send(Outbound::Request {
+            to,
+            request: SyncRequest::Blocks {
+                from: self.next_height(),
+                max: MAX_SYNC_BLOCKS,
+            },
+        });
+    }
+
+    /// Apply blocks from a peer: each must extend the tip, carry a certificate valid for the
+    /// validator set of its height, and re-execute to exactly its header.
+    fn apply_synced(&mut self, blocks: Vec<StoredBlock>) -> Result<()> {
+        let mut applied = 0;
+        for b in blocks {
+            let h = b.header.height;
+            if h != self.next_height() {
+                continue;
+            }
+            let hash = b.header.hash();
+            let set = self.chain.reader.validator_set(h)?;
+            if let Err(e) = b.cert.verify(&self.chain.reader.chain_id, h, &hash, &set) {
+                tracing::warn!(height = h, error = %e, "dropped a synced block: its commit certificate does not verify");
+                break;
+            }
+            let ex = match self.chain.validate(&b.header, &b.txs) {
+                Ok(ex) => ex,
+                Err(e) => {
+                    tracing::warn!(height = h, error = %e, "dropped a synced block: it does not re-execute to its header");
+                    break;
+                }
+            };
+            self.commit(ex, b.cert)?;
+            applied += 1;
+        }
+        if applied > 0 {
+            tracing::info!(
+                blocks = applied,
+                height = self.chain.tip().height,
+                "caught up from peers"
+            );
+            // Ask for more right away if the peer has them.
+            self.last_blocks_request_ms = 0;
+            self.last_sync_poll_ms = 0;
+        }
+        Ok(())
+    }
+
+    fn feed(&mut self, now: u64, mut events: VecDeque<Event>) -> Result<()> {
+        // Each event yields finitely many actions; the cap only guards against a bug.
+        let mut steps = 0usize;
+        while let Some(ev) = events.pop_front() {
+            steps += 1;
+            if steps > 100_000 {
+                anyhow::bail!("consensus driver loop did not settle");
+            }
+            for action in self.engine.handle(now, ev) {
+                self.carry_out(now, action, &mut events)?;
+            }
+        }
+        let round = self.engine.round();
+        if round != self.last_round {
+            self.last_round = round;
+            if round > 0 {
+                tracing::info!(
+                    height = self.next_height(),
+                    round,
+                    "consensus moved to a new round"
+                );
+            }
+        }
+        metrics::gauge!(names::ROUND).set(f64::from(round));
+        Ok(())
+    }
+
+    fn validate_block(&mut self, now: u64, hash: &Hash) -> Option<bool> {
+        if self.pending.contains_key(hash) {
+            return Some(true);
+        }
+        let (header, txs) = self.received.get(hash)?.clone();
+        if header.time_ms > now + self.params.max_clock_drift_ms {
+            tracing::warn!(
+                height = header.height,
+                "proposed block time is too far ahead of this node's clock"
+            );
+            return Some(false);
+        }
+        let mempool = self.mempool.clone();
+        let known = move |id: &Hash| mempool.lock().ok().and_then(|m| m.get(id).cloned());
+        match self.chain.validate_with(&header, &txs, &known) {
+            Ok(ex) => {
+                if let Ok(mut m) = self.mempool.lock() {
+                    m.remember_validated(&ex.txs);
+                }
+                self.pending.insert(*hash, ex);
+                Some(true)
+            }
+            Err(e) => {
+                tracing::warn!(height = header.height, error = %e, "proposed block is invalid");
+                Some(false)
+            }
+        }
+    }
+
+    fn commit(&mut self, ex: Executed, cert: yui_consensus::CommitCertificate) -> Result<()> {
+        let flush_started = std::time::Instant::now();
+        let tip = self
+            .chain
+            .commit(&ex, cert)
+            .context("cannot commit the decided block")?;
+        metrics::histogram!(names::STORE_FLUSH_SECONDS)
+            .record(flush_started.elapsed().as_secs_f64());
+        metrics::histogram!(names::COMMIT_SECONDS).record(self.started_at.elapsed().as_secs_f64());
+        metrics::histogram!(names::BLOCK_TXS).record(ex.txs.len() as f64);
+        metrics::counter!(names::TXS_COMMITTED).increment(ex.txs.len() as u64);
+        metrics::gauge!(names::HEIGHT).set(tip.height as f64);
+        tracing::info!(height = tip.height, txs = ex.txs.len(), hash = %tip.hash, "committed block");
+        self.pending.clear();
+        self.received.retain(|_, (h, _)| h.height > tip.height);
+        self.timers.clear();
+        self.started = false;
+        self.awaiting = None;
+        self.last_commit_ms = now_ms();
+        let next = tip.height + 1;
+        self.wal
+            .truncate_below(next, &self.wal_records)
+            .context("cannot truncate the consensus WAL")?;
+        self.wal_records.retain(|r| r.height >= next);
+        let ids: Vec<(Hash, Hash)> = ex.txs.iter().map(|t| (t.id, t.body_hash)).collect();
+        if let Ok(mut m) = self.mempool.lock() {
+            m.prune(&ids, next);
+            metrics::gauge!(names::MEMPOOL_TXS).set(m.len() as f64);
+        }
+        let _ = self.tip_tx.send(tip);
+        Ok(())
+    }
+
+    fn carry_out(&mut self, now: u64, action: Action, events: &mut VecDeque<Event>) -> Result<()> {
+        match action {
+            Action::Persist(message) => {
+                let height = match &message {
+                    Message::Proposal(p) => p.data.height,
+                    Message::Vote(v) => v.data.height,
+                };
+                let record = WalRecord { height, message };
+                self.wal
+                    .append(&record)
+                    .context("cannot write the consensus WAL")?;
+                self.wal_records.push(record);
+            }
+            Action::Broadcast(Message::Proposal(p)) => {
+                let block = self.block_for(&p.data.block_hash);
+                match block {
+                    Some((header, txs)) => {
+                        self.send(Outbound::Publish(Box::new(Gossip::Proposal {
+                            proposal: p,
+                            header,
+                            txs,
+                        })))
+                    }
+                    None => tracing::warn!(
+                        "cannot broadcast a proposal for a block this node does not have"
+                    ),
+                }
+            }
+            Action::Broadcast(Message::Vote(v)) => {
+                self.send(Outbound::Publish(Box::new(Gossip::Vote(v))))
+            }
+            Action::BuildProposal { height, round } => {
+                let time_ms = now.max(self.chain.tip().time_ms + 1);
+                let candidates = {
+                    let m = self
+                        .mempool
+                        .lock()
+                        .map_err(|_| anyhow!("mempool lock poisoned"))?;
+                    m.candidates(
+                        self.params.max_block_txs as usize,
+                        self.params.max_block_bytes,
+                    )
+                };
+                let proposer = self
+                    .key
+                    .as_ref()
+                    .map(|k| k.verifying_key().to_bytes())
+                    .unwrap_or_default();
+                let ex = self
+                    .chain
+                    .execute(time_ms, proposer, candidates, false)
+                    .map_err(|e| anyhow!("cannot build block {height}: {e}"))?;
+                let block_hash = ex.header.hash();
+                tracing::debug!(height, round, txs = ex.txs.len(), "built proposal");
+                self.pending.insert(block_hash, ex);
+                events.push_back(Event::ProposalReady {
+                    height,
+                    round,
+                    block_hash,
+                });
+            }
+            Action::ValidateBlock {
+                height,
+                round,
+                block_hash,
+            } => {
+                if let Some(valid) = self.validate_block(now, &block_hash) {
+                    events.push_back(Event::BlockValidated {
+                        height,
+                        round,
+                        block_hash,
+                        valid,
+                    });
+                }
+            }
+            Action::ScheduleTimeout { timeout, at_ms } => {
+                self.timers.insert((at_ms, timeout));
+            }
+            Action::Decide(cert) => {
+                let ex = match self.pending.remove(&cert.block_hash) {
+                    Some(ex) => Some(ex),
+                    None => {
+                        let hash = cert.block_hash;
+                        self.validate_block(now, &hash);
+                        self.pending.remove(&hash)
+                    }
+                };
+                match ex {
+                    Some(ex) => self.commit(ex, cert)?,
+                    None => {
+                        tracing::info!(
+                            height = cert.height,
+                            "decided a block this node does not have; fetching it from peers"
+                        );
+                        self.awaiting = Some(cert);
+                        self.last_blocks_request_ms = 0;
+                        self.request_blocks(None, now);
+                    }
+                }
+            }
+            Action::Evidence(e) => {
+                metrics::counter!(names::EVIDENCE).increment(1);
+                tracing::warn!(validator = %hex::encode(e.first.data.validator), height = e.first.data.height, "equivocation detected");
+                self.send(Outbound::Publish(Box::new(Gossip::Evidence(e))));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Gossiped transactions waiting for admission, at most.
+const ADMISSION_QUEUE: usize = 20_000;
+
+/// Start the thread that admits transactions gossiped by peers: a transaction already pending
+/// or committed is dropped before its signature is checked; the signature and guard checks run
+/// without the mempool lock.
+fn spawn_admission(
+    mempool: Arc<Mutex<Mempool>>,
+    reader: crate::chain::ChainReader,
+    notify: Arc<Notify>,
+) -> Result<std::sync::mpsc::SyncSender<RawTx>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RawTx>(ADMISSION_QUEUE);
+    std::thread::Builder::new()
+        .name("tx-admission".into())
+        .spawn(move || {
+            for raw in rx {
+                let id = raw.id();
+                let seen = mempool.lock().map(|m| m.contains(&id)).unwrap_or(true);
+                if seen || reader.body_committed(&raw.body_hash()).unwrap_or(false) {
+                    continue;
+                }
+                let Ok(checked) = crate::admission::mempool::precheck(raw, &reader.chain_id) else {
+                    continue;
+                };
+                let Ok(tip) = reader.tip() else { continue };
+                let admitted = mempool
+                    .lock()
+                    .map(|mut m| m.insert(&reader, checked, tip.height).is_ok())
+                    .unwrap_or(false);
+                if admitted {
+                    notify.notify_one();
+                }
+            }
+        })
+        .context("cannot start the transaction admission thread")?;
+    Ok(tx)
+}

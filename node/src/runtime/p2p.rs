@@ -1,0 +1,497 @@
+//! The permissioned peer-to-peer network (libp2p: TCP + noise + yamux).
+//!
+//! - Only nodes whose keys are listed in genesis (validators and observers) may connect: an
+//!   allow-list of their peer ids refuses everyone else after the noise handshake, and the
+//!   refusal is logged.
+//! - Gossip (gossipsub, tuned for meshes of 3–20 peers, message ids = blake3 of the content so
+//!   forwarded copies are deduplicated) carries transactions, proposals with their blocks,
+//!   votes and evidence. Each publication carries a sequence number, so a node that re-sends
+//!   its consensus messages while a height is stuck (lost messages) gets them through.
+//! - Request-response (`/yui/sync/1`) serves block sync: a peer's tip height, and ranges of
+//!   committed blocks with their certificates, answered directly from the store.
+//!
+//! This task never touches consensus or the chain writer: it hands decoded messages to the
+//! driver over a bounded channel and takes messages to publish from it. A peer's message that
+//! does not decode is dropped and logged.
+
+use crate::chain::{ChainReader, StoredBlock};
+use anyhow::{anyhow, Context as _, Result};
+use borsh::{BorshDeserialize, BorshSerialize};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    allow_block_list, gossipsub, identity, noise, request_response, tcp, yamux, Multiaddr, PeerId,
+    StreamProtocol,
+};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use yui_client::tx::RawTx;
+use yui_consensus::{Evidence, Header, Proposal, Vote};
+
+/// Largest gossip message (a proposal carries its whole block).
+pub const MAX_GOSSIP_BYTES: usize = 16 * 1024 * 1024;
+/// Most blocks in one sync response.
+pub const MAX_SYNC_BLOCKS: u64 = 64;
+/// Most bytes in one sync response.
+pub const MAX_SYNC_BYTES: usize = 16 * 1024 * 1024;
+
+/// A gossiped message.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Gossip {
+    /// A signed proposal with the block it proposes.
+    Proposal {
+        /// The proposal.
+        proposal: Proposal,
+        /// The block header (its hash is the proposal's block hash).
+        header: Header,
+        /// The block's transactions.
+        txs: Vec<RawTx>,
+    },
+    /// A signed vote.
+    Vote(Vote),
+    /// A transaction for the mempool. Locally, what the API hands to the network task; on the
+    /// wire, transactions travel in batches (`Txs`).
+    Tx(RawTx),
+    /// Equivocation evidence.
+    Evidence(Evidence),
+    /// Transactions for the mempool, batched: the network task collects the transactions
+    /// submitted to this node for up to [`TX_BATCH_MS`] (or [`TX_BATCH_MAX`] of them) and
+    /// publishes them as one message, which saves the per-message cost of gossip.
+    Txs(Vec<RawTx>),
+}
+
+/// Longest a submitted transaction waits to be gossiped with others.
+pub const TX_BATCH_MS: u64 = 5;
+/// Most transactions in one gossiped batch.
+pub const TX_BATCH_MAX: usize = 256;
+
+/// Publish a batch of transactions (unless a test has cut this node off).
+fn publish_txs(
+    swarm: &mut libp2p::Swarm<Behaviour>,
+    topic: &gossipsub::IdentTopic,
+    seq: u64,
+    txs: Vec<RawTx>,
+    cut_off: &dyn Fn() -> bool,
+) {
+    if cut_off() {
+        return;
+    }
+    let bytes = borsh::to_vec(&(seq, Gossip::Txs(txs))).unwrap_or_default();
+    if let Err(e) = swarm.behaviour_mut().gossip.publish(topic.clone(), bytes) {
+        tracing::debug!(error = %e, "gossip publish skipped");
+    }
+}
+
+/// A sync request.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum SyncRequest {
+    /// What is your committed height?
+    Status,
+    /// Committed blocks from `from` on, at most `max`.
+    Blocks {
+        /// First height.
+        from: u64,
+        /// Most blocks wanted.
+        max: u64,
+    },
+}
+
+/// A sync response.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum SyncResponse {
+    /// The peer's committed height.
+    Status {
+        /// Height.
+        height: u64,
+    },
+    /// Blocks in order (possibly fewer than asked).
+    Blocks(Vec<StoredBlock>),
+    /// The peer could not answer.
+    Error(String),
+}
+
+/// What the network hands the driver.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A gossiped message from `from`.
+    Gossip {
+        /// The peer that forwarded it.
+        from: PeerId,
+        /// The message.
+        message: Box<Gossip>,
+    },
+    /// A sync response from `from`.
+    Sync {
+        /// The peer.
+        from: PeerId,
+        /// Its answer.
+        response: SyncResponse,
+    },
+    /// The number of connected peers changed.
+    Peers(usize),
+}
+
+/// What the driver asks the network to do.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Publish a gossip message.
+    Publish(Box<Gossip>),
+    /// Send a sync request to `to` (or to every connected peer).
+    Request {
+        /// Target peer; `None` = all connected peers.
+        to: Option<PeerId>,
+        /// The request.
+        request: SyncRequest,
+    },
+}
+
+/// Network settings.
+pub struct NetConfig {
+    /// This node's network key (a validator's consensus key, or an observer's node key).
+    pub keypair: identity::Keypair,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Addresses of peers to keep dialing.
+    pub peers: Vec<SocketAddr>,
+    /// Public keys allowed to connect (from genesis).
+    pub allowed: Vec<[u8; 32]>,
+    /// Chain id (part of every topic name).
+    pub chain_id: String,
+    /// Test-only fault injection: while this file exists, the node neither sends nor accepts
+    /// gossip or sync messages (a network partition). Set only when the environment variable
+    /// `YUI_TEST_FAULTS=1` is present; production nodes never look at it.
+    pub partition_flag: Option<std::path::PathBuf>,
+}
+
+/// The peer id of an ed25519 public key.
+pub fn peer_id_of(key: &[u8; 32]) -> Result<PeerId> {
+    let pk = identity::ed25519::PublicKey::try_from_bytes(key)
+        .map_err(|e| anyhow!("bad ed25519 key: {e}"))?;
+    Ok(identity::PublicKey::from(pk).to_peer_id())
+}
+
+/// The libp2p keypair of an ed25519 secret.
+pub fn keypair_of(secret: &ed25519_dalek::SigningKey) -> Result<identity::Keypair> {
+    let mut bytes = secret.to_bytes();
+    identity::Keypair::ed25519_from_bytes(&mut bytes)
+        .map_err(|e| anyhow!("bad ed25519 secret: {e}"))
+}
+
+fn multiaddr(a: &SocketAddr) -> Multiaddr {
+    let mut m = Multiaddr::empty();
+    m.push(match a.ip() {
+        std::net::IpAddr::V4(ip) => libp2p::multiaddr::Protocol::Ip4(ip),
+        std::net::IpAddr::V6(ip) => libp2p::multiaddr::Protocol::Ip6(ip),
+    });
+    m.push(libp2p::multiaddr::Protocol::Tcp(a.port()));
+    m
+}
+
+/// Length-prefixed borsh over a request-response stream.
+#[derive(Clone, Default)]
+pub struct SyncCodec;
+
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_SYNC_BYTES + 1024 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "sync frame too large",
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
+    io.write_all(bytes).await?;
+    io.close().await
+}
+
+fn bad_data(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+}
+
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<SyncRequest> {
+        SyncRequest::try_from_slice(&read_frame(io).await?).map_err(bad_data)
+    }
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<SyncResponse> {
+        SyncResponse::try_from_slice(&read_frame(io).await?).map_err(bad_data)
+    }
+    async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: SyncRequest,
+    ) -> std::io::Result<()> {
+        write_frame(io, &borsh::to_vec(&req)?).await
+    }
+    async fn write_response<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: SyncResponse,
+    ) -> std::io::Result<()> {
+        write_frame(io, &borsh::to_vec(&res)?).await
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    gossip: gossipsub::Behaviour,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+fn serve_sync(chain: &ChainReader, req: SyncRequest) -> SyncResponse {
+    match req {
+        SyncRequest::Status => match chain.tip() {
+            Ok(t) => SyncResponse::Status { height: t.height },
+            Err(e) => SyncResponse::Error(e.to_string()),
+        },
+        SyncRequest::Blocks { from, max } => {
+            let mut out = Vec::new();
+            let mut bytes = 0usize;
+            for h in from..from.saturating_add(max.min(MAX_SYNC_BLOCKS)) {
+                match chain.block(h) {
+                    Ok(Some(b)) => {
+                        bytes += b
+                            .txs
+                            .iter()
+                            .map(|t| t.body.len() + t.signature.len() + 16)
+                            .sum::<usize>()
+                            + 512;
+                        out.push(b);
+                        if bytes > MAX_SYNC_BYTES / 2 {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return SyncResponse::Error(e.to_string()),
+                }
+            }
+            SyncResponse::Blocks(out)
+        }
+    }
+}
+
+/// Start the network task. Returns the sender for outbound messages.
+pub fn spawn(
+    cfg: NetConfig,
+    chain: ChainReader,
+    inbound: mpsc::Sender<Inbound>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(mpsc::Sender<Outbound>, tokio::task::JoinHandle<()>)> {
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .heartbeat_interval(Duration::from_millis(500))
+        .mesh_n(3)
+        .mesh_n_low(2)
+        .mesh_n_high(8)
+        .mesh_outbound_min(1)
+        .gossip_lazy(3)
+        .max_transmit_size(MAX_GOSSIP_BYTES)
+        .duplicate_cache_time(Duration::from_secs(120))
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+        })
+        // No gossipsub-level signatures (ADR 0007): peers are noise-authenticated and
+        // allow-listed, and every payload carries its own signature (the client's on a
+        // transaction, the validator's on a proposal or vote), which is what nodes check.
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
+        .build()
+        .map_err(|e| anyhow!("gossipsub config: {e}"))?;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(cfg.keypair.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .context("cannot set up the TCP transport")?
+        .with_behaviour(|_key| {
+            let gossip =
+                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
+                    .map_err(|e| anyhow!("gossipsub: {e}"))?;
+            let sync = request_response::Behaviour::with_codec(
+                SyncCodec,
+                [(
+                    StreamProtocol::new("/yui/sync/1"),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            );
+            Ok(Behaviour {
+                allow: allow_block_list::Behaviour::default(),
+                gossip,
+                sync,
+            })
+        })
+        .map_err(|e| anyhow!("cannot build the network behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    let me = *swarm.local_peer_id();
+    let mut allowed = BTreeSet::new();
+    for k in &cfg.allowed {
+        let p = peer_id_of(k)?;
+        if p != me {
+            swarm.behaviour_mut().allow.allow_peer(p);
+            allowed.insert(p);
+        }
+    }
+    let topic = |name: &str| gossipsub::IdentTopic::new(format!("yui/{}/{name}", cfg.chain_id));
+    let (t_consensus, t_txs, t_evidence) = (topic("consensus"), topic("txs"), topic("evidence"));
+    for t in [&t_consensus, &t_txs, &t_evidence] {
+        swarm
+            .behaviour_mut()
+            .gossip
+            .subscribe(t)
+            .map_err(|e| anyhow!("subscribe: {e}"))?;
+    }
+    swarm
+        .listen_on(multiaddr(&cfg.listen))
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(4096);
+    let peers: Vec<Multiaddr> = cfg.peers.iter().map(multiaddr).collect();
+    let partition_flag = cfg.partition_flag.clone();
+    let cut_off = move || partition_flag.as_ref().is_some_and(|f| f.exists());
+    let handle = tokio::spawn(async move {
+        let mut connected: BTreeSet<PeerId> = BTreeSet::new();
+        let mut seq: u64 = 0;
+        let mut redial = tokio::time::interval(Duration::from_secs(2));
+        let mut tx_batch: Vec<RawTx> = Vec::new();
+        let mut flush_at = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep_until(flush_at), if !tx_batch.is_empty() => {
+                    seq += 1;
+                    publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch), &cut_off);
+                }
+                _ = redial.tick() => {
+                    // Keep dialing configured peers we are not connected to (restarts, partitions).
+                    if connected.len() < peers.len() {
+                        for addr in &peers {
+                            let _ = swarm.dial(addr.clone());
+                        }
+                    }
+                }
+                cmd = out_rx.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    if cut_off() {
+                        continue;
+                    }
+                    match cmd {
+                        Outbound::Publish(g) if matches!(g.as_ref(), Gossip::Tx(_)) => {
+                            if let Gossip::Tx(raw) = *g {
+                                if tx_batch.is_empty() {
+                                    flush_at = tokio::time::Instant::now() + Duration::from_millis(TX_BATCH_MS);
+                                }
+                                tx_batch.push(raw);
+                                if tx_batch.len() >= TX_BATCH_MAX {
+                                    seq += 1;
+                                    publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch), &cut_off);
+                                }
+                            }
+                        }
+                        Outbound::Publish(g) => {
+                            let t = match g.as_ref() {
+                                Gossip::Proposal { .. } | Gossip::Vote(_) => &t_consensus,
+                                Gossip::Tx(_) | Gossip::Txs(_) => &t_txs,
+                                Gossip::Evidence(_) => &t_evidence,
+                            };
+                            // A sequence number makes a re-sent message new to gossipsub's
+                            // duplicate filter; consensus ignores copies it already counted.
+                            seq += 1;
+                            let bytes = borsh::to_vec(&(seq, g.as_ref())).unwrap_or_default();
+                            if let Err(e) = swarm.behaviour_mut().gossip.publish(t.clone(), bytes) {
+                                tracing::debug!(error = %e, "gossip publish skipped");
+                            }
+                        }
+                        Outbound::Request { to, request } => {
+                            let targets: Vec<PeerId> = match to {
+                                Some(p) => vec![p],
+                                None => connected.iter().copied().collect(),
+                            };
+                            for p in targets {
+                                swarm.behaviour_mut().sync.send_request(&p, request.clone());
+                            }
+                        }
+                    }
+                }
+                ev = swarm.select_next_some() => match ev {
+                    SwarmEvent::NewListenAddr { address, .. } => tracing::info!(%address, "p2p listening"),
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } if allowed.contains(&peer_id) && connected.insert(peer_id) => {
+                        tracing::info!(peer = %peer_id, "peer connected");
+                        let _ = inbound.try_send(Inbound::Peers(connected.len()));
+                    }
+                    SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if connected.remove(&peer_id) => {
+                        tracing::info!(peer = %peer_id, "peer disconnected");
+                        let _ = inbound.try_send(Inbound::Peers(connected.len()));
+                    }
+                    SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
+                        tracing::warn!(from = %send_back_addr, error = %error, "refused an incoming connection (a key not listed in genesis, or a failed handshake)");
+                    }
+                    SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                        tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
+                    }
+                    SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message { .. }))
+                    | SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message { .. }))
+                        if cut_off() => {}
+                    SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message { propagation_source, message, .. })) => {
+                        match <(u64, Gossip)>::try_from_slice(&message.data) {
+                            Ok((_, Gossip::Txs(txs))) => {
+                                for raw in txs {
+                                    if inbound.try_send(Inbound::Gossip { from: propagation_source, message: Box::new(Gossip::Tx(raw)) }).is_err() {
+                                        tracing::warn!("driver is behind; dropped a gossiped transaction");
+                                    }
+                                }
+                            }
+                            Ok((_, g)) => {
+                                if inbound.try_send(Inbound::Gossip { from: propagation_source, message: Box::new(g) }).is_err() {
+                                    tracing::warn!("driver is behind; dropped a gossip message");
+                                }
+                            }
+                            Err(e) => tracing::warn!(peer = %propagation_source, error = %e, "dropped an undecodable gossip message"),
+                        }
+                    }
+                    SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. })) => match message {
+                        request_response::Message::Request { request, channel, .. } => {
+                            let resp = serve_sync(&chain, request);
+                            let _ = swarm.behaviour_mut().sync.send_response(channel, resp);
+                        }
+                        request_response::Message::Response { response, .. } => {
+                            let _ = inbound.try_send(Inbound::Sync { from: peer, response });
+                        }
+                    },
+                    SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { peer, error, .. })) => {
+                        tracing::debug!(%peer, %error, "sync request failed");
+                    }
+                    _ => {}
+                },
+            }
+        }
+    });
+    Ok((out_tx, handle))
+}

@@ -1,0 +1,104 @@
+//! The node's TOML configuration (`node.toml`). Every setting is documented here and in the
+//! README's configuration section; command-line flags override the file.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// `node.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Directory for the chain store and the consensus WAL. Relative paths are relative to
+    /// the config file.
+    pub data_dir: PathBuf,
+    /// The network's genesis file.
+    pub genesis: PathBuf,
+    /// This validator's consensus key file (hex secret, from `yui keys generate`). Omit it
+    /// to run an observer that follows the chain without voting.
+    #[serde(default)]
+    pub validator_key: Option<PathBuf>,
+    /// Address the gRPC API listens on. Port 0 picks a free port (printed at start).
+    #[serde(default = "default_grpc")]
+    pub grpc_listen: SocketAddr,
+    /// This node's network key file, for an observer (a validator uses its validator key).
+    /// Its public key must be listed in genesis `observers`.
+    #[serde(default)]
+    pub node_key: Option<PathBuf>,
+    /// Address the peer-to-peer network listens on. Port 0 picks a free port.
+    #[serde(default = "default_p2p")]
+    pub p2p_listen: SocketAddr,
+    /// Peers to connect to (their `p2p_listen` addresses). Only nodes listed in genesis are
+    /// accepted, whatever is written here.
+    #[serde(default)]
+    pub peers: Vec<SocketAddr>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (off when absent).
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// "text" (default) or "json" log lines on stderr.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Mempool bounds.
+    #[serde(default)]
+    pub mempool: MempoolConfig,
+}
+
+fn default_p2p() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 26656))
+}
+
+fn default_grpc() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 50051))
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Mempool bounds.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolConfig {
+    /// Most pending transactions.
+    pub max_txs: usize,
+    /// Most pending body and signature bytes.
+    pub max_bytes: usize,
+}
+
+/// Default `mempool.max_txs`: ten full default blocks.
+pub const DEFAULT_MEMPOOL_TXS: usize = 50_000;
+/// Default `mempool.max_bytes`: 128 MiB.
+pub const DEFAULT_MEMPOOL_BYTES: usize = 128 * 1024 * 1024;
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig {
+            max_txs: DEFAULT_MEMPOOL_TXS,
+            max_bytes: DEFAULT_MEMPOOL_BYTES,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Read a config file; relative paths in it are made relative to its directory.
+    pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
+        use anyhow::Context as _;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut c: NodeConfig = toml::from_str(&text)
+            .with_context(|| format!("config file {} is not valid", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        c.data_dir = base.join(&c.data_dir);
+        c.genesis = base.join(&c.genesis);
+        c.validator_key = c.validator_key.map(|k| base.join(k));
+        c.node_key = c.node_key.map(|k| base.join(k));
+        Ok(c)
+    }
+}
