@@ -112,7 +112,7 @@ fn replay_protection_survives_a_restart_and_ends_at_expiry() {
     let (dir, doc, key) = setup();
     let admin = keys::load(&dir.path().join("tama-admin-1.key")).unwrap();
     let expires = 3;
-    let raw = yui_client::tx::RawTx::from_proto(yui_node::bench::network::grant_tx(
+    let raw = yui_client::tx::RawTx::from_proto(yui_node::bench::common::grant_tx(
         &admin,
         &doc.chain_id,
         expires,
@@ -149,7 +149,7 @@ fn replay_protection_survives_a_restart_and_ends_at_expiry() {
 #[test]
 fn the_event_stream_resumes_after_any_cursor() {
     use pb::relief_call::Call as R;
-    use yui_node::bench::network::signed;
+    use yui_node::bench::common::signed;
     use yui_proto::v1 as pb;
     let (dir, doc, key) = setup();
     let admin = keys::load(&dir.path().join("tama-admin-1.key")).unwrap();
@@ -164,7 +164,7 @@ fn the_event_stream_resumes_after_any_cursor() {
             by,
             &doc.chain_id,
             50,
-            yui_node::bench::network::relief(c),
+            yui_node::bench::common::relief(c),
         ))
     };
     let grant = |kind: pb::RoleKind, scope: &str| {
@@ -172,7 +172,7 @@ fn the_event_stream_resumes_after_any_cursor() {
             &admin,
             &doc.chain_id,
             50,
-            yui_node::bench::network::grant_call(&me, kind, scope),
+            yui_node::bench::common::grant_call(&me, kind, scope),
         ))
     };
     let pledge = |by: &ed25519_dalek::SigningKey| {

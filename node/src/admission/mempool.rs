@@ -76,25 +76,19 @@ impl Mempool {
     ) -> Result<Hash, Reject> {
         check_expiry(&tx, tip_height + 1, chain.max_expiry_blocks)?;
         if let Some(pending) = self.bodies.get(&tx.body_hash) {
-            return Err(Reject::AlreadyExists(format!(
-                "this transaction body was already accepted (pending as {}); a body is accepted once within its expiry window",
-                pending.to_hex()
-            )));
+            return Err(Reject::DuplicatePending { pending: *pending });
         }
         if chain
             .body_committed(&tx.body_hash)
             .map_err(|e| Reject::Internal(e.to_string()))?
         {
-            return Err(Reject::AlreadyExists(
-                "this transaction body is already committed; a body is accepted once within its expiry window".into(),
-            ));
+            return Err(Reject::DuplicateCommitted);
         }
         let size = tx.raw.body.len() + tx.raw.signature.len();
         if self.txs.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
-            return Err(Reject::ResourceExhausted(format!(
-                "the mempool is full ({} transactions); retry in a few seconds",
-                self.txs.len()
-            )));
+            return Err(Reject::MempoolFull {
+                pending: self.txs.len(),
+            });
         }
         yui_contracts::authorize(&chain.state(), &tx.signer, &tx.call)?;
         let id = tx.id;
@@ -182,7 +176,7 @@ impl Mempool {
 pub fn precheck(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> {
     let tx = check_stateless(raw, chain_id)?;
     crate::admission::guard::check_call(&tx.call)
-        .map_err(|v| Reject::InvalidArgument(v.to_string()))?;
+        .map_err(|v| Reject::PersonalData(v.to_string()))?;
     Ok(tx)
 }
 

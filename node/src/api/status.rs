@@ -4,7 +4,7 @@
 //! client's data.
 
 use crate::chain::tx::Reject;
-use tonic::Status;
+use tonic::{Code, Status};
 
 /// INTERNAL for a failure of this node (logged here, once).
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -22,14 +22,92 @@ pub fn contract(e: yui_contracts::ContractError) -> Status {
 
 impl From<Reject> for Status {
     fn from(r: Reject) -> Status {
-        match r {
-            Reject::InvalidArgument(m) => Status::invalid_argument(m),
-            Reject::FailedPrecondition(m) => Status::failed_precondition(m),
-            Reject::PermissionDenied(m) => Status::permission_denied(m),
-            Reject::AlreadyExists(m) => Status::already_exists(m),
-            Reject::ResourceExhausted(m) => Status::resource_exhausted(m),
-            Reject::NotFound(m) => Status::not_found(m),
-            Reject::Internal(m) => Status::internal(m),
+        use yui_contracts::InvalidKind as K;
+        let message = r.to_string();
+        let code = match &r {
+            Reject::TooLarge { .. }
+            | Reject::Malformed(_)
+            | Reject::WrongChain { .. }
+            | Reject::BadSignature
+            | Reject::PersonalData(_) => Code::InvalidArgument,
+            Reject::Expired { .. } | Reject::ExpiryTooFar { .. } => Code::FailedPrecondition,
+            Reject::DuplicatePending { .. } | Reject::DuplicateCommitted => Code::AlreadyExists,
+            Reject::MempoolFull { .. } => Code::ResourceExhausted,
+            Reject::Refused(i) => match i.kind {
+                K::Argument => Code::InvalidArgument,
+                K::Permission => Code::PermissionDenied,
+                K::NotFound => Code::NotFound,
+                K::AlreadyExists => Code::AlreadyExists,
+                K::Precondition => Code::FailedPrecondition,
+            },
+            Reject::Internal(_) => Code::Internal,
+        };
+        Status::new(code, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yui_consensus::Hash;
+    use yui_contracts::{Invalid, InvalidKind};
+
+    #[test]
+    fn every_rejection_gets_the_code_of_its_fact_and_its_sentence() {
+        let cases = [
+            (Reject::TooLarge { bytes: 70_000 }, Code::InvalidArgument),
+            (Reject::Malformed("x".into()), Code::InvalidArgument),
+            (
+                Reject::WrongChain {
+                    got: "a".into(),
+                    expected: "b".into(),
+                },
+                Code::InvalidArgument,
+            ),
+            (Reject::BadSignature, Code::InvalidArgument),
+            (Reject::PersonalData("x".into()), Code::InvalidArgument),
+            (
+                Reject::Expired {
+                    expires_at_height: 1,
+                    next_height: 2,
+                },
+                Code::FailedPrecondition,
+            ),
+            (
+                Reject::ExpiryTooFar {
+                    expires_at_height: 9,
+                    limit: 5,
+                    next_height: 2,
+                    max_expiry_blocks: 3,
+                },
+                Code::FailedPrecondition,
+            ),
+            (
+                Reject::DuplicatePending {
+                    pending: Hash([1; 32]),
+                },
+                Code::AlreadyExists,
+            ),
+            (Reject::DuplicateCommitted, Code::AlreadyExists),
+            (Reject::MempoolFull { pending: 3 }, Code::ResourceExhausted),
+            (
+                Reject::Refused(Invalid::new(InvalidKind::Permission, "c.x", "no role")),
+                Code::PermissionDenied,
+            ),
+            (
+                Reject::Refused(Invalid::new(InvalidKind::NotFound, "c.x", "no such")),
+                Code::NotFound,
+            ),
+            (Reject::Internal("disk".into()), Code::Internal),
+        ];
+        for (r, code) in cases {
+            let sentence = r.to_string();
+            let s = Status::from(r);
+            assert_eq!(s.code(), code, "{sentence}");
+            assert_eq!(s.message(), sentence);
+            assert!(!sentence.is_empty());
         }
+        let s = Status::from(Reject::TooLarge { bytes: 70_000 });
+        assert!(s.message().contains("70000") && s.message().contains("65536"));
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! Figures are the median of three runs on fresh state.
 
-use crate::bench::replay::tempfile_dir;
+use crate::bench::common::tempfile_dir;
 use crate::chain::{keys, StoreState};
 use crate::storage::{Batch, FjallStore, Store};
 use anyhow::{anyhow, bail, Result};

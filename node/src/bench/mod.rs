@@ -6,6 +6,7 @@
 //! Benchmarks drive the node from outside or through its public pieces; nothing in the node
 //! may depend on them.
 
+pub mod common;
 pub mod contract;
 pub mod network;
 pub mod replay;

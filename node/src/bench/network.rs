@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_stream::StreamExt;
-use yui_client::tx;
+use crate::bench::common::{grant_call, grant_tx, relief, signed};
 use yui_proto::v1 as pb;
 
 /// Benchmark settings.
@@ -242,7 +242,7 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
     lat.sort_by(f64::total_cmp);
     let secs = t_end.duration_since(t_start).as_secs_f64();
     let tps = window_commits.len() as f64 / secs;
-    let sig = crate::bench::replay::sig_rate(20_000);
+    let sig = crate::bench::common::sig_rate(20_000);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as f64;
@@ -306,16 +306,6 @@ pub enum LoadWorkload {
     Governance,
 }
 
-/// Sign a body for `call` by `key`, with a random nonce.
-pub fn signed(
-    key: &SigningKey,
-    chain_id: &str,
-    expires: u64,
-    call: pb::tx_body::Call,
-) -> pb::SignedTransaction {
-    tx::sign(key, &tx::body(key, chain_id, expires, call))
-}
-
 /// The network the benchmark runs: `validators` municipalities with one validator each.
 fn bench_network(validators: u32) -> NetworkDesc {
     NetworkDesc {
@@ -338,43 +328,6 @@ fn bench_network(validators: u32) -> NetworkDesc {
             })
             .collect(),
     }
-}
-
-/// A signed governance grant of a resident role to a synthetic account `(client, seq)`.
-pub fn grant_tx(
-    admin: &SigningKey,
-    chain_id: &str,
-    expires: u64,
-    client: u64,
-    seq: u64,
-) -> pb::SignedTransaction {
-    let mut account = [0u8; 32];
-    account[..8].copy_from_slice(&client.to_le_bytes());
-    account[8..16].copy_from_slice(&seq.to_le_bytes());
-    signed(
-        admin,
-        chain_id,
-        expires,
-        grant_call(&account, pb::RoleKind::RoleResident, ""),
-    )
-}
-
-/// A governance call granting `account` a role.
-pub fn grant_call(account: &[u8], kind: pb::RoleKind, scope: &str) -> pb::tx_body::Call {
-    pb::tx_body::Call::Governance(pb::GovernanceCall {
-        call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
-            account: account.to_vec(),
-            role: Some(pb::Role {
-                kind: kind as i32,
-                scope: scope.into(),
-            }),
-        })),
-    })
-}
-
-/// A relief call.
-pub fn relief(c: pb::relief_call::Call) -> pb::tx_body::Call {
-    pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) })
 }
 
 /// The donor key of client `k` (deterministic, bench only).

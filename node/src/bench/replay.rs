@@ -9,31 +9,11 @@ use crate::chain::{Chain, StoredBlock};
 use crate::setup::network;
 use crate::storage::{MemStore, Store};
 use anyhow::Result;
-use ed25519_dalek::{Signer, SigningKey, Verifier};
+use crate::bench::common::{sig_rate, tempfile_dir};
 use std::sync::Arc;
 use std::time::Instant;
 use yui_client::tx::RawTx;
 use yui_consensus::{CommitCertificate, VoteData, VoteType};
-
-/// Single-core strict ed25519 verifications per second (median of 5 runs of `n`).
-pub fn sig_rate(n: usize) -> f64 {
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let msg = [42u8; 200];
-    let sig = key.sign(&msg);
-    let vk = key.verifying_key();
-    let mut rates: Vec<f64> = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..n {
-                let _ = std::hint::black_box(vk.verify_strict(std::hint::black_box(&msg), &sig));
-            }
-            n as f64 / t.elapsed().as_secs_f64()
-        })
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    let _ = vk.verify(&msg, &sig);
-    rates[2]
-}
 
 /// Build `txs` transactions in blocks of `per_block`, then time their verification.
 pub fn replay(txs: usize, per_block: usize) -> Result<()> {
@@ -55,7 +35,7 @@ pub fn replay(txs: usize, per_block: usize) -> Result<()> {
         let batch = (0..n)
             .map(|i| {
                 let k = (made + i) as u64;
-                let t = crate::bench::network::grant_tx(&admin, &doc.chain_id, h + 10, 0, k);
+                let t = crate::bench::common::grant_tx(&admin, &doc.chain_id, h + 10, 0, k);
                 check_stateless(RawTx::from_proto(t), &doc.chain_id)
                     .map_err(|e| anyhow::anyhow!("{e}"))
             })
@@ -127,13 +107,3 @@ pub fn replay(txs: usize, per_block: usize) -> Result<()> {
     Ok(())
 }
 
-/// A fresh scratch directory under the system temp dir.
-pub(crate) fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!(
-        "yui-bench-{}-{}",
-        std::process::id(),
-        crate::runtime::driver::now_ms()
-    ));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
-}

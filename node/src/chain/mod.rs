@@ -213,9 +213,7 @@ impl Chain {
         for (index, tx) in candidates.into_iter().enumerate() {
             let dup = !bodies.insert(tx.body_hash) || r.body_committed(&tx.body_hash)?;
             let check = if dup {
-                Err(Reject::AlreadyExists(
-                    "the transaction is already committed".into(),
-                ))
+                Err(Reject::DuplicateCommitted)
             } else {
                 check_expiry(&tx, height, r.max_expiry_blocks)
             };

@@ -4,50 +4,89 @@
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use prost::Message as _;
-use yui_client::tx::{sign_bytes, RawTx};
+use yui_client::tx::{sign_bytes, RawTx, NONCE_BYTES};
 use yui_consensus::Hash;
 use yui_proto::v1 as pb;
 
 /// Largest accepted `SignedTransaction.body`.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Why a transaction is rejected, with the gRPC code it maps to.
+/// Why a transaction is not admitted, named by its fact. Each variant reads as a sentence
+/// for the developer who sent it; `api::status` maps each to its gRPC code in one place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Reject {
-    /// INVALID_ARGUMENT.
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    #[error("the transaction body is {bytes} bytes; the limit is {MAX_BODY_BYTES} bytes")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+    },
+    /// The bytes are not a well-formed transaction (empty, not a `TxBody`, a field of the
+    /// wrong size, no call).
     #[error("{0}")]
-    InvalidArgument(String),
-    /// FAILED_PRECONDITION.
+    Malformed(String),
+    /// Signed for another chain.
+    #[error("the transaction is for chain {got:?}, but this is chain {expected:?}")]
+    WrongChain {
+        /// The body's chain id (cut to 64 characters).
+        got: String,
+        /// This chain's id.
+        expected: String,
+    },
+    /// The signature does not verify.
+    #[error("the signature does not verify for this body and signer")]
+    BadSignature,
+    /// The personal-data guard refused a field.
     #[error("{0}")]
-    FailedPrecondition(String),
-    /// PERMISSION_DENIED.
-    #[error("{0}")]
-    PermissionDenied(String),
-    /// ALREADY_EXISTS.
-    #[error("{0}")]
-    AlreadyExists(String),
-    /// RESOURCE_EXHAUSTED.
-    #[error("{0}")]
-    ResourceExhausted(String),
-    /// NOT_FOUND (contract objects).
-    #[error("{0}")]
-    NotFound(String),
-    /// INTERNAL: this node's fault.
+    PersonalData(String),
+    /// Its expiry height has passed.
+    #[error("the transaction expired at height {expires_at_height}; the next block is {next_height}. Build it again with a later expires_at_height")]
+    Expired {
+        /// The body's expiry height.
+        expires_at_height: u64,
+        /// The next block's height.
+        next_height: u64,
+    },
+    /// Its expiry height is beyond the window.
+    #[error("expires_at_height {expires_at_height} is too far ahead: at most {limit} (next block {next_height} + max_expiry_blocks {max_expiry_blocks})")]
+    ExpiryTooFar {
+        /// The body's expiry height.
+        expires_at_height: u64,
+        /// The highest allowed.
+        limit: u64,
+        /// The next block's height.
+        next_height: u64,
+        /// The window.
+        max_expiry_blocks: u64,
+    },
+    /// The body is pending already.
+    #[error("this transaction body was already accepted (pending as {pending}); a body is accepted once within its expiry window")]
+    DuplicatePending {
+        /// The pending transaction's id.
+        pending: Hash,
+    },
+    /// The body was committed within its expiry window.
+    #[error("this transaction body is already committed; a body is accepted once within its expiry window")]
+    DuplicateCommitted,
+    /// No room in the mempool.
+    #[error("the mempool is full ({pending} transactions); retry in a few seconds")]
+    MempoolFull {
+        /// Transactions pending.
+        pending: usize,
+    },
+    /// The contracts refuse the call before it runs (the signer lacks the role, an object
+    /// does not exist, ...).
+    #[error("{}", .0.message)]
+    Refused(yui_contracts::Invalid),
+    /// This node failed while checking (its store).
     #[error("{0}")]
     Internal(String),
 }
 
 impl From<yui_contracts::ContractError> for Reject {
     fn from(e: yui_contracts::ContractError) -> Reject {
-        use yui_contracts::InvalidKind as K;
         match e {
-            yui_contracts::ContractError::Invalid(i) => match i.kind {
-                K::Argument => Reject::InvalidArgument(i.message),
-                K::Permission => Reject::PermissionDenied(i.message),
-                K::NotFound => Reject::NotFound(i.message),
-                K::AlreadyExists => Reject::AlreadyExists(i.message),
-                K::Precondition => Reject::FailedPrecondition(i.message),
-            },
+            yui_contracts::ContractError::Invalid(i) => Reject::Refused(i),
             yui_contracts::ContractError::Failed(f) => Reject::Internal(f.to_string()),
         }
     }
@@ -73,57 +112,52 @@ pub struct CheckedTx {
 /// Stateless checks: size, decoding, chain id, a call present, strict signature.
 pub fn check_stateless(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> {
     if raw.body.len() > MAX_BODY_BYTES {
-        return Err(Reject::InvalidArgument(format!(
-            "the transaction body is {} bytes; the limit is {MAX_BODY_BYTES} bytes",
-            raw.body.len()
-        )));
+        return Err(Reject::TooLarge {
+            bytes: raw.body.len(),
+        });
     }
     if raw.body.is_empty() {
-        return Err(Reject::InvalidArgument(
-            "the transaction body is empty".into(),
-        ));
+        return Err(Reject::Malformed("the transaction body is empty".into()));
     }
     let body = pb::TxBody::decode(raw.body.as_slice()).map_err(|e| {
-        Reject::InvalidArgument(format!(
+        Reject::Malformed(format!(
             "the transaction body is not a valid TxBody protobuf message: {e}"
         ))
     })?;
     if body.chain_id != chain_id {
-        return Err(Reject::InvalidArgument(format!(
-            "the transaction is for chain {:?}, but this is chain {chain_id:?}",
-            truncate(&body.chain_id, 64)
-        )));
+        return Err(Reject::WrongChain {
+            got: truncate(&body.chain_id, 64),
+            expected: chain_id.to_string(),
+        });
     }
     let signer: [u8; 32] = body.signer.as_slice().try_into().map_err(|_| {
-        Reject::InvalidArgument(format!(
+        Reject::Malformed(format!(
             "the signer must be a 32-byte ed25519 public key, got {} bytes",
             body.signer.len()
         ))
     })?;
-    if body.nonce.len() != 16 {
-        return Err(Reject::InvalidArgument(format!(
+    if body.nonce.len() != NONCE_BYTES {
+        return Err(Reject::Malformed(format!(
             "the nonce must be 16 random bytes, got {} bytes",
             body.nonce.len()
         )));
     }
     let call = body.call.ok_or_else(|| {
-        Reject::InvalidArgument(
+        Reject::Malformed(
             "the transaction has no call, or a call this node does not know (is the client newer than the node?)".into(),
         )
     })?;
     let sig: [u8; 64] = raw.signature.as_slice().try_into().map_err(|_| {
-        Reject::InvalidArgument(format!(
+        Reject::Malformed(format!(
             "the signature must be 64 bytes, got {} bytes",
             raw.signature.len()
         ))
     })?;
     let key = verifying_key(&signer).ok_or_else(|| {
-        Reject::InvalidArgument("the signer is not a valid ed25519 public key".into())
+        Reject::Malformed("the signer is not a valid ed25519 public key".into())
     })?;
     key.verify_strict(&sign_bytes(&raw.body), &Signature::from_bytes(&sig))
-        .map_err(|_| {
-            Reject::InvalidArgument("the signature does not verify for this body and signer".into())
-        })?;
+        .map_err(|_| Reject::BadSignature)?;
     Ok(CheckedTx {
         id: raw.id(),
         body_hash: raw.body_hash(),
@@ -142,17 +176,19 @@ pub fn check_expiry(
     max_expiry_blocks: u64,
 ) -> Result<(), Reject> {
     if tx.expires_at_height < next_height {
-        return Err(Reject::FailedPrecondition(format!(
-            "the transaction expired at height {}; the next block is {next_height}. Build it again with a later expires_at_height",
-            tx.expires_at_height
-        )));
+        return Err(Reject::Expired {
+            expires_at_height: tx.expires_at_height,
+            next_height,
+        });
     }
     let limit = next_height.saturating_add(max_expiry_blocks);
     if tx.expires_at_height > limit {
-        return Err(Reject::FailedPrecondition(format!(
-            "expires_at_height {} is too far ahead: at most {limit} (next block {next_height} + max_expiry_blocks {max_expiry_blocks})",
-            tx.expires_at_height
-        )));
+        return Err(Reject::ExpiryTooFar {
+            expires_at_height: tx.expires_at_height,
+            limit,
+            next_height,
+            max_expiry_blocks,
+        });
     }
     Ok(())
 }
