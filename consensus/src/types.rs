@@ -415,7 +415,7 @@ impl CommitCertificate {
 }
 
 fn hex8(key: &PublicKey) -> String {
-    key[..4].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&key[..4])
 }
 
 /// Two different signed votes by one validator for one height, round and step.

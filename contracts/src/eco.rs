@@ -18,13 +18,15 @@
 //! It owns every key under `eco/`. Reductions are stored as their protobuf encoding (prost
 //! encodes fields in number order, so the bytes are deterministic).
 
+use crate::calendar::fiscal_year;
 use crate::error::{
     already_exists, invalid_argument, not_found, permission_denied, precondition, Result,
 };
-use crate::governance::{self, check_id, key32, Account, RoleKind};
+use crate::governance::{self, key32, Account, RoleKind};
+use crate::page::Page;
 use crate::points::{self, PointType};
 use crate::state::{get_borsh, put_borsh, scan_borsh};
-use crate::volunteer::fiscal_year;
+use crate::text::{check_ref, check_text};
 use crate::{pb, Exec, State, StateRead};
 use borsh::{BorshDeserialize, BorshSerialize};
 use pb::eco_call::Call as E;
@@ -47,10 +49,6 @@ pub const MAX_READINGS_PER_REPORT: usize = 20_000;
 pub const MAX_READING_VALUE: u64 = 1_000_000_000_000;
 /// Most serial numbers per certification.
 pub const MAX_SERIALS: usize = 100;
-/// Default and largest page of reductions.
-pub const DEFAULT_PAGE: usize = 50;
-/// Largest page.
-pub const MAX_PAGE: usize = 500;
 
 const K_PROG: &[u8] = b"eco/prog/";
 const K_PART: &[u8] = b"eco/part/";
@@ -209,15 +207,7 @@ pub fn compute(
 /// An object id from the id of the transaction that created it: 128 bits of a hash of the
 /// signed transaction, so nobody can grind a transaction to collide with an existing id.
 pub fn id_for(prefix: &str, tx_id: &[u8; 32]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(prefix.len() + 33);
-    id.push_str(prefix);
-    id.push('-');
-    for b in &tx_id[..16] {
-        id.push(char::from(HEX[usize::from(b >> 4)]));
-        id.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    id
+    format!("{prefix}-{}", hex::encode(&tx_id[..16]))
 }
 
 fn key(prefix: &[u8], id: &str) -> Vec<u8> {
@@ -226,32 +216,6 @@ fn key(prefix: &[u8], id: &str) -> Vec<u8> {
 
 fn emit(x: &mut Exec<'_>, kind: pb::eco_event::Kind) {
     x.emit(pb::event::Kind::Eco(pb::EcoEvent { kind: Some(kind) }));
-}
-
-fn check_ref(what: &str, id: &str) -> Result<()> {
-    if id.is_empty() {
-        return Err(invalid_argument(
-            "eco.missing_id",
-            format!("{what} is required"),
-        ));
-    }
-    check_id(what, id, 64)
-}
-
-fn check_text(what: &str, s: &str, max: usize) -> Result<()> {
-    if s.trim().is_empty() {
-        return Err(invalid_argument(
-            "eco.missing_text",
-            format!("{what} is required"),
-        ));
-    }
-    if s.chars().count() > max || s.chars().any(char::is_control) {
-        return Err(invalid_argument(
-            "eco.invalid_text",
-            format!("{what} must be at most {max} characters without control characters"),
-        ));
-    }
-    Ok(())
 }
 
 fn check_methodology(m: &str) -> Result<()> {
@@ -448,7 +412,7 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::EcoCall) -> Result<()> {
         Some(E::RegisterDevice(c)) => register_device(x, &signer, c),
         Some(E::UpdateDevice(c)) => update_device(x, &signer, c),
         Some(E::RemoveDevice(c)) => {
-            check_ref("device_id", &c.device_id)?;
+            check_ref("eco", "device_id", &c.device_id)?;
             let d = req_device(&*x.state, &c.device_id)?;
             require_admin(&signer, &req_program(&*x.state, &d.program)?)?;
             remove_device(x, d)
@@ -462,8 +426,8 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::EcoCall) -> Result<()> {
 }
 
 fn create_program(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateProgram) -> Result<()> {
-    check_ref("program_id", &c.program_id)?;
-    check_text("name", &c.name, 120)?;
+    check_ref("eco", "program_id", &c.program_id)?;
+    check_text("eco", "name", &c.name, 120, true)?;
     if c.points_per_kg == 0 || c.points_per_kg > 1_000_000 {
         return Err(invalid_argument(
             "eco.invalid_rate",
@@ -504,7 +468,7 @@ fn register_participant(
     signer: &Account,
     c: &pb::RegisterParticipant,
 ) -> Result<()> {
-    check_ref("program_id", &c.program_id)?;
+    check_ref("eco", "program_id", &c.program_id)?;
     let p = req_program(&*x.state, &c.program_id)?;
     require_admin(signer, &p)?;
     let account = key32("account", &c.account)?;
@@ -514,7 +478,7 @@ fn register_participant(
             "person (the vault reference from PersonalData.Put) is required",
         )
     })?;
-    check_ref("person.vault_id", &person.vault_id)?;
+    check_ref("eco", "person.vault_id", &person.vault_id)?;
     let commitment = hash32("person.commitment", &person.commitment)?;
     let acct = governance::account(&*x.state, &account)?;
     if !acct.is_some_and(|a| a.has_kind(RoleKind::Resident)) {
@@ -564,7 +528,7 @@ fn register_participant(
 }
 
 fn remove_participant(x: &mut Exec<'_>, signer: &Account, c: &pb::RemoveParticipant) -> Result<()> {
-    check_ref("participant_id", &c.participant_id)?;
+    check_ref("eco", "participant_id", &c.participant_id)?;
     let mut part = req_participant(&*x.state, &c.participant_id)?;
     require_admin(signer, &req_program(&*x.state, &part.program)?)?;
     let prefix = [K_PART_DEV, part.id.as_bytes(), b"/"].concat();
@@ -589,7 +553,7 @@ fn remove_participant(x: &mut Exec<'_>, signer: &Account, c: &pb::RemoveParticip
 }
 
 fn register_device(x: &mut Exec<'_>, signer: &Account, c: &pb::RegisterDevice) -> Result<()> {
-    check_ref("participant_id", &c.participant_id)?;
+    check_ref("eco", "participant_id", &c.participant_id)?;
     let part = req_participant(&*x.state, &c.participant_id)?;
     require_admin(signer, &req_program(&*x.state, &part.program)?)?;
     let kind = device_kind(c.kind)?;
@@ -645,7 +609,7 @@ fn register_device(x: &mut Exec<'_>, signer: &Account, c: &pb::RegisterDevice) -
 }
 
 fn update_device(x: &mut Exec<'_>, signer: &Account, c: &pb::UpdateDevice) -> Result<()> {
-    check_ref("device_id", &c.device_id)?;
+    check_ref("eco", "device_id", &c.device_id)?;
     let mut d = req_device(&*x.state, &c.device_id)?;
     require_admin(signer, &req_program(&*x.state, &d.program)?)?;
     let kind = device_kind(d.kind)?;
@@ -689,7 +653,7 @@ fn factor(state: &dyn StateRead, name: &str, height: u64) -> Result<Option<u64>>
 }
 
 fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> Result<()> {
-    check_ref("device_id", &c.device_id)?;
+    check_ref("eco", "device_id", &c.device_id)?;
     let d = req_device(&*x.state, &c.device_id)?;
     let prog = req_program(&*x.state, &d.program)?;
     let mut part = req_participant(&*x.state, &d.participant)?;
@@ -911,7 +875,7 @@ fn tally_key(program: &str, methodology: &str, fy: u64) -> Vec<u8> {
 }
 
 fn grant_points(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantEcoPoints) -> Result<()> {
-    check_ref("participant_id", &c.participant_id)?;
+    check_ref("eco", "participant_id", &c.participant_id)?;
     let mut part = req_participant(&*x.state, &c.participant_id)?;
     let prog = req_program(&*x.state, &part.program)?;
     require_admin(signer, &prog)?;
@@ -957,7 +921,7 @@ fn grant_points(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantEcoPoints) -> R
 }
 
 fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport) -> Result<()> {
-    check_ref("program_id", &c.program_id)?;
+    check_ref("eco", "program_id", &c.program_id)?;
     let prog = req_program(&*x.state, &c.program_id)?;
     require_admin(signer, &prog)?;
     if c.period_start_ms >= c.period_end_ms {
@@ -1057,7 +1021,7 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
 }
 
 fn certify_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CertifyCreditReport) -> Result<()> {
-    check_ref("report_id", &c.report_id)?;
+    check_ref("eco", "report_id", &c.report_id)?;
     let mut rep = req_report(&*x.state, &c.report_id)?;
     require_admin(signer, &req_program(&*x.state, &rep.program_id)?)?;
     if rep.certified_at_ms != 0 {
@@ -1111,8 +1075,8 @@ fn certify_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CertifyCreditRepor
 }
 
 fn record_sale(x: &mut Exec<'_>, signer: &Account, c: &pb::RecordCreditSale) -> Result<()> {
-    check_ref("report_id", &c.report_id)?;
-    check_text("buyer", &c.buyer, 120)?;
+    check_ref("eco", "report_id", &c.report_id)?;
+    check_text("eco", "buyer", &c.buyer, 120, true)?;
     let mut rep = req_report(&*x.state, &c.report_id)?;
     require_admin(signer, &req_program(&*x.state, &rep.program_id)?)?;
     if rep.certified_at_ms == 0 {
@@ -1212,25 +1176,15 @@ pub fn devices_of(state: &dyn StateRead, participant_id: &str) -> Result<Vec<Dev
     Ok(out)
 }
 
-/// A page of a participant's reductions (by device, then in period order), after the index key `after` (a
-/// page token). Returns them and the last key if there may be more.
+/// A page of a participant's reductions (by device, then in period order) and the token of
+/// the next page (empty when there is none).
 pub fn reductions_of(
     state: &dyn StateRead,
     participant_id: &str,
-    after: Option<&[u8]>,
-    limit: usize,
-) -> Result<(Vec<pb::Reduction>, Option<Vec<u8>>)> {
+    page: Option<&pb::PageRequest>,
+) -> Result<(Vec<pb::Reduction>, String)> {
     let prefix = [K_PART_RD, participant_id.as_bytes(), b"\0"].concat();
-    let limit = limit.clamp(1, MAX_PAGE);
-    let rows = state.scan(&prefix, after, limit + 1)?;
-    let more = rows.len() > limit;
-    let mut out = Vec::new();
-    let mut last = None;
-    for (k, v) in rows.into_iter().take(limit) {
-        out.push(decode_reduction(&k, &v)?);
-        last = Some(k);
-    }
-    Ok((out, if more { last } else { None }))
+    Page::of(page, &prefix)?.scan(state, &prefix, |k, v| decode_reduction(k, v).map(Some))
 }
 
 /// A program's totals per (methodology, fiscal year), and its participant and device counts.

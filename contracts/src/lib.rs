@@ -7,13 +7,16 @@
 //! randomness or iterate a hash map: time comes from the block header (`Context`), state only
 //! through the `State` trait, and all arithmetic is checked integer arithmetic.
 
+pub mod calendar;
 pub mod eco;
 pub mod error;
 pub mod governance;
+pub mod page;
 pub mod points;
 pub mod relief;
 pub mod root;
 pub mod state;
+pub mod text;
 pub mod volunteer;
 
 pub use error::{ContractError, Failed, Invalid, InvalidKind};

@@ -18,9 +18,14 @@
 //! [`Movement`], `hseq/{holder}` → u64, `set/{id}` → [`Settlement`], `seti/{issuer}\0{height_be}
 //! {id}` → ().
 
-use crate::error::{invalid_argument, not_found, permission_denied, precondition, Result};
+use crate::calendar::{JST_OFFSET_MS, MS_PER_DAY};
+use crate::error::{
+    invalid_argument, not_found, permission_denied, precondition, ContractError, Failed, Result,
+};
 use crate::governance::{self, check_id, key32, Account, RoleKind};
-use crate::state::{get_borsh, put_borsh, scan_borsh};
+use crate::page::Page;
+use crate::state::{decode_borsh, get_borsh, put_borsh, scan_borsh};
+use crate::text::check_text;
 use crate::{pb, Exec, State, StateRead};
 use borsh::{BorshDeserialize, BorshSerialize};
 use pb::points_call::Call as P;
@@ -37,20 +42,19 @@ pub const MAX_ISSUER_LEN: usize = 64;
 /// Most lots one spend may touch; with day-rounded expiry this is more than five years of
 /// daily grants, so it binds only an abusive pattern.
 pub const MAX_LOTS_PER_SPEND: usize = 4096;
-/// Default page size of the history and settlement queries.
-pub const DEFAULT_PAGE: usize = 50;
-/// Largest page.
-pub const MAX_PAGE: usize = 500;
 
 /// Parameter: least eco-points a store may redeem at once.
 pub const P_ECO_MIN_REDEEM: &str = "eco.min_redeem_points";
+/// Parameter: least contribution points a store may redeem at once (a volunteer rule, read by
+/// the volunteer contract too).
+pub const P_CONTRIBUTION_MIN_REDEEM: &str = "volunteer.min_redeem_points";
+/// Contribution points a store redeems at least when the parameter is not set.
+pub const DEFAULT_CONTRIBUTION_MIN_REDEEM: u64 = 500;
 /// Parameter: yen a municipality pays per redeemed eco-point.
 pub const P_ECO_YEN_PER_POINT: &str = "eco.yen_per_point";
 /// Parameter: yen a municipality pays per redeemed contribution point.
 pub const P_CONTRIBUTION_YEN_PER_POINT: &str = "volunteer.yen_per_point";
 
-const MS_PER_DAY: u64 = 86_400_000;
-const JST_OFFSET_MS: u64 = 9 * 3_600_000;
 /// Expiry of points that never expire.
 const NEVER: u64 = u64::MAX;
 
@@ -110,9 +114,12 @@ impl PointType {
     fn min_redeem(self, state: &dyn StateRead, height: u64) -> Result<u64> {
         match self {
             PointType::Eco => param(state, P_ECO_MIN_REDEEM, height, 100),
-            PointType::Contribution => {
-                Ok(crate::volunteer::rules_at(state, height)?.min_redeem_points)
-            }
+            PointType::Contribution => param(
+                state,
+                P_CONTRIBUTION_MIN_REDEEM,
+                height,
+                DEFAULT_CONTRIBUTION_MIN_REDEEM,
+            ),
         }
     }
 
@@ -234,28 +241,6 @@ fn check_amount(amount: u64) -> Result<()> {
         return Err(invalid_argument(
             "points.zero_amount",
             "amount must be at least 1 point",
-        ));
-    }
-    Ok(())
-}
-
-fn check_text(what: &str, s: &str, max: usize, required: bool) -> Result<()> {
-    if required && s.trim().is_empty() {
-        return Err(invalid_argument(
-            "points.missing_text",
-            format!("{what} is required"),
-        ));
-    }
-    if s.chars().count() > max {
-        return Err(invalid_argument(
-            "points.text_too_long",
-            format!("{what} is longer than {max} characters"),
-        ));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(invalid_argument(
-            "points.control_characters",
-            format!("{what} contains control characters"),
         ));
     }
     Ok(())
@@ -457,7 +442,7 @@ pub fn mint(
 ) -> Result<()> {
     check_issuer(issuer)?;
     check_amount(amount)?;
-    check_text("reason", reason, MAX_REASON_CHARS, true)?;
+    check_text("points", "reason", reason, MAX_REASON_CHARS, true)?;
     if governance::account(&*x.state, holder)?.is_none() {
         return Err(not_found(
             "points.unknown_holder",
@@ -570,7 +555,7 @@ fn transfer(x: &mut Exec<'_>, c: &pb::TransferPoints) -> Result<()> {
     let ty = PointType::from_proto(c.point_type)?;
     check_issuer(&c.issuer)?;
     check_amount(c.amount)?;
-    check_text("memo", &c.memo, MAX_MEMO_CHARS, false)?;
+    check_text("points", "memo", &c.memo, MAX_MEMO_CHARS, false)?;
     let to = key32("to", &c.to)?;
     let from = x.ctx.signer;
     if to == from {
@@ -608,8 +593,7 @@ fn transfer(x: &mut Exec<'_>, c: &pb::TransferPoints) -> Result<()> {
 /// The settlement id of a redemption: 128 bits of its transaction id, so it is known to the
 /// store as soon as it signs and cannot be made to collide.
 pub fn settlement_id_for(tx_id: &[u8; 32]) -> String {
-    let hex: String = tx_id[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("s-{hex}")
+    format!("s-{}", hex::encode(&tx_id[..16]))
 }
 
 fn redeem(x: &mut Exec<'_>, c: &pb::RedeemPoints) -> Result<()> {
@@ -678,6 +662,7 @@ fn redeem(x: &mut Exec<'_>, c: &pb::RedeemPoints) -> Result<()> {
 fn settle(x: &mut Exec<'_>, signer: &Account, c: &pb::SettleRedemption) -> Result<()> {
     check_id("settlement_id", &c.settlement_id, 64)?;
     check_text(
+        "points",
         "payment_reference",
         &c.payment_reference,
         MAX_PAYMENT_REF_CHARS,
@@ -765,31 +750,27 @@ pub fn balance(
     Ok(b)
 }
 
-/// A page of a holder's movements, oldest first, from sequence number `from`. Returns the
-/// movements and the next sequence number if there are more.
+/// A page of a holder's movements, oldest first, and the token of the next page (empty when
+/// there is none).
 pub fn history(
     state: &dyn StateRead,
     holder: &[u8; 32],
-    from: u64,
-    limit: usize,
-) -> Result<(Vec<pb::PointsMovement>, Option<u64>)> {
+    page: Option<&pb::PageRequest>,
+) -> Result<(Vec<pb::PointsMovement>, String)> {
     let prefix = [K_HIST, holder.as_slice()].concat();
-    let after = from
-        .checked_sub(1)
-        .map(|p| [prefix.as_slice(), &p.to_be_bytes()].concat());
-    let limit = limit.clamp(1, MAX_PAGE);
-    let rows: Vec<(Vec<u8>, Movement)> = scan_borsh(state, &prefix, after.as_deref(), limit + 1)?;
-    let more = rows.len() > limit;
-    let out = rows
-        .into_iter()
-        .take(limit)
-        .map(|(_, m)| pb::PointsMovement {
+    Page::of(page, &prefix)?.scan(state, &prefix, |k, v| {
+        let m: Movement = decode_borsh(k, v)?;
+        let event = pb::PointsEvent::decode(m.event.as_slice()).map_err(|e| {
+            ContractError::Failed(Failed(format!(
+                "a stored points movement's event does not decode: {e}"
+            )))
+        })?;
+        Ok(Some(pb::PointsMovement {
             height: m.height,
             time_ms: m.time_ms,
-            event: pb::PointsEvent::decode(m.event.as_slice()).ok(),
-        })
-        .collect();
-    Ok((out, more.then(|| from + limit as u64)))
+            event: Some(event),
+        }))
+    })
 }
 
 impl Settlement {
@@ -816,35 +797,24 @@ pub fn settlement(state: &dyn StateRead, id: &str) -> Result<Option<Settlement>>
     get_borsh(state, &[K_SET, id.as_bytes()].concat())
 }
 
-/// A page of an issuer's settlements, oldest first, after the index key `after` (a page
-/// token). Returns them and the last index key examined if there may be more.
+/// A page of an issuer's settlements (all, or the unpaid ones), oldest first, and the token
+/// of the next page (empty when there is none).
 pub fn settlements(
     state: &dyn StateRead,
     issuer: &str,
     unpaid_only: bool,
-    after: Option<&[u8]>,
-    limit: usize,
-) -> Result<(Vec<Settlement>, Option<Vec<u8>>)> {
+    page: Option<&pb::PageRequest>,
+) -> Result<(Vec<Settlement>, String)> {
     let prefix = [K_SET_IDX, issuer.as_bytes(), b"\0"].concat();
-    let limit = limit.clamp(1, MAX_PAGE);
-    let mut out = Vec::new();
-    let mut cursor = after.map(<[u8]>::to_vec);
-    // Examine a bounded number of index entries per call.
-    let rows = state.scan(&prefix, cursor.as_deref(), limit * 4)?;
-    let exhausted = rows.len() < limit * 4;
-    for (k, _) in rows {
-        cursor = Some(k.clone());
-        let id = std::str::from_utf8(&k[prefix.len() + 8..]).unwrap_or_default();
-        if let Some(s) = settlement(state, id)? {
-            if !unpaid_only || s.settled_at_ms == 0 {
-                out.push(s);
-            }
-        }
-        if out.len() == limit {
-            return Ok((out, cursor));
-        }
-    }
-    Ok((out, if exhausted { None } else { cursor }))
+    Page::of(page, &prefix)?.scan(state, &prefix, |k, _| {
+        let id = k
+            .get(prefix.len() + 8..)
+            .and_then(|id| std::str::from_utf8(id).ok())
+            .ok_or_else(|| {
+                ContractError::Failed(Failed("a settlement index key is malformed".into()))
+            })?;
+        Ok(settlement(state, id)?.filter(|s| !unpaid_only || s.settled_at_ms == 0))
+    })
 }
 
 /// Totals of every (type, issuer).

@@ -186,19 +186,26 @@ pub fn get_borsh<T: BorshDeserialize>(
 ) -> Result<Option<T>, ContractError> {
     match state.get(key)? {
         None => Ok(None),
-        Some(bytes) => T::try_from_slice(&bytes).map(Some).map_err(|e| {
-            ContractError::Failed(Failed(format!(
-                "stored value at key {} does not decode: {e}",
-                printable_key(key)
-            )))
-        }),
+        Some(bytes) => decode_borsh(key, &bytes).map(Some),
     }
+}
+
+/// The borsh value `bytes` stored at `key`; a value that does not decode is damage, this
+/// node's failure (`Failed`), never the caller's.
+pub fn decode_borsh<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> Result<T, ContractError> {
+    T::try_from_slice(bytes).map_err(|e| {
+        ContractError::Failed(Failed(format!(
+            "stored value at key {} does not decode: {e}",
+            printable_key(key)
+        )))
+    })
 }
 
 /// Encode and write a borsh value.
 pub fn put_borsh<T: BorshSerialize>(state: &mut dyn State, key: Vec<u8>, value: &T) {
-    // Serializing into a Vec cannot fail.
-    let bytes = borsh::to_vec(value).unwrap_or_default();
+    // borsh's only write error is its writer's, and a Vec grows instead of failing; a state
+    // value silently written empty would corrupt state, so a failure here is a bug and stops.
+    let bytes = borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail");
     state.put(key, bytes);
 }
 
@@ -212,14 +219,7 @@ pub fn scan_borsh<T: BorshDeserialize>(
     state
         .scan(prefix, after, limit)?
         .into_iter()
-        .map(|(k, v)| {
-            T::try_from_slice(&v).map(|t| (k.clone(), t)).map_err(|e| {
-                ContractError::Failed(Failed(format!(
-                    "stored value at key {} does not decode: {e}",
-                    printable_key(&k)
-                )))
-            })
-        })
+        .map(|(k, v)| decode_borsh(&k, &v).map(|t| (k, t)))
         .collect()
 }
 

@@ -262,12 +262,19 @@ fn expired_points_leave_by_rule_and_are_never_spent() {
     let s = points::balance(&c.state, &STORE, PointType::Eco, "hachioji", c.time_ms).unwrap();
     assert_eq!(s.next_expiry_ms, points::round_expiry(t0 + 10 * DAY));
     // History: each holder sees its own movements, oldest first.
-    let (h, more) = points::history(&c.state, &RES1, 0, 10).unwrap();
+    let page = |size, token: &str| pb::PageRequest {
+        page_size: size,
+        page_token: token.to_string(),
+    };
+    let (h, more) = points::history(&c.state, &RES1, Some(&page(10, ""))).unwrap();
     assert_eq!(h.len(), 4);
-    assert!(more.is_none());
-    let (h, more) = points::history(&c.state, &RES1, 0, 3).unwrap();
-    assert_eq!((h.len(), more), (3, Some(3)));
-    let (h, _) = points::history(&c.state, &RES1, 3, 3).unwrap();
+    assert!(more.is_empty());
+    let (h, more) = points::history(&c.state, &RES1, Some(&page(3, ""))).unwrap();
+    assert_eq!(h.len(), 3);
+    assert!(!more.is_empty());
+    let (h, last) = points::history(&c.state, &RES1, Some(&page(3, &more))).unwrap();
+    assert_eq!(h.len(), 1);
+    assert!(last.is_empty());
     assert!(matches!(
         h[0].event.as_ref().unwrap().kind,
         Some(pb::points_event::Kind::Transferred(_))

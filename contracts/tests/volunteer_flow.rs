@@ -670,11 +670,11 @@ fn certificate_event_round_trips() {
 fn fiscal_year_and_day_boundaries() {
     // 2025-03-31T15:00:00Z is 2025-04-01 00:00 JST: FY2025 starts.
     let fy_start = 1_743_433_200_000u64;
-    assert_eq!(volunteer::fiscal_year(fy_start), 2025);
-    assert_eq!(volunteer::fiscal_year(fy_start - 1), 2024);
+    assert_eq!(yui_contracts::calendar::fiscal_year(fy_start), 2025);
+    assert_eq!(yui_contracts::calendar::fiscal_year(fy_start - 1), 2024);
     assert_eq!(
-        volunteer::jst_day(fy_start),
-        volunteer::jst_day(fy_start - 1) + 1
+        yui_contracts::calendar::jst_day(fy_start),
+        yui_contracts::calendar::jst_day(fy_start - 1) + 1
     );
 }
 

@@ -23,8 +23,10 @@ pub use token::*;
 use crate::error::{
     already_exists, invalid_argument, not_found, permission_denied, precondition, Result,
 };
-use crate::governance::{self, check_id, Account, RoleKind};
+use crate::governance::{self, Account, RoleKind};
+use crate::page::Page;
 use crate::state::{get_borsh, put_borsh, scan_borsh};
+use crate::text::{check_ref, check_text};
 use crate::{pb, ContractError, Exec, Failed, State, StateRead};
 use borsh::{BorshDeserialize, BorshSerialize};
 use pb::relief_call::Call as R;
@@ -40,12 +42,6 @@ pub const MAX_NAME_CHARS: usize = 120;
 pub const MAX_ATTRIBUTES: usize = 16;
 /// Most requests one offer can have (bounds the work of expiring it).
 pub const MAX_REQUESTS_PER_OFFER: usize = 1000;
-/// Default page size.
-pub const DEFAULT_PAGE: usize = 50;
-/// Largest page.
-pub const MAX_PAGE: usize = 500;
-/// Entries a filtered query examines at most per call (it returns a page token to go on).
-pub const MAX_SCAN: usize = 5000;
 
 const K_SHELTER: &[u8] = b"rl/shelter/";
 const K_ITEM: &[u8] = b"rl/item/";
@@ -175,32 +171,6 @@ fn set_fill(n: &mut pb::Need) {
     n.fulfilled_status = fill(n.fulfilled, n.quantity) as i32;
 }
 
-fn check_text(what: &str, s: &str, max: usize, required: bool) -> Result<()> {
-    if required && s.trim().is_empty() {
-        return Err(invalid_argument(
-            "relief.missing_text",
-            format!("{what} is required"),
-        ));
-    }
-    if s.chars().count() > max || s.chars().any(char::is_control) {
-        return Err(invalid_argument(
-            "relief.invalid_text",
-            format!("{what} must be at most {max} characters without control characters"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_ref(what: &str, id: &str) -> Result<()> {
-    if id.is_empty() {
-        return Err(invalid_argument(
-            "relief.missing_id",
-            format!("{what} is required"),
-        ));
-    }
-    check_id(what, id, 64)
-}
-
 fn check_quantity(q: u64) -> Result<()> {
     if q == 0 || q > MAX_QUANTITY {
         return Err(invalid_argument(
@@ -292,7 +262,7 @@ fn require_municipality(signer: &Account, municipality: &str) -> Result<()> {
 }
 
 fn open_disaster_of(state: &dyn StateRead, id: &str) -> Result<pb::Disaster> {
-    check_ref("disaster_id", id)?;
+    check_ref("relief", "disaster_id", id)?;
     let d = req(disaster(state, id)?, "relief.unknown_disaster", "disaster")?;
     if !d.open {
         return Err(precondition(
@@ -393,16 +363,16 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::ReliefCall) -> Result<()> {
 }
 
 fn register_shelter(x: &mut Exec<'_>, signer: &Account, c: &pb::RegisterShelter) -> Result<()> {
-    check_ref("shelter_id", &c.shelter_id)?;
-    check_text("name", &c.name, MAX_NAME_CHARS, true)?;
-    check_text("area", &c.area, MAX_NAME_CHARS, true)?;
+    check_ref("relief", "shelter_id", &c.shelter_id)?;
+    check_text("relief", "name", &c.name, MAX_NAME_CHARS, true)?;
+    check_text("relief", "area", &c.area, MAX_NAME_CHARS, true)?;
     let contact = c.contact.as_ref().ok_or_else(|| {
         invalid_argument(
             "relief.missing_contact",
             "contact (the vault reference from PersonalData.Put for the contact person, phone and e-mail) is required",
         )
     })?;
-    check_ref("contact.vault_id", &contact.vault_id)?;
+    check_ref("relief", "contact.vault_id", &contact.vault_id)?;
     if contact.commitment.len() != 32 {
         return Err(invalid_argument(
             "relief.invalid_commitment",
@@ -428,10 +398,10 @@ fn register_shelter(x: &mut Exec<'_>, signer: &Account, c: &pb::RegisterShelter)
 }
 
 fn add_item(x: &mut Exec<'_>, c: &pb::AddCatalogueItem) -> Result<()> {
-    check_ref("item_id", &c.item_id)?;
-    check_ref("category", &c.category)?;
-    check_text("name", &c.name, MAX_NAME_CHARS, true)?;
-    check_text("unit", &c.unit, 60, true)?;
+    check_ref("relief", "item_id", &c.item_id)?;
+    check_ref("relief", "category", &c.category)?;
+    check_text("relief", "name", &c.name, MAX_NAME_CHARS, true)?;
+    check_text("relief", "unit", &c.unit, 60, true)?;
     if c.attributes.len() > MAX_ATTRIBUTES {
         return Err(invalid_argument(
             "relief.too_many_attributes",
@@ -439,7 +409,7 @@ fn add_item(x: &mut Exec<'_>, c: &pb::AddCatalogueItem) -> Result<()> {
         ));
     }
     for a in &c.attributes {
-        check_ref("attribute", a)?;
+        check_ref("relief", "attribute", a)?;
     }
     if item(&*x.state, &c.item_id)?.is_some() {
         return Err(already_exists(
@@ -460,8 +430,8 @@ fn add_item(x: &mut Exec<'_>, c: &pb::AddCatalogueItem) -> Result<()> {
 }
 
 fn open_disaster(x: &mut Exec<'_>, signer: &Account, c: &pb::OpenDisaster) -> Result<()> {
-    check_ref("disaster_id", &c.disaster_id)?;
-    check_text("name", &c.name, MAX_NAME_CHARS, true)?;
+    check_ref("relief", "disaster_id", &c.disaster_id)?;
+    check_text("relief", "name", &c.name, MAX_NAME_CHARS, true)?;
     if disaster(&*x.state, &c.disaster_id)?.is_some() {
         return Err(already_exists(
             "relief.disaster_exists",
@@ -493,21 +463,21 @@ fn close_disaster(x: &mut Exec<'_>, signer: &Account, c: &pb::CloseDisaster) -> 
 
 fn post_need(x: &mut Exec<'_>, signer: &Account, c: &pb::PostNeed) -> Result<()> {
     let d = open_disaster_of(&*x.state, &c.disaster_id)?;
-    check_ref("shelter_id", &c.shelter_id)?;
+    check_ref("relief", "shelter_id", &c.shelter_id)?;
     let s = req(
         shelter(&*x.state, &c.shelter_id)?,
         "relief.unknown_shelter",
         "shelter",
     )?;
     require_operator(signer, &s.shelter_id)?;
-    check_ref("item_id", &c.item_id)?;
+    check_ref("relief", "item_id", &c.item_id)?;
     let it = req(
         item(&*x.state, &c.item_id)?,
         "relief.unknown_item",
         "catalogue item",
     )?;
     check_quantity(c.quantity)?;
-    check_text("details", &c.details, MAX_DETAILS_CHARS, false)?;
+    check_text("relief", "details", &c.details, MAX_DETAILS_CHARS, false)?;
     if !matches!(
         pb::Priority::try_from(c.priority),
         Ok(pb::Priority::Low | pb::Priority::Medium | pb::Priority::High | pb::Priority::Critical)
@@ -620,14 +590,14 @@ fn pledge(x: &mut Exec<'_>, c: &pb::Pledge) -> Result<()> {
 
 fn post_offer(x: &mut Exec<'_>, c: &pb::PostOffer) -> Result<()> {
     let d = open_disaster_of(&*x.state, &c.disaster_id)?;
-    check_ref("item_id", &c.item_id)?;
+    check_ref("relief", "item_id", &c.item_id)?;
     let it = req(
         item(&*x.state, &c.item_id)?,
         "relief.unknown_item",
         "catalogue item",
     )?;
     check_quantity(c.quantity)?;
-    check_text("details", &c.details, MAX_DETAILS_CHARS, false)?;
+    check_text("relief", "details", &c.details, MAX_DETAILS_CHARS, false)?;
     if c.available_until_ms <= x.ctx.time_ms {
         return Err(invalid_argument(
             "relief.invalid_availability",
@@ -656,7 +626,7 @@ fn post_offer(x: &mut Exec<'_>, c: &pb::PostOffer) -> Result<()> {
 
 fn request(x: &mut Exec<'_>, signer: &Account, c: &pb::RequestFromOffer) -> Result<()> {
     check_quantity(c.quantity)?;
-    check_ref("shelter_id", &c.shelter_id)?;
+    check_ref("relief", "shelter_id", &c.shelter_id)?;
     let s = req(
         shelter(&*x.state, &c.shelter_id)?,
         "relief.unknown_shelter",
@@ -785,7 +755,7 @@ fn approve(x: &mut Exec<'_>, signer: &Account, c: &pb::ApproveShipment) -> Resul
 }
 
 fn cancel(x: &mut Exec<'_>, signer: &Account, c: &pb::CancelCommitment) -> Result<()> {
-    check_text("reason", &c.reason, MAX_DETAILS_CHARS, false)?;
+    check_text("relief", "reason", &c.reason, MAX_DETAILS_CHARS, false)?;
     let com = req(
         commitment(&*x.state, c.commitment_id)?,
         "relief.unknown_commitment",
@@ -1005,69 +975,14 @@ fn expire_offer(x: &mut Exec<'_>, c: &pb::ExpireOffer) -> Result<()> {
 
 // ---- queries -------------------------------------------------------------------------------
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// Scan `prefix` from a page token, keeping what `keep` returns, up to the page size, looking
-/// at no more than [`MAX_SCAN`] entries per call. Returns the items and the next page token.
+/// A page of the records under `prefix` that `keep` accepts (`page::Page::scan`).
 fn page_scan<T>(
     state: &dyn StateRead,
     prefix: &[u8],
     page: Option<&pb::PageRequest>,
-    mut keep: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
+    keep: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
 ) -> Result<(Vec<T>, String)> {
-    let size = match page.map_or(0, |p| p.page_size as usize) {
-        0 => DEFAULT_PAGE,
-        n if n > MAX_PAGE => {
-            return Err(invalid_argument(
-                "relief.page_too_large",
-                format!("page_size must be at most {MAX_PAGE}"),
-            ))
-        }
-        n => n,
-    };
-    let mut after =
-        match page.map(|p| p.page_token.as_str()).unwrap_or("") {
-            "" => None,
-            t => match unhex(t) {
-                Some(k) if k.starts_with(prefix) => Some(k),
-                _ => return Err(invalid_argument(
-                    "relief.bad_page_token",
-                    "page_token is not valid for this query: pass back next_page_token unchanged",
-                )),
-            },
-        };
-    let mut out = Vec::new();
-    let mut examined = 0;
-    loop {
-        let batch = state.scan(prefix, after.as_deref(), 256)?;
-        let n = batch.len();
-        for (k, v) in batch {
-            examined += 1;
-            if let Some(t) = keep(&k, &v)? {
-                out.push(t);
-            }
-            let full = out.len() >= size || examined >= MAX_SCAN;
-            after = Some(k);
-            if full {
-                return Ok((out, after.as_deref().map(hex).unwrap_or_default()));
-            }
-        }
-        if n < 256 {
-            return Ok((out, String::new()));
-        }
-    }
+    Page::of(page, prefix)?.scan(state, prefix, keep)
 }
 
 fn decode<T: Message + Default>(v: &[u8]) -> Result<T> {
@@ -1142,7 +1057,7 @@ pub fn list_arrivals(
     state: &dyn StateRead,
     r: &pb::ListArrivalsRequest,
 ) -> Result<pb::ListArrivalsResponse> {
-    check_ref("shelter_id", &r.shelter_id)?;
+    check_ref("relief", "shelter_id", &r.shelter_id)?;
     let prefix = [K_ARRIVAL, r.shelter_id.as_bytes(), b"\0"].concat();
     let (shipments, next_page_token) = page_scan(state, &prefix, r.page.as_ref(), |k, _| {
         let id = k

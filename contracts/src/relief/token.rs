@@ -9,9 +9,6 @@ use crate::error::{invalid_argument, Result};
 pub const TOKEN_PREFIX: &str = "YUI1-";
 /// Length in bytes of the per-shipment token secret carried in the QR code.
 pub const TOKEN_SECRET_LEN: usize = 16;
-/// RFC 4648 base32 alphabet: upper case letters and digits only, so the token fits the QR
-/// alphanumeric mode (denser than byte mode) and survives being typed from a label.
-const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /// Token payload: shipment id (8 bytes, big endian) followed by the secret.
 const TOKEN_PAYLOAD_LEN: usize = 8 + TOKEN_SECRET_LEN;
 /// Base32 characters for the payload (24 bytes = 192 bits = 38.4 → 39 characters, no padding).
@@ -23,25 +20,9 @@ pub fn token_string(shipment_id: u64, secret: &[u8; TOKEN_SECRET_LEN]) -> String
     let mut payload = [0u8; TOKEN_PAYLOAD_LEN];
     payload[..8].copy_from_slice(&shipment_id.to_be_bytes());
     payload[8..].copy_from_slice(secret);
-    let mut out = String::with_capacity(TOKEN_PREFIX.len() + TOKEN_BODY_LEN);
-    out.push_str(TOKEN_PREFIX);
-    let mut acc: u32 = 0;
-    let mut bits: u32 = 0;
-    for byte in payload {
-        acc = (acc << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(BASE32_ALPHABET[((acc >> bits) & 31) as usize]));
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(char::from(
-            BASE32_ALPHABET[((acc << (5 - bits)) & 31) as usize],
-        ));
-    }
-    out
+    // RFC 4648 base32: upper case letters and digits only, so the token fits the QR
+    // alphanumeric mode (denser than byte mode) and survives being typed from a label.
+    format!("{TOKEN_PREFIX}{}", data_encoding::BASE32_NOPAD.encode(&payload))
 }
 
 /// Parse a QR token string into (shipment id, secret). Accepts lower case (scanners and people
@@ -61,28 +42,11 @@ pub fn parse_token(token: &str) -> Result<(u64, [u8; TOKEN_SECRET_LEN])> {
     if body.len() != TOKEN_BODY_LEN {
         return Err(bad());
     }
-    let mut payload = [0u8; TOKEN_PAYLOAD_LEN];
-    let mut filled = 0usize;
-    let mut acc: u32 = 0;
-    let mut bits: u32 = 0;
-    for c in body.bytes() {
-        let v = match c.to_ascii_uppercase() {
-            c @ b'A'..=b'Z' => c - b'A',
-            c @ b'2'..=b'7' => c - b'2' + 26,
-            _ => return Err(bad()),
-        };
-        acc = (acc << 5) | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            let slot = payload.get_mut(filled).ok_or_else(bad)?;
-            *slot = ((acc >> bits) & 0xff) as u8;
-            filled += 1;
-        }
-        acc &= (1 << bits) - 1;
-    }
-    // The trailing bits must be zero, so each payload has exactly one token string.
-    if filled != TOKEN_PAYLOAD_LEN || acc != 0 {
+    // Decoding refuses non-zero trailing bits, so each payload has exactly one token string.
+    let payload = data_encoding::BASE32_NOPAD
+        .decode(body.to_ascii_uppercase().as_bytes())
+        .map_err(|_| bad())?;
+    if payload.len() != TOKEN_PAYLOAD_LEN {
         return Err(bad());
     }
     let mut id = [0u8; 8];

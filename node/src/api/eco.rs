@@ -52,28 +52,6 @@ fn id_arg(what: &str, id: &str) -> Result<(), Status> {
         .map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
-fn page_size(p: Option<&pb::PageRequest>, default: usize, max: usize) -> Result<usize, Status> {
-    let n = p.map_or(0, |p| p.page_size) as usize;
-    if n > max {
-        return Err(Status::invalid_argument(format!(
-            "page_size must be at most {max}"
-        )));
-    }
-    Ok(if n == 0 { default } else { n })
-}
-
-/// A page token is the hex of the last index key returned (opaque to clients).
-fn key_token(p: Option<&pb::PageRequest>) -> Result<Option<Vec<u8>>, Status> {
-    match p.map(|p| p.page_token.as_str()).unwrap_or("") {
-        "" => Ok(None),
-        t => hex::decode(t).map(Some).map_err(|_| {
-            Status::invalid_argument(
-                "page_token is not valid: pass back next_page_token from the previous response unchanged",
-            )
-        }),
-    }
-}
-
 #[tonic::async_trait]
 impl Eco for EcoApi {
     async fn get_participant(
@@ -82,29 +60,20 @@ impl Eco for EcoApi {
     ) -> Result<Response<pb::GetParticipantResponse>, Status> {
         let r = req.into_inner();
         id_arg("participant_id", &r.participant_id)?;
-        let size = page_size(r.page.as_ref(), eco::DEFAULT_PAGE, eco::MAX_PAGE)?;
-        let after = key_token(r.page.as_ref())?;
-        if let Some(a) = &after {
-            if !a.starts_with(b"eco/prd/") {
-                return Err(Status::invalid_argument(
-                    "page_token does not belong to this query",
-                ));
-            }
-        }
         let now = self.now_ms()?;
         let state = self.chain.state();
         let p = eco::participant(&state, &r.participant_id)
             .map_err(contract)?
             .ok_or_else(|| Status::not_found("no participant has this id"))?;
         let devices = eco::devices_of(&state, &p.id).map_err(contract)?;
-        let (reductions, next) =
-            eco::reductions_of(&state, &p.id, after.as_deref(), size).map_err(contract)?;
+        let (reductions, next_page_token) =
+            eco::reductions_of(&state, &p.id, r.page.as_ref()).map_err(contract)?;
         let balance = eco::participant_balance(&state, &p, now).map_err(contract)?;
         Ok(Response::new(pb::GetParticipantResponse {
             participant: Some(p.to_proto()),
             devices: devices.iter().map(eco::Device::to_proto).collect(),
             reductions,
-            next_page_token: next.map(hex::encode).unwrap_or_default(),
+            next_page_token,
             balance: Some(balance),
         }))
     }
@@ -299,20 +268,11 @@ impl Points for EcoApi {
     ) -> Result<Response<pb::GetPointsHistoryResponse>, Status> {
         let r = req.into_inner();
         let holder = holder_arg(&r.holder)?;
-        let size = page_size(r.page.as_ref(), points::DEFAULT_PAGE, points::MAX_PAGE)?;
-        let from = match r.page.as_ref().map(|p| p.page_token.as_str()).unwrap_or("") {
-            "" => 0,
-            t => t.parse::<u64>().map_err(|_| {
-                Status::invalid_argument(
-                    "page_token is not valid: pass back next_page_token from the previous response unchanged",
-                )
-            })?,
-        };
-        let (movements, next) =
-            points::history(&self.chain.state(), &holder, from, size).map_err(contract)?;
+        let (movements, next_page_token) =
+            points::history(&self.chain.state(), &holder, r.page.as_ref()).map_err(contract)?;
         Ok(Response::new(pb::GetPointsHistoryResponse {
             movements,
-            next_page_token: next.map(|n| n.to_string()).unwrap_or_default(),
+            next_page_token,
         }))
     }
 
@@ -322,26 +282,16 @@ impl Points for EcoApi {
     ) -> Result<Response<pb::ListSettlementsResponse>, Status> {
         let r = req.into_inner();
         id_arg("issuer", &r.issuer)?;
-        let size = page_size(r.page.as_ref(), points::DEFAULT_PAGE, points::MAX_PAGE)?;
-        let after = key_token(r.page.as_ref())?;
-        if let Some(a) = &after {
-            if !a.starts_with(b"pts/seti/") {
-                return Err(Status::invalid_argument(
-                    "page_token does not belong to this query",
-                ));
-            }
-        }
-        let (list, next) = points::settlements(
+        let (list, next_page_token) = points::settlements(
             &self.chain.state(),
             &r.issuer,
             r.unpaid_only,
-            after.as_deref(),
-            size,
+            r.page.as_ref(),
         )
         .map_err(contract)?;
         Ok(Response::new(pb::ListSettlementsResponse {
             settlements: list.iter().map(points::Settlement::to_proto).collect(),
-            next_page_token: next.map(hex::encode).unwrap_or_default(),
+            next_page_token,
         }))
     }
 

@@ -31,23 +31,6 @@ impl VolunteerApi {
     }
 }
 
-fn page_ok(p: Option<&pb::PageRequest>) -> Result<(), Status> {
-    if let Some(p) = p {
-        if p.page_size as usize > volunteer::MAX_PAGE {
-            return Err(Status::invalid_argument(format!(
-                "page_size must be at most {}",
-                volunteer::MAX_PAGE
-            )));
-        }
-        if !p.page_token.is_empty() && hex::decode(&p.page_token).is_err() {
-            return Err(Status::invalid_argument(
-                "page_token is not valid: pass back next_page_token from the previous response unchanged",
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[tonic::async_trait]
 impl Volunteer for VolunteerApi {
     async fn list_opportunities(
@@ -55,7 +38,6 @@ impl Volunteer for VolunteerApi {
         req: Request<pb::ListOpportunitiesRequest>,
     ) -> Result<Response<pb::ListOpportunitiesResponse>, Status> {
         let r = req.into_inner();
-        page_ok(r.page.as_ref())?;
         if pb::OpportunityStatus::try_from(r.status).is_err() {
             return Err(Status::invalid_argument(
                 "status is not a known OpportunityStatus",
@@ -76,7 +58,6 @@ impl Volunteer for VolunteerApi {
         req: Request<pb::GetVolunteerHistoryRequest>,
     ) -> Result<Response<pb::GetVolunteerHistoryResponse>, Status> {
         let r = req.into_inner();
-        page_ok(r.page.as_ref())?;
         let state = self.chain.state();
         let mut out = volunteer::volunteer_history(&state, &r).map_err(contract)?;
         // The balance: contribution points held, of every issuing municipality.
@@ -98,7 +79,6 @@ impl Volunteer for VolunteerApi {
         req: Request<pb::ListPendingApprovalsRequest>,
     ) -> Result<Response<pb::ListPendingApprovalsResponse>, Status> {
         let r = req.into_inner();
-        page_ok(r.page.as_ref())?;
         if pb::PendingKind::try_from(r.kind).is_err() {
             return Err(Status::invalid_argument("kind is not a known PendingKind"));
         }
@@ -112,7 +92,6 @@ impl Volunteer for VolunteerApi {
         req: Request<pb::SearchVolunteersRequest>,
     ) -> Result<Response<pb::SearchVolunteersResponse>, Status> {
         let r = req.into_inner();
-        page_ok(r.page.as_ref())?;
         volunteer::search_volunteers(&self.chain.state(), &r)
             .map(Response::new)
             .map_err(contract)

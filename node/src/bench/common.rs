@@ -84,4 +84,3 @@ pub fn grant_call(account: &[u8], kind: pb::RoleKind, scope: &str) -> pb::tx_bod
 pub fn relief(c: pb::relief_call::Call) -> pb::tx_body::Call {
     pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) })
 }
-

@@ -16,12 +16,12 @@ use crate::setup::network::{NetworkDesc, OrgDesc};
 use anyhow::{anyhow, Context as _, Result};
 use ed25519_dalek::SigningKey;
 
+use crate::bench::common::{grant_call, grant_tx, relief, signed};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_stream::StreamExt;
-use crate::bench::common::{grant_call, grant_tx, relief, signed};
 use yui_proto::v1 as pb;
 
 /// Benchmark settings.

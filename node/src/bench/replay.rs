@@ -4,12 +4,12 @@
 //! and times the verification of that file on one thread.
 
 use crate::audit::{export, verify};
+use crate::bench::common::{sig_rate, tempfile_dir};
 use crate::chain::tx::check_stateless;
 use crate::chain::{Chain, StoredBlock};
 use crate::setup::network;
 use crate::storage::{MemStore, Store};
 use anyhow::Result;
-use crate::bench::common::{sig_rate, tempfile_dir};
 use std::sync::Arc;
 use std::time::Instant;
 use yui_client::tx::RawTx;
@@ -106,4 +106,3 @@ pub fn replay(txs: usize, per_block: usize) -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
-

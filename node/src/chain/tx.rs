@@ -153,9 +153,8 @@ pub fn check_stateless(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> 
             raw.signature.len()
         ))
     })?;
-    let key = verifying_key(&signer).ok_or_else(|| {
-        Reject::Malformed("the signer is not a valid ed25519 public key".into())
-    })?;
+    let key = verifying_key(&signer)
+        .ok_or_else(|| Reject::Malformed("the signer is not a valid ed25519 public key".into()))?;
     key.verify_strict(&sign_bytes(&raw.body), &Signature::from_bytes(&sig))
         .map_err(|_| Reject::BadSignature)?;
     Ok(CheckedTx {
