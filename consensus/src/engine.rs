@@ -176,6 +176,9 @@ pub const MAX_ROUNDS_AHEAD: Round = 64;
 pub const MAX_VOTES_PER_STEP: usize = 3;
 /// Future-height messages buffered until their height starts.
 pub const MAX_BUFFERED: usize = 4_096;
+/// Most rule applications one event may cause before the rules must have settled (each moves
+/// the step or the round forward, or decides; a handful suffice).
+pub const MAX_RULE_APPLICATIONS: usize = 64;
 
 /// A block hash, or nil.
 type Value = Option<Hash>;
@@ -548,6 +551,8 @@ impl Engine {
         if !s.validators.contains(&me) {
             return;
         }
+        // Every rule that votes is gated on an undecided height (`step_once`, `on_timeout`).
+        assert!(!s.decided, "a decided height signs no more votes");
         let round = s.round;
         let v = match s.signed_votes.get(&(round, vote_type)) {
             Some(v) => v.clone(),
@@ -704,11 +709,15 @@ impl Engine {
 
     /// Apply every rule of Algorithm 1 whose condition now holds, until none does.
     fn progress(&mut self, now_ms: u64, out: &mut Vec<Action>) {
-        for _ in 0..64 {
+        for _ in 0..MAX_RULE_APPLICATIONS {
             if !self.step_once(now_ms, out) {
                 return;
             }
         }
+        // Every application moves the step or the round forward or decides, so the rules
+        // settle long before the cap; reaching it is a bug, and a validator must stop rather
+        // than go on from a state it does not understand.
+        panic!("the consensus rules did not settle after {MAX_RULE_APPLICATIONS} applications");
     }
 
     fn step_once(&mut self, now_ms: u64, out: &mut Vec<Action>) -> bool {
@@ -718,6 +727,15 @@ impl Engine {
         if s.decided {
             return false;
         }
+        // Lines 36-43 lock and mark valid only in the current round, and rounds only grow.
+        assert!(
+            s.locked.is_none_or(|(_, lr)| lr <= s.round),
+            "locked round above the current round"
+        );
+        assert!(
+            s.valid.is_none_or(|(_, vr)| vr <= s.round),
+            "valid round above the current round"
+        );
         let q = s.validators.quorum_power();
         let r = s.round;
         // Lines 49-54: a quorum of precommits for a value in any round decides it.

@@ -843,11 +843,11 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
     }
     let tk = tally_key(&prog.id, &d.methodology, fy);
     let mut t: Tally = get_borsh(&*x.state, &tk)?.unwrap_or_default();
-    t.readings = t.readings.saturating_add(1);
-    t.grams = t.grams.saturating_add(r.reduction_g);
+    t.readings = crate::arith::add("eco", "readings", t.readings, 1)?;
+    t.grams = crate::arith::add("eco", "grams", t.grams, r.reduction_g)?;
     put_borsh(x.state, tk, &t);
-    part.reduced_g = part.reduced_g.saturating_add(r.reduction_g);
-    part.ungranted_g = part.ungranted_g.saturating_add(r.reduction_g);
+    part.reduced_g = crate::arith::add("eco", "reduced_g", part.reduced_g, r.reduction_g)?;
+    part.ungranted_g = crate::arith::add("eco", "ungranted_g", part.ungranted_g, r.reduction_g)?;
     match latest {
         Some(i) => part.latest_end[i].1 = part.latest_end[i].1.max(c.period_end_ms),
         None => part.latest_end.push((d.id.clone(), c.period_end_ms)),
@@ -907,7 +907,7 @@ fn grant_points(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantEcoPoints) -> R
         expires,
     )?;
     part.ungranted_g = part.ungranted_g.saturating_sub(used);
-    part.points_granted = part.points_granted.saturating_add(pts);
+    part.points_granted = crate::arith::add("eco", "points_granted", part.points_granted, pts)?;
     put_borsh(x.state, key(K_PART, &part.id), &part);
     emit(
         x,
@@ -983,8 +983,8 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
             .entry((r.methodology.clone(), r.fiscal_year))
             .or_default();
         e.0 += 1;
-        e.1 = e.1.saturating_add(r.reduction_g);
-        total = total.saturating_add(r.reduction_g);
+        e.1 = crate::arith::add("eco", "methodology total", e.1, r.reduction_g)?;
+        total = crate::arith::add("eco", "total", total, r.reduction_g)?;
         parts.insert(r.participant_id.clone());
         x.state.put(record_key.clone(), r.encode_to_vec());
         x.state.put(

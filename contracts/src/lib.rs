@@ -7,6 +7,7 @@
 //! randomness or iterate a hash map: time comes from the block header (`Context`), state only
 //! through the `State` trait, and all arithmetic is checked integer arithmetic.
 
+pub mod arith;
 pub mod calendar;
 pub mod eco;
 pub mod error;
@@ -99,10 +100,23 @@ pub fn execute(state: &mut dyn State, ctx: &Context, call: &Call) -> Result<Rece
     };
     match result {
         Ok(()) => {
+            let touches_points = points::touches(&writes);
             for (k, v) in writes {
                 match v {
                     Some(v) => state.put(k, v),
                     None => state.delete(k),
+                }
+            }
+            // Debug builds (every test) check conservation after every call that moved points;
+            // `yui verify` checks it after every such block in any build.
+            if cfg!(debug_assertions) && touches_points {
+                if let Err(broken) =
+                    points::check_invariant(&*state).map_err(|e| Failed(e.to_string()))?
+                {
+                    panic!(
+                        "points are not conserved after a {} call: {broken}",
+                        call_name(call)
+                    );
                 }
             }
             Ok(Receipt {

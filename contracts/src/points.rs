@@ -58,6 +58,8 @@ pub const P_CONTRIBUTION_YEN_PER_POINT: &str = "volunteer.yen_per_point";
 /// Expiry of points that never expire.
 const NEVER: u64 = u64::MAX;
 
+/// The prefix of every points key.
+pub const STATE_PREFIX: &[u8] = b"pts/";
 const K_BAL: &[u8] = b"pts/bal/";
 const K_LOT: &[u8] = b"pts/lot/";
 const K_TOT: &[u8] = b"pts/tot/";
@@ -840,6 +842,14 @@ pub fn all_totals(state: &dyn StateRead) -> Result<Vec<pb::PointsTotals>> {
 /// Totals of one (type, issuer).
 pub fn totals(state: &dyn StateRead, ty: PointType, issuer: &str) -> Result<Totals> {
     Ok(get_borsh(state, &tot_key(ty, issuer))?.unwrap_or_default())
+}
+
+/// Whether a write set changes any points state (balances, lots, totals, history).
+pub fn touches(writes: &crate::WriteSet) -> bool {
+    writes
+        .range(STATE_PREFIX.to_vec()..)
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(STATE_PREFIX))
 }
 
 /// Check the ledger's invariant over the whole state: for every (type, issuer), `minted -

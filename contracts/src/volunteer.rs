@@ -1128,9 +1128,24 @@ fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Result<()> {
         );
         mint_contribution(x, &v.account, points, &a.id, expires_at_ms)?;
     }
-    v.completed_activities = v.completed_activities.saturating_add(1);
-    v.total_minutes = v.total_minutes.saturating_add(u64::from(a.minutes));
-    v.total_points_granted = v.total_points_granted.saturating_add(points);
+    v.completed_activities = v.completed_activities.checked_add(1).ok_or_else(|| {
+        crate::error::precondition(
+            "volunteer.total_overflow",
+            "completed_activities would exceed its limit",
+        )
+    })?;
+    v.total_minutes = crate::arith::add(
+        "volunteer",
+        "total_minutes",
+        v.total_minutes,
+        u64::from(a.minutes),
+    )?;
+    v.total_points_granted = crate::arith::add(
+        "volunteer",
+        "total_points_granted",
+        v.total_points_granted,
+        points,
+    )?;
     put_borsh(x.state, key(K_VOL, &v.id), &v);
     a.points = points;
     a.status = pb::ActivityStatus::ActivityApproved as i32;

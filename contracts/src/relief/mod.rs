@@ -145,15 +145,6 @@ fn next_id(x: &mut Exec<'_>, kind: &str) -> Result<u64> {
     Ok(n)
 }
 
-/// Checked subtraction for a counter: going below zero would be a bug, reported as a failure.
-fn sub(a: u64, b: u64, what: &str) -> Result<u64> {
-    a.checked_sub(b).ok_or_else(|| {
-        ContractError::Failed(Failed(format!(
-            "relief counter {what} would go below zero ({a} - {b})"
-        )))
-    })
-}
-
 /// The fill status of a counter against a quantity.
 pub fn fill(v: u64, of: u64) -> pb::FillStatus {
     if v == 0 {
@@ -504,7 +495,7 @@ fn post_need(x: &mut Exec<'_>, signer: &Account, c: &pb::PostNeed) -> Result<()>
     };
     set_fill(&mut n);
     update_totals(x, &n.disaster_id, &n.item_id, |t| {
-        t.needed = t.needed.saturating_add(n.quantity);
+        t.needed = crate::arith::add("relief", "needed", t.needed, n.quantity)?;
         Ok(())
     })?;
     save_need(x, n);
@@ -559,7 +550,7 @@ fn pledge(x: &mut Exec<'_>, c: &pb::Pledge) -> Result<()> {
             "the need is closed to pledges",
         ));
     }
-    let remaining = sub(n.quantity, n.committed, "need remaining")?;
+    let remaining = crate::arith::sub("need remaining", n.quantity, n.committed)?;
     if c.quantity > remaining {
         return Err(precondition(
             "relief.exceeds_need",
@@ -580,7 +571,7 @@ fn pledge(x: &mut Exec<'_>, c: &pb::Pledge) -> Result<()> {
         cancel_reason: String::new(),
     };
     update_totals(x, &n.disaster_id, &n.item_id, |t| {
-        t.committed = t.committed.saturating_add(c.quantity);
+        t.committed = crate::arith::add("relief", "committed", t.committed, c.quantity)?;
         Ok(())
     })?;
     save_need(x, n);
@@ -617,7 +608,7 @@ fn post_offer(x: &mut Exec<'_>, c: &pb::PostOffer) -> Result<()> {
         expired: false,
     };
     update_totals(x, &o.disaster_id, &o.item_id, |t| {
-        t.offered = t.offered.saturating_add(o.quantity);
+        t.offered = crate::arith::add("relief", "offered", t.offered, o.quantity)?;
         Ok(())
     })?;
     save_offer(x, o);
@@ -644,7 +635,7 @@ fn request(x: &mut Exec<'_>, signer: &Account, c: &pb::RequestFromOffer) -> Resu
             "the offer is no longer available",
         ));
     }
-    let available = sub(o.quantity, o.requested, "offer available")?;
+    let available = crate::arith::sub("offer available", o.quantity, o.requested)?;
     if c.quantity > available {
         return Err(precondition(
             "relief.exceeds_offer",
@@ -680,7 +671,7 @@ fn request(x: &mut Exec<'_>, signer: &Account, c: &pb::RequestFromOffer) -> Resu
         Vec::new(),
     );
     update_totals(x, &o.disaster_id, &o.item_id, |t| {
-        t.requested = t.requested.saturating_add(c.quantity);
+        t.requested = crate::arith::add("relief", "requested", t.requested, c.quantity)?;
         Ok(())
     })?;
     save_offer(x, o);
@@ -799,9 +790,9 @@ fn cancel_commitment(x: &mut Exec<'_>, mut com: pb::Commitment, reason: &str) ->
     let q = com.quantity;
     if com.need_id != 0 {
         let mut n = req(need(&*x.state, com.need_id)?, "relief.unknown_need", "need")?;
-        n.committed = sub(n.committed, q, "need committed")?;
+        n.committed = crate::arith::sub("need committed", n.committed, q)?;
         update_totals(x, &n.disaster_id, &n.item_id, |t| {
-            t.committed = sub(t.committed, q, "totals committed")?;
+            t.committed = crate::arith::sub("totals committed", t.committed, q)?;
             Ok(())
         })?;
         save_need(x, n);
@@ -811,9 +802,9 @@ fn cancel_commitment(x: &mut Exec<'_>, mut com: pb::Commitment, reason: &str) ->
             "relief.unknown_offer",
             "offer",
         )?;
-        o.requested = sub(o.requested, q, "offer requested")?;
+        o.requested = crate::arith::sub("offer requested", o.requested, q)?;
         update_totals(x, &o.disaster_id, &o.item_id, |t| {
-            t.requested = sub(t.requested, q, "totals requested")?;
+            t.requested = crate::arith::sub("totals requested", t.requested, q)?;
             Ok(())
         })?;
         save_offer(x, o);
@@ -858,7 +849,7 @@ fn ship(x: &mut Exec<'_>, c: &pb::MarkShipped) -> Result<()> {
         save_need(x, n);
     }
     update_totals(x, &s.disaster_id, &s.item_id, |t| {
-        t.in_transit = t.in_transit.saturating_add(q);
+        t.in_transit = crate::arith::add("relief", "in_transit", t.in_transit, q)?;
         Ok(())
     })?;
     s.status = pb::ShipmentStatus::ShipmentShipped as i32;
@@ -905,7 +896,7 @@ fn receive(x: &mut Exec<'_>, signer: &Account, c: &pb::ReceiveShipment) -> Resul
     let q = s.quantity;
     if s.need_id != 0 {
         let mut n = req(need(&*x.state, s.need_id)?, "relief.unknown_need", "need")?;
-        n.in_transit = sub(n.in_transit, q, "need in transit")?;
+        n.in_transit = crate::arith::sub("need in transit", n.in_transit, q)?;
         n.fulfilled = n
             .fulfilled
             .checked_add(q)
@@ -913,8 +904,8 @@ fn receive(x: &mut Exec<'_>, signer: &Account, c: &pb::ReceiveShipment) -> Resul
         save_need(x, n);
     }
     update_totals(x, &s.disaster_id, &s.item_id, |t| {
-        t.in_transit = sub(t.in_transit, q, "totals in transit")?;
-        t.received = t.received.saturating_add(q);
+        t.in_transit = crate::arith::sub("totals in transit", t.in_transit, q)?;
+        t.received = crate::arith::add("relief", "received", t.received, q)?;
         Ok(())
     })?;
     x.state.put(

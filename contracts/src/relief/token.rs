@@ -22,7 +22,10 @@ pub fn token_string(shipment_id: u64, secret: &[u8; TOKEN_SECRET_LEN]) -> String
     payload[8..].copy_from_slice(secret);
     // RFC 4648 base32: upper case letters and digits only, so the token fits the QR
     // alphanumeric mode (denser than byte mode) and survives being typed from a label.
-    format!("{TOKEN_PREFIX}{}", data_encoding::BASE32_NOPAD.encode(&payload))
+    format!(
+        "{TOKEN_PREFIX}{}",
+        data_encoding::BASE32_NOPAD.encode(&payload)
+    )
 }
 
 /// Parse a QR token string into (shipment id, secret). Accepts lower case (scanners and people

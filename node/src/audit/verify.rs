@@ -203,6 +203,19 @@ pub fn verify(
         chain.commit(&ex, b.cert)?;
         r.blocks += 1;
         bar.inc(1);
+        if yui_contracts::points::touches(&ex.writes) {
+            let state = StoreState(store.as_ref());
+            if let Err(broken) =
+                yui_contracts::points::check_invariant(&state).map_err(|e| anyhow!("{e}"))?
+            {
+                fail(
+                    &mut r,
+                    h,
+                    format!("points are not conserved after block {h}: {broken}"),
+                );
+                break;
+            }
+        }
     }
     bar.finish_and_clear();
     if r.failure.is_none() {

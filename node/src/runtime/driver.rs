@@ -29,6 +29,10 @@ const REBROADCAST_MS: u64 = 1_000;
 /// Most blocks received by gossip kept while undecided.
 const MAX_RECEIVED_BLOCKS: usize = 64;
 
+/// Most engine events one input may cascade into before the driver stops as a bug (an input
+/// yields a few dozen in practice).
+const MAX_EVENTS_PER_FEED: usize = 100_000;
+
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -444,8 +448,10 @@ impl Driver {
         let mut steps = 0usize;
         while let Some(ev) = events.pop_front() {
             steps += 1;
-            if steps > 100_000 {
-                anyhow::bail!("consensus driver loop did not settle");
+            if steps > MAX_EVENTS_PER_FEED {
+                anyhow::bail!(
+                    "the consensus driver loop did not settle after {MAX_EVENTS_PER_FEED} events"
+                );
             }
             for action in self.engine.handle(now, ev) {
                 self.carry_out(now, action, &mut events)?;
