@@ -89,6 +89,59 @@ pub enum Message {
     Vote(Vote),
 }
 
+/// Where a signature falls in the protocol: height, then round, then step (a proposal before
+/// a prevote before a precommit). An honest validator's signatures only move forward in this
+/// order, so "the highest point signed" is all a restarted validator must remember to never
+/// sign two different messages for one step.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub struct SignPoint {
+    /// Height.
+    pub height: Height,
+    /// Round.
+    pub round: Round,
+    /// 0 proposal, 1 prevote, 2 precommit.
+    pub step: u8,
+}
+
+impl SignPoint {
+    /// The point after every signature of `height`: refraining through it means signing
+    /// nothing more for that height.
+    pub fn end_of(height: Height) -> SignPoint {
+        SignPoint {
+            height,
+            round: Round::MAX,
+            step: u8::MAX,
+        }
+    }
+}
+
+impl Message {
+    /// Where this message's signature falls.
+    pub fn sign_point(&self) -> SignPoint {
+        match self {
+            Message::Proposal(p) => SignPoint {
+                height: p.data.height,
+                round: p.data.round,
+                step: 0,
+            },
+            Message::Vote(v) => Message::vote_point(v.data.height, v.data.round, v.data.vote_type),
+        }
+    }
+
+    fn vote_point(height: Height, round: Round, vote_type: VoteType) -> SignPoint {
+        SignPoint {
+            height,
+            round,
+            step: match vote_type {
+                VoteType::Prevote => 1,
+                VoteType::Precommit => 2,
+            },
+        }
+    }
+}
+
 /// What happened, as told to the engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -229,6 +282,9 @@ pub struct Engine {
     /// Own messages from the WAL, waiting for their height to start.
     restored: Vec<Message>,
     last_height: Height,
+    /// Never create a new signature at or below this point (what this validator may have
+    /// signed before a restart); restored messages are still sent again.
+    floor: Option<SignPoint>,
 }
 
 use crate::types::{ProposalData, PublicKey, VoteData, VoteType};
@@ -245,6 +301,7 @@ impl Engine {
             state: None,
             buffered: Vec::new(),
             restored: Vec::new(),
+            floor: None,
             last_height: 0,
         }
     }
@@ -287,6 +344,45 @@ impl Engine {
                 )
             }
         }
+    }
+
+    /// Sign nothing new at or below `point`: the driver sets it at start from the last-signed
+    /// record (and through a whole height when the WAL may have lost what was signed there).
+    /// The engine then follows those steps as an observer and decides with the others.
+    pub fn refrain_through(&mut self, point: SignPoint) {
+        self.floor = Some(self.floor.map_or(point, |f| f.max(point)));
+    }
+
+    /// The messages that justify this node's valid value: the proposal of its valid round and
+    /// the quorum of prevotes for it there, whoever signed them. The driver relays them while a
+    /// height is stuck. Tendermint assumes every message a correct node received eventually
+    /// reaches every correct node (the paper's gossip), also when its signer is gone; without
+    /// them the others can never accept a proposal that re-proposes a locked value (line 28),
+    /// and a node locked on it would prevote nil for ever.
+    pub fn justification(&self) -> Vec<Message> {
+        let Some(s) = self.state.as_ref() else {
+            return Vec::new();
+        };
+        let Some((value, round)) = s.valid else {
+            return Vec::new();
+        };
+        let mut out: Vec<Message> = s
+            .proposals
+            .get(&round)
+            .filter(|p| p.data.block_hash == value)
+            .map(|p| Message::Proposal(p.clone()))
+            .into_iter()
+            .collect();
+        if let Some(by_validator) = s.votes.get(&(round, VoteType::Prevote)) {
+            out.extend(
+                by_validator
+                    .values()
+                    .flatten()
+                    .filter(|v| v.data.block_hash == Some(value))
+                    .map(|v| Message::Vote(v.clone())),
+            );
+        }
+        out
     }
 
     /// The current round.
@@ -520,8 +616,15 @@ impl Engine {
         else {
             return;
         };
+        let point = SignPoint {
+            height: s.height,
+            round,
+            step: 0,
+        };
+        let floor = self.floor;
         let p = match s.signed_proposals.get(&round) {
             Some(p) => p.clone(),
+            None if floor.is_some_and(|f| point <= f) => return,
             None => {
                 let p = ProposalData {
                     chain_id: self.config.chain_id.clone(),
@@ -554,8 +657,11 @@ impl Engine {
         // Every rule that votes is gated on an undecided height (`step_once`, `on_timeout`).
         assert!(!s.decided, "a decided height signs no more votes");
         let round = s.round;
+        let point = Message::vote_point(s.height, round, vote_type);
+        let floor = self.floor;
         let v = match s.signed_votes.get(&(round, vote_type)) {
             Some(v) => v.clone(),
+            None if floor.is_some_and(|f| point <= f) => return,
             None => {
                 let v = VoteData {
                     chain_id: self.config.chain_id.clone(),

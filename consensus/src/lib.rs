@@ -10,7 +10,7 @@ pub mod hash;
 pub mod merkle;
 pub mod types;
 
-pub use engine::{Action, Engine, EngineConfig, Event, Message, Step, Timeout};
+pub use engine::{Action, Engine, EngineConfig, Event, Message, SignPoint, Step, Timeout};
 pub use hash::Hash;
 pub use types::{
     CertificateError, CommitCertificate, Evidence, FaultModel, Header, Height, Proposal,

@@ -332,3 +332,197 @@ fn a_double_vote_becomes_evidence() {
         "reported once"
     );
 }
+
+#[test]
+fn a_validator_refraining_through_a_height_signs_nothing_there_then_signs_again() {
+    let k = keys(4);
+    let vs = set(&k);
+    let me = k[1].verifying_key().to_bytes();
+    let mut e = Engine::new(EngineConfig::with_chain_id("c"), Some(k[1].clone()));
+    e.refrain_through(SignPoint::end_of(1));
+    let own = |actions: &[Action]| -> Vec<SignPoint> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Persist(m) | Action::Broadcast(m) => Some(m),
+                _ => None,
+            })
+            .filter(|m| match m {
+                Message::Vote(v) => v.data.validator == me,
+                Message::Proposal(p) => p.data.proposer == me,
+            })
+            .map(Message::sign_point)
+            .collect()
+    };
+    let mut all = e.handle(
+        0,
+        Event::StartHeight {
+            height: 1,
+            validators: vs.clone(),
+        },
+    );
+    // Every round of height 1: the proposer's block, then a quorum of the others' prevotes
+    // and precommits for it, and every timeout. A node that may sign would prevote and
+    // precommit; this one follows and decides without a signature of its own.
+    let mut decided = false;
+    for round in 0..3u32 {
+        let proposer = vs.proposer(1, round).public_key;
+        let block = Hash([round as u8 + 1; 32]);
+        if let Some(pk) = k.iter().find(|x| x.verifying_key().to_bytes() == proposer) {
+            if pk.verifying_key().to_bytes() != me {
+                let p = ProposalData {
+                    chain_id: "c".into(),
+                    height: 1,
+                    round,
+                    block_hash: block,
+                    pol_round: None,
+                    proposer,
+                }
+                .sign(pk);
+                all.extend(e.handle(1, Event::Proposal(p)));
+            }
+        }
+        all.extend(e.handle(
+            2,
+            Event::BlockValidated {
+                height: 1,
+                round,
+                block_hash: block,
+                valid: true,
+            },
+        ));
+        for step in [Step::Propose, Step::Prevote, Step::Precommit] {
+            all.extend(e.handle(
+                3,
+                Event::Timeout(Timeout {
+                    height: 1,
+                    round,
+                    step,
+                }),
+            ));
+        }
+        if round == 2 {
+            for vote_type in [VoteType::Prevote, VoteType::Precommit] {
+                for other in k.iter().filter(|x| x.verifying_key().to_bytes() != me) {
+                    let v = VoteData {
+                        chain_id: "c".into(),
+                        vote_type,
+                        height: 1,
+                        round,
+                        block_hash: Some(block),
+                        validator: other.verifying_key().to_bytes(),
+                    }
+                    .sign(other);
+                    let out = e.handle(4, Event::Vote(v));
+                    decided |= out.iter().any(|a| matches!(a, Action::Decide(_)));
+                    all.extend(out);
+                }
+            }
+        }
+    }
+    assert!(decided, "the others' quorum decides the height");
+    assert_eq!(own(&all), vec![], "signed at height 1 while refraining");
+    // Height 2 is above the floor: it signs again (a prevote nil at the propose timeout).
+    let mut next = e.handle(
+        5,
+        Event::StartHeight {
+            height: 2,
+            validators: vs.clone(),
+        },
+    );
+    next.extend(e.handle(
+        6,
+        Event::Timeout(Timeout {
+            height: 2,
+            round: 0,
+            step: Step::Propose,
+        }),
+    ));
+    assert!(
+        own(&next).iter().any(|p| p.height == 2 && p.step == 1),
+        "a prevote of height 2"
+    );
+}
+
+#[test]
+fn sign_points_order_heights_then_rounds_then_steps() {
+    let p = |height, round, step| SignPoint {
+        height,
+        round,
+        step,
+    };
+    assert!(p(1, 0, 2) < p(1, 1, 0));
+    assert!(p(1, 5, 2) < p(2, 0, 0));
+    assert!(p(3, 9, 2) < SignPoint::end_of(3));
+    assert!(SignPoint::end_of(3) < p(4, 0, 0));
+}
+
+#[test]
+fn a_node_with_a_valid_value_can_hand_over_its_justification() {
+    let k = keys(4);
+    let vs = set(&k);
+    let mut e = Engine::new(EngineConfig::with_chain_id("c"), Some(k[0].clone()));
+    e.handle(
+        0,
+        Event::StartHeight {
+            height: 1,
+            validators: vs.clone(),
+        },
+    );
+    assert!(e.justification().is_empty(), "nothing valid yet");
+    let proposer = vs.proposer(1, 0).public_key;
+    let pk = k
+        .iter()
+        .find(|x| x.verifying_key().to_bytes() == proposer)
+        .unwrap();
+    let block = Hash([7; 32]);
+    let p = ProposalData {
+        chain_id: "c".into(),
+        height: 1,
+        round: 0,
+        block_hash: block,
+        pol_round: None,
+        proposer,
+    }
+    .sign(pk);
+    e.handle(1, Event::Proposal(p.clone()));
+    e.handle(
+        2,
+        Event::BlockValidated {
+            height: 1,
+            round: 0,
+            block_hash: block,
+            valid: true,
+        },
+    );
+    let prevotes: Vec<Vote> = k[1..]
+        .iter()
+        .map(|x| {
+            VoteData {
+                chain_id: "c".into(),
+                vote_type: VoteType::Prevote,
+                height: 1,
+                round: 0,
+                block_hash: Some(block),
+                validator: x.verifying_key().to_bytes(),
+            }
+            .sign(x)
+        })
+        .collect();
+    for v in &prevotes {
+        e.handle(3, Event::Vote(v.clone()));
+    }
+    let j = e.justification();
+    assert!(j.contains(&Message::Proposal(p)), "the proposal");
+    for v in prevotes {
+        assert!(
+            j.contains(&Message::Vote(v)),
+            "every prevote for the valid value"
+        );
+    }
+    let power: usize = j
+        .iter()
+        .filter(|m| matches!(m, Message::Vote(v) if v.data.block_hash == Some(block)))
+        .count();
+    assert!(power >= 3, "a quorum of prevotes");
+}

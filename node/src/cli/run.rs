@@ -107,6 +107,7 @@ async fn run_node(cfg: NodeConfig) -> Result<()> {
         key,
         genesis.consensus.clone(),
         &cfg.data_dir.join("consensus.wal"),
+        &cfg.data_dir.join("last_signed"),
         mempool,
         Some(driver::NetLink {
             out: net_out,

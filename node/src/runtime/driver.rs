@@ -9,9 +9,11 @@
 use crate::admission::mempool::Mempool;
 use crate::chain::{Chain, Executed, StoredBlock, Tip};
 use crate::runtime::p2p::{Gossip, Inbound, Outbound, SyncRequest, SyncResponse, MAX_SYNC_BLOCKS};
+use crate::runtime::signing;
 use crate::runtime::telemetry::names;
 use crate::setup::genesis::ConsensusParams;
-use crate::storage::wal::{Wal, WalRecord};
+use crate::storage::last_signed::LastSigned;
+use crate::storage::wal::{Wal, WalRecord, WalTail};
 use anyhow::{anyhow, Context as _, Result};
 use ed25519_dalek::SigningKey;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -32,6 +34,14 @@ const MAX_RECEIVED_BLOCKS: usize = 64;
 /// Most engine events one input may cascade into before the driver stops as a bug (an input
 /// yields a few dozen in practice).
 const MAX_EVENTS_PER_FEED: usize = 100_000;
+
+/// The block a message is for, for logs (`None`: nil).
+fn message_value(m: &Message) -> Option<Hash> {
+    match m {
+        Message::Proposal(p) => Some(p.data.block_hash),
+        Message::Vote(v) => v.data.block_hash,
+    }
+}
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -68,6 +78,8 @@ pub struct Driver {
     engine: Engine,
     wal: Wal,
     wal_records: Vec<WalRecord>,
+    /// The last-signed record (validators only), written before a signed message leaves.
+    last_signed: Option<LastSigned>,
     key: Option<SigningKey>,
     params: ConsensusParams,
     mempool: Arc<Mutex<Mempool>>,
@@ -100,10 +112,11 @@ impl Driver {
         key: Option<SigningKey>,
         params: ConsensusParams,
         wal_path: &std::path::Path,
+        last_signed_path: &std::path::Path,
         mempool: Arc<Mutex<Mempool>>,
         net: Option<NetLink>,
     ) -> Result<(Driver, Shared)> {
-        let (wal, wal_records) = Wal::open(wal_path)
+        let (wal, contents) = Wal::open(wal_path)
             .with_context(|| format!("cannot open the consensus WAL {}", wal_path.display()))?;
         let config = EngineConfig {
             timeout_propose_ms: params.timeout_propose_ms,
@@ -113,7 +126,38 @@ impl Driver {
             timeout_cap_ms: params.timeout_cap_ms,
             ..EngineConfig::with_chain_id(chain.reader.chain_id.clone())
         };
-        let engine = Engine::new(config, key.clone());
+        let mut engine = Engine::new(config, key.clone());
+        let last_signed = match &key {
+            None => None,
+            Some(_) => {
+                let (file, state) = LastSigned::open(last_signed_path).with_context(|| {
+                    format!(
+                        "cannot open the last-signed record {}",
+                        last_signed_path.display()
+                    )
+                })?;
+                let next = chain.tip().height + 1;
+                if let WalTail::Torn { bytes } = contents.tail {
+                    tracing::warn!(
+                        bytes,
+                        "the consensus WAL ended in a record cut short by a crash; it was never sent and is dropped"
+                    );
+                }
+                let f = signing::floor(next, &contents, state);
+                if let Some((height, why)) = &f.refrain {
+                    tracing::error!(
+                        through_height = height,
+                        "{why}: this validator cannot know what it signed there, so it signs nothing for heights up to {height} and follows them as a non-signing node until the others decide them; it signs again from height {}. Check the disk of this data directory",
+                        height + 1
+                    );
+                }
+                if let Some(point) = f.floor {
+                    engine.refrain_through(point);
+                }
+                Some(file)
+            }
+        };
+        let wal_records = contents.records;
         let (tip_tx, tip_rx) = watch::channel(chain.tip().clone());
         let notify = Arc::new(Notify::new());
         let (net_out, net_in) = match net {
@@ -134,6 +178,7 @@ impl Driver {
                 engine,
                 wal,
                 wal_records,
+                last_signed,
                 key,
                 params,
                 mempool,
@@ -260,19 +305,28 @@ impl Driver {
             .or_else(|| self.received.get(hash).cloned())
     }
 
-    /// Re-send this node's own messages of the height in progress.
+    /// Re-send this node's own messages of the height in progress, and relay the proposal and
+    /// prevotes that justify its valid value (`Engine::justification`: their signers may be
+    /// gone, and the others need them to unlock).
     fn rebroadcast(&mut self) {
         let next = self.next_height();
-        let mine: Vec<Message> = self
+        let mut mine: Vec<Message> = self
             .wal_records
             .iter()
             .filter(|r| r.height == next)
             .map(|r| r.message.clone())
             .collect();
+        let own = mine.len();
+        for m in self.engine.justification() {
+            if !mine.contains(&m) {
+                mine.push(m);
+            }
+        }
         if !mine.is_empty() {
             tracing::debug!(
                 height = next,
-                messages = mine.len(),
+                own,
+                relayed = mine.len() - own,
                 "re-sending own consensus messages"
             );
         }
@@ -541,11 +595,27 @@ impl Driver {
                     Message::Proposal(p) => p.data.height,
                     Message::Vote(v) => v.data.height,
                 };
+                let point = message.sign_point();
+                tracing::debug!(
+                    height,
+                    round = point.round,
+                    step = point.step,
+                    what = ?message_value(&message),
+                    "signed"
+                );
                 let record = WalRecord { height, message };
                 self.wal
                     .append(&record)
                     .context("cannot write the consensus WAL")?;
                 self.wal_records.push(record);
+                if let Some(ls) = self.last_signed.as_mut() {
+                    ls.record(point).with_context(|| {
+                        format!(
+                            "cannot write the last-signed record {}",
+                            ls.path().display()
+                        )
+                    })?;
+                }
             }
             Action::Broadcast(Message::Proposal(p)) => {
                 let block = self.block_for(&p.data.block_hash);

@@ -6,4 +6,5 @@
 
 pub mod driver;
 pub mod p2p;
+pub mod signing;
 pub mod telemetry;

@@ -3,13 +3,15 @@
 //! store, and everything one committed block changes goes in ONE atomic batch, flushed before
 //! the commit is reported; the personal-data vault keeps its records in a store of its own.
 //! [`FjallStore`] (fjall, an LSM tree) is the engine on disk, [`MemStore`] serves tests, and the
-//! consensus write-ahead log ([`wal`]) is a file of its own (docs/adr/0009, docs/adr/0010).
+//! consensus write-ahead log ([`wal`]) and the last-signed record ([`last_signed`]) are files of
+//! their own (docs/adr/0009, docs/adr/0010, docs/adr/0011).
 //!
 //! This module owns the bytes on disk and nothing of their meaning: it never imports the
 //! chain, and whatever key prefixes an engine treats specially (keys written in ascending
 //! order, values worth caching) it is given by its caller as a [`Layout`].
 
 mod fjall;
+pub mod last_signed;
 mod mem;
 pub mod wal;
 

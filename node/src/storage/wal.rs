@@ -30,25 +30,65 @@ pub struct Wal {
     file: File,
 }
 
+/// How the WAL's bytes ended when it was read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalTail {
+    /// There was no WAL file.
+    Missing,
+    /// Every byte belonged to an intact record.
+    Clean,
+    /// The last record is cut short (fewer bytes than its header says): a crash during its
+    /// append, so its fsync never returned and its message never left. The bytes are dropped.
+    Torn {
+        /// Bytes dropped.
+        bytes: usize,
+    },
+    /// A complete record does not check (checksum, length or decoding): the file is damaged,
+    /// and what it held from there on is unknown. The file is kept beside it for analysis.
+    Damaged {
+        /// Index of the first bad record.
+        record: usize,
+        /// Its byte offset.
+        offset: usize,
+    },
+}
+
+/// What [`Wal::open`] read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalContents {
+    /// The intact records before the first bad byte, in order.
+    pub records: Vec<WalRecord>,
+    /// How the file ended.
+    pub tail: WalTail,
+}
+
 impl Wal {
-    /// Open (or create) the WAL at `path` and return the intact records it holds.
-    pub fn open(path: &Path) -> std::io::Result<(Wal, Vec<WalRecord>)> {
-        let records = match File::open(path) {
+    /// Open (or create) the WAL at `path`: the intact records and how the file ended. A
+    /// damaged file is first copied to `<path>.damaged` (the operator's evidence); the WAL is
+    /// then rewritten with the intact records only, so nothing bad precedes new appends.
+    pub fn open(path: &Path) -> std::io::Result<(Wal, WalContents)> {
+        let contents = match File::open(path) {
             Ok(mut f) => {
                 let mut buf = Vec::new();
                 f.read_to_end(&mut buf)?;
-                parse(&buf)
+                let contents = parse(&buf);
+                if matches!(contents.tail, WalTail::Damaged { .. }) {
+                    std::fs::write(path.with_extension("wal.damaged"), &buf)?;
+                }
+                contents
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => WalContents {
+                records: Vec::new(),
+                tail: WalTail::Missing,
+            },
             Err(e) => return Err(e),
         };
-        // Rewrite only the intact records so a torn tail never precedes new appends.
         let mut wal = Wal {
             path: path.to_path_buf(),
             file: File::create(path.with_extension("tmp"))?,
         };
-        wal.rewrite(&records)?;
-        Ok((wal, records))
+        wal.rewrite(&contents.records)?;
+        Ok((wal, contents))
     }
 
     fn rewrite(&mut self, records: &[WalRecord]) -> std::io::Result<()> {
@@ -87,33 +127,55 @@ impl Wal {
 }
 
 fn encode(r: &WalRecord) -> Vec<u8> {
-    let payload = borsh::to_vec(r).unwrap_or_default();
-    let mut out = Vec::with_capacity(payload.len() + 12);
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    // Encoding into a Vec cannot fail; a record written empty would silently lose a vote, so
+    // a failure here is a bug and stops the node.
+    let payload = borsh::to_vec(r).expect("borsh encoding into a Vec cannot fail");
+    let len = u32::try_from(payload.len()).expect("a signed message is far below 4 GiB");
+    let mut out = Vec::with_capacity(payload.len() + HEADER_BYTES);
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&blake3::hash(&payload).as_bytes()[..8]);
     out.extend_from_slice(&payload);
     out
 }
 
-/// Parse records, stopping at the first torn or corrupt one.
-fn parse(mut buf: &[u8]) -> Vec<WalRecord> {
-    let mut out = Vec::new();
-    while buf.len() >= 12 {
-        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
-        if len > MAX_RECORD_BYTES || buf.len() < 12 + len as usize {
-            break;
+/// Bytes before a record's payload: its length and checksum.
+const HEADER_BYTES: usize = 12;
+
+/// Parse records up to the first one that is cut short (torn) or does not check (damaged).
+fn parse(buf: &[u8]) -> WalContents {
+    let mut records = Vec::new();
+    let mut at = 0usize;
+    let tail = loop {
+        let rest = &buf[at..];
+        if rest.is_empty() {
+            break WalTail::Clean;
         }
-        let payload = &buf[12..12 + len as usize];
-        if blake3::hash(payload).as_bytes()[..8] != buf[4..12] {
-            break;
+        let damaged = WalTail::Damaged {
+            record: records.len(),
+            offset: at,
+        };
+        if rest.len() < HEADER_BYTES {
+            break WalTail::Torn { bytes: rest.len() };
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        if len == 0 || len > MAX_RECORD_BYTES {
+            break damaged;
+        }
+        let end = HEADER_BYTES + len as usize;
+        if rest.len() < end {
+            break WalTail::Torn { bytes: rest.len() };
+        }
+        let payload = &rest[HEADER_BYTES..end];
+        if blake3::hash(payload).as_bytes()[..8] != rest[4..HEADER_BYTES] {
+            break damaged;
         }
         match WalRecord::try_from_slice(payload) {
-            Ok(r) => out.push(r),
-            Err(_) => break,
+            Ok(r) => records.push(r),
+            Err(_) => break damaged,
         }
-        buf = &buf[12 + len as usize..];
-    }
-    out
+        at += end;
+    };
+    WalContents { records, tail }
 }
 
 #[cfg(test)]
@@ -146,7 +208,8 @@ mod tests {
         let path = dir.path().join("consensus.wal");
         {
             let (mut w, got) = Wal::open(&path).unwrap();
-            assert!(got.is_empty());
+            assert_eq!(got.tail, WalTail::Missing);
+            assert!(got.records.is_empty());
             w.append(&rec(5, 0)).unwrap();
             w.append(&rec(5, 1)).unwrap();
         }
@@ -156,27 +219,59 @@ mod tests {
         bytes.extend_from_slice(&partial[..partial.len() / 2]);
         std::fs::write(&path, &bytes).unwrap();
         let (mut w, got) = Wal::open(&path).unwrap();
-        assert_eq!(got, vec![rec(5, 0), rec(5, 1)]);
+        assert_eq!(got.records, vec![rec(5, 0), rec(5, 1)]);
+        assert_eq!(
+            got.tail,
+            WalTail::Torn {
+                bytes: partial.len() / 2
+            }
+        );
         w.append(&rec(5, 3)).unwrap();
         drop(w);
         let (_, got) = Wal::open(&path).unwrap();
-        assert_eq!(got, vec![rec(5, 0), rec(5, 1), rec(5, 3)]);
+        assert_eq!(got.records, vec![rec(5, 0), rec(5, 1), rec(5, 3)]);
+        assert_eq!(got.tail, WalTail::Clean);
     }
 
     #[test]
-    fn corrupt_byte_stops_reading_at_that_record() {
+    fn a_flipped_byte_in_any_record_is_damage_and_only_a_cut_tail_is_torn() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("consensus.wal");
-        {
-            let (mut w, _) = Wal::open(&path).unwrap();
-            w.append(&rec(1, 0)).unwrap();
-            w.append(&rec(1, 1)).unwrap();
+        let recs = [rec(1, 0), rec(1, 1), rec(1, 2)];
+        let bytes: Vec<u8> = recs.iter().flat_map(encode).collect();
+        let size = encode(&recs[0]).len();
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            std::fs::write(&path, &b).unwrap();
+            let (_, got) = Wal::open(&path).unwrap();
+            let k = i / size;
+            assert_eq!(got.records, recs[..k].to_vec(), "byte {i}");
+            match got.tail {
+                WalTail::Damaged { record, offset } => {
+                    assert_eq!((record, offset), (k, k * size), "byte {i}")
+                }
+                // A flip in a length byte that makes the record reach past the end of the
+                // file looks like a cut tail; the last-signed record covers that case.
+                WalTail::Torn { .. } => assert!(i % size < 4, "byte {i}: {:?}", got.tail),
+                other => panic!("byte {i}: {other:?}"),
+            }
+            if matches!(got.tail, WalTail::Damaged { .. }) {
+                assert_eq!(
+                    std::fs::read(path.with_extension("wal.damaged")).unwrap(),
+                    b,
+                    "the damaged file is kept"
+                );
+            }
         }
-        let mut bytes = std::fs::read(&path).unwrap();
-        let n = bytes.len();
-        bytes[n - 5] ^= 0xff;
+        // Cut anywhere inside the last record: torn, the others intact.
+        for cut in 1..size {
+            std::fs::write(&path, &bytes[..bytes.len() - cut]).unwrap();
+            let (_, got) = Wal::open(&path).unwrap();
+            assert_eq!(got.records, recs[..2].to_vec());
+            assert_eq!(got.tail, WalTail::Torn { bytes: size - cut });
+        }
         std::fs::write(&path, &bytes).unwrap();
-        let (_, got) = Wal::open(&path).unwrap();
-        assert_eq!(got, vec![rec(1, 0)]);
+        assert_eq!(Wal::open(&path).unwrap().1.tail, WalTail::Clean);
     }
 }
