@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(grpc)
         .build_client(grpc)
+        .codec_path("crate::codec::YuiCodec")
         .compile_fds(fds)?;
     Ok(())
 }

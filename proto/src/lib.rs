@@ -30,3 +30,62 @@ pub mod commit {
         [EVENT_DOMAIN, tx_id, &r.encode_to_vec()].concat()
     }
 }
+
+/// The protobuf codec of Yui's gRPC services: prost's, except that a message that does not
+/// decode is INVALID_ARGUMENT (the sender's fault, with a sentence), not INTERNAL as the stock
+/// codec says (which reads as the node's own failure).
+#[cfg(feature = "grpc")]
+pub mod codec {
+    use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
+    use tonic::Status;
+    use tonic_prost::ProstCodec;
+
+    /// The codec the generated services use (`codec_path` in `build.rs`).
+    pub struct YuiCodec<T, U>(ProstCodec<T, U>);
+
+    impl<T, U> Default for YuiCodec<T, U> {
+        fn default() -> Self {
+            YuiCodec(ProstCodec::default())
+        }
+    }
+
+    /// Decodes with prost; a decoding failure is the sender's.
+    pub struct YuiDecoder<D>(D);
+
+    impl<D: Decoder<Error = Status>> Decoder for YuiDecoder<D> {
+        type Item = D::Item;
+        type Error = Status;
+
+        fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+            self.0.decode(buf).map_err(|e| {
+                Status::invalid_argument(format!(
+                    "the message is not a valid protobuf encoding of the expected type: {}",
+                    e.message()
+                ))
+            })
+        }
+
+        fn buffer_settings(&self) -> BufferSettings {
+            self.0.buffer_settings()
+        }
+    }
+
+    impl<T, U> Codec for YuiCodec<T, U>
+    where
+        T: prost::Message + Send + 'static,
+        U: prost::Message + Default + Send + 'static,
+    {
+        type Encode = T;
+        type Decode = U;
+        type Encoder = <ProstCodec<T, U> as Codec>::Encoder;
+        type Decoder = YuiDecoder<<ProstCodec<T, U> as Codec>::Decoder>;
+
+        fn encoder(&mut self) -> Self::Encoder {
+            self.0.encoder()
+        }
+
+        fn decoder(&mut self) -> Self::Decoder {
+            YuiDecoder(self.0.decoder())
+        }
+    }
+}

@@ -361,7 +361,7 @@ async fn bad_input_gets_the_right_status_and_changes_nothing() {
     cases.push((
         "oversized body",
         sign_body(&net.admin, &big),
-        Code::InvalidArgument,
+        Code::ResourceExhausted,
     ));
     let mut wrong_chain = good(h + 50);
     wrong_chain.chain_id = "another-chain".into();
@@ -621,4 +621,94 @@ fn blake3_tx_id(tx: &pb::SignedTransaction) -> Vec<u8> {
     h.update(&tx.body);
     h.update(&tx.signature);
     h.finalize().as_bytes().to_vec()
+}
+
+/// Raw bytes as a gRPC message, to send what no generated client would.
+#[derive(Default, Clone)]
+struct RawCodec;
+struct RawEncoder;
+struct RawDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(buf, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        buf: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let n = bytes::Buf::remaining(buf);
+        Ok(Some(bytes::Buf::copy_to_bytes(buf, n).to_vec()))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_is_not_protobuf_is_invalid_argument_and_changes_nothing() {
+    let net = Net::start(1, "byzantine").await.unwrap();
+    let channel = tonic::transport::Channel::from_shared(net.nodes[0].endpoint.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    for (method, bytes) in [
+        ("/yui.v1.Ledger/SubmitTransaction", vec![0xff, 0xff, 0xff]),
+        ("/yui.v1.Ledger/SubmitTransactions", vec![0x0a, 0x05, 0x01]),
+        ("/yui.v1.Ledger/GetTransaction", vec![0x0a]),
+    ] {
+        grpc.ready().await.unwrap();
+        let err = grpc
+            .unary(
+                tonic::Request::new(bytes),
+                http::uri::PathAndQuery::from_static(method),
+                RawCodec,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            tonic::Code::InvalidArgument,
+            "{method}: {err:?}"
+        );
+        assert!(
+            err.message().contains("not a valid protobuf"),
+            "{method}: {err:?}"
+        );
+    }
+    let mut c = net.nodes[0].client().await.unwrap();
+    let info = c
+        .get_chain_info(pb::GetChainInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        info.status,
+        pb::NodeStatus::Serving as i32,
+        "alone, it serves"
+    );
 }

@@ -332,6 +332,15 @@ async fn a_key_not_in_genesis_cannot_join_or_affect_consensus() {
         .iter()
         .any(|n| n.log_text().contains("refused an incoming connection"));
     assert!(refused, "no validator logged refusing the outsider");
+    // The refusal names the key, so an operator can tell who tried.
+    let outsider_key = hex::encode(key.verifying_key().to_bytes());
+    assert!(
+        net.nodes.iter().any(|n| n
+            .log_text()
+            .lines()
+            .any(|l| l.contains("refused an incoming connection") && l.contains(&outsider_key))),
+        "no refusal names the outsider's key {outsider_key}"
+    );
     let mut cs = clients(&net).await;
     assert_agreement(&mut cs).await;
 }

@@ -5,7 +5,7 @@ use crate::api::status::internal;
 use crate::chain::convert::block_proto;
 use crate::chain::tx::{CheckedTx, Reject};
 use crate::chain::ChainReader;
-use crate::runtime::driver::Shared;
+use crate::runtime::driver::{NodeStatus, Shared};
 use std::pin::Pin;
 use std::time::Duration;
 use tokio_stream::Stream;
@@ -24,6 +24,16 @@ pub struct LedgerApi {
     pub shared: Shared,
     /// An observer serves reads only.
     pub read_only: bool,
+}
+
+/// The API form of a node status.
+pub fn status_proto(s: NodeStatus) -> pb::NodeStatus {
+    match s {
+        NodeStatus::Starting => pb::NodeStatus::Starting,
+        NodeStatus::Serving => pb::NodeStatus::Serving,
+        NodeStatus::Syncing => pb::NodeStatus::Syncing,
+        NodeStatus::Stopped => pb::NodeStatus::Stopped,
+    }
 }
 
 fn hash_arg(what: &str, bytes: &[u8]) -> Result<Hash, Status> {
@@ -45,7 +55,18 @@ impl LedgerApi {
                 "this node is an observer and serves reads only; submit transactions to a validator",
             ));
         }
-        Ok(())
+        let view = *self.shared.status.borrow();
+        match view.status {
+            NodeStatus::Serving | NodeStatus::Starting => Ok(()),
+            NodeStatus::Syncing => Err(Status::unavailable(format!(
+                "this node is catching up with its peers (height {} of {}); submit to another node, or retry when it is at the tip",
+                self.shared.tip.borrow().height,
+                view.peer_height
+            ))),
+            NodeStatus::Stopped => Err(Status::unavailable(
+                "consensus stopped on this node after a local fault (see its log); submit to another node",
+            )),
+        }
     }
 
     /// Admit submitted transactions, each independently: the signature and guard checks run
@@ -262,6 +283,8 @@ impl Ledger for LedgerApi {
             genesis_hash: self.chain.genesis_hash.0.to_vec(),
             max_expiry_blocks: self.chain.max_expiry_blocks,
             tolerated_faults: tolerated as u32,
+            status: status_proto(self.shared.status.borrow().status) as i32,
+            peer_height: self.shared.status.borrow().peer_height,
         }))
     }
 

@@ -16,11 +16,14 @@ pub mod relief;
 pub mod status;
 pub mod volunteer;
 
+use crate::runtime::driver::NodeStatus;
 use eco::EcoApi;
 use ledger::LedgerApi;
 use personal_data::PersonalDataApi;
 use relief::ReliefApi;
 use std::net::SocketAddr;
+use tonic::server::NamedService;
+use tonic_health::ServingStatus;
 use volunteer::VolunteerApi;
 use yui_proto::v1::ledger_server::LedgerServer;
 
@@ -32,9 +35,32 @@ pub async fn serve(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<LedgerServer<LedgerApi>>()
-        .await;
+    // Health tells the truth: SERVING exactly while the node is at the tip and consensus runs.
+    let mut status = api.shared.status.clone();
+    tokio::spawn(async move {
+        loop {
+            let serving = status.borrow_and_update().status == NodeStatus::Serving;
+            let s = if serving {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            health_reporter.set_service_status("", s).await;
+            health_reporter
+                .set_service_status(<LedgerServer<LedgerApi> as NamedService>::NAME, s)
+                .await;
+            if status.changed().await.is_err() {
+                // The driver is gone: consensus no longer runs here.
+                health_reporter
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+                health_reporter
+                    .set_not_serving::<LedgerServer<LedgerApi>>()
+                    .await;
+                return;
+            }
+        }
+    });
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yui_proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;

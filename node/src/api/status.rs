@@ -25,8 +25,8 @@ impl From<Reject> for Status {
         use yui_contracts::InvalidKind as K;
         let message = r.to_string();
         let code = match &r {
-            Reject::TooLarge { .. }
-            | Reject::Malformed(_)
+            Reject::TooLarge { .. } => Code::ResourceExhausted,
+            Reject::Malformed(_)
             | Reject::WrongChain { .. }
             | Reject::BadSignature
             | Reject::PersonalData(_) => Code::InvalidArgument,
@@ -55,7 +55,7 @@ mod tests {
     #[test]
     fn every_rejection_gets_the_code_of_its_fact_and_its_sentence() {
         let cases = [
-            (Reject::TooLarge { bytes: 70_000 }, Code::InvalidArgument),
+            (Reject::TooLarge { bytes: 70_000 }, Code::ResourceExhausted),
             (Reject::Malformed("x".into()), Code::InvalidArgument),
             (
                 Reject::WrongChain {

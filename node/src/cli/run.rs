@@ -1,6 +1,8 @@
 //! `yui run`: one node from its config file. Assembles the pieces in order — chain store and
 //! chain, mempool, p2p network, consensus driver, personal-data vault, gRPC API — runs them
-//! until SIGTERM or Ctrl-C, and stops them in reverse.
+//! until SIGTERM or Ctrl-C, and stops them in reverse. When consensus stops on a local fault
+//! (a store write, flush or WAL append failed) the node logs one ERROR and exits with status
+//! [`EXIT_FAULT`] (crash-only: its supervisor restarts it).
 
 use crate::admission::mempool::Mempool;
 use crate::api::{self, ledger::LedgerApi, personal_data};
@@ -43,16 +45,23 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         cfg.log_format = f;
     }
     super::init_logging(cfg.log_format);
-    run_node(cfg).await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(match run_node(cfg).await? {
+        Outcome::Stopped => ExitCode::SUCCESS,
+        Outcome::Fault => ExitCode::from(EXIT_FAULT),
+    })
 }
 
-async fn run_node(cfg: NodeConfig) -> Result<()> {
+async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
     let genesis = GenesisDoc::load(&cfg.genesis)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
-    let store = FjallStore::open(&cfg.data_dir.join("chain"), chain_keys::LAYOUT)
-        .context("cannot open the chain store (is another node using this data directory?)")?;
+    // Locked and read-only directories each say so (StoreError); other failures name the store.
+    let store = FjallStore::open(&cfg.data_dir.join("chain"), chain_keys::LAYOUT).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the chain store in {}: {e}",
+            cfg.data_dir.display()
+        )
+    })?;
     let chain = Chain::open(Arc::new(store), &genesis)?;
     let key = cfg.validator_key.as_deref().map(keys::load).transpose()?;
     if let Some(k) = &key {
@@ -79,6 +88,7 @@ async fn run_node(cfg: NodeConfig) -> Result<()> {
         (None, None) => bail!("an observer needs `node_key` (listed in genesis observers); a validator needs `validator_key`"),
     };
     let allowed = genesis.network_keys()?;
+    let solo = allowed.len() == 1;
     if !allowed.contains(&net_key.verifying_key().to_bytes()) {
         bail!("this node's key is not listed in genesis (validators or observers), so no peer would accept it");
     }
@@ -106,12 +116,12 @@ async fn run_node(cfg: NodeConfig) -> Result<()> {
         chain,
         key,
         genesis.consensus.clone(),
-        &cfg.data_dir.join("consensus.wal"),
-        &cfg.data_dir.join("last_signed"),
+        &cfg.data_dir,
         mempool,
         Some(driver::NetLink {
             out: net_out,
             inbound: in_rx,
+            solo,
         }),
     )?;
     let listener = std::net::TcpListener::bind(cfg.grpc_listen)
@@ -135,18 +145,46 @@ async fn run_node(cfg: NodeConfig) -> Result<()> {
         "yui node ready: gRPC http://{addr} (chain {}, height {})",
         genesis.chain_id, tip.height
     );
-    let driver_task = tokio::spawn(driver.run(stop_rx));
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => { r?; tracing::info!("stopping on Ctrl-C"); }
-        r = sigterm() => { r?; tracing::info!("stopping on SIGTERM"); }
-    }
+    let mut driver_task = tokio::spawn(driver.run(stop_rx));
+    let fault = tokio::select! {
+        r = tokio::signal::ctrl_c() => { r?; tracing::info!("stopping on Ctrl-C"); None }
+        r = sigterm() => { r?; tracing::info!("stopping on SIGTERM"); None }
+        r = &mut driver_task => Some(match r {
+            Ok(Ok(())) => anyhow::anyhow!("the consensus driver ended by itself"),
+            Ok(Err(e)) => e,
+            Err(e) => anyhow::anyhow!("the consensus driver panicked: {e}"),
+        }),
+    };
     // Every receiver may be gone already (a task that ended); nothing is left to tell then.
     let _ = stop_tx.send(true);
+    if let Some(e) = fault {
+        // Fail stop: one line that says what failed and what to do, then a non-zero exit for
+        // the supervisor. Nothing acknowledged is lost: a commit is reported only after its
+        // flush, and the restarted node catches up from its peers.
+        tracing::error!(
+            "consensus stopped on this node: {e:#}. The node exits; its supervisor should restart it, and it catches up from its peers. If the disk is full or read-only, free space or fix the mount first"
+        );
+        let _ = server.await;
+        let _ = net_task.await;
+        return Ok(Outcome::Fault);
+    }
     driver_task.await??;
     server.await??;
     let _ = net_task.await;
-    Ok(())
+    Ok(Outcome::Stopped)
 }
+
+/// How a node run ended.
+enum Outcome {
+    /// Stopped on request (SIGTERM, Ctrl-C).
+    Stopped,
+    /// Consensus stopped on a local fault.
+    Fault,
+}
+
+/// The exit status of a node whose consensus stopped on a local fault (a supervisor restarts
+/// it; 1 is left to errors at start).
+pub const EXIT_FAULT: u8 = 2;
 
 async fn sigterm() -> Result<()> {
     let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -31,6 +31,11 @@ const REBROADCAST_MS: u64 = 1_000;
 /// Most blocks received by gossip kept while undecided.
 const MAX_RECEIVED_BLOCKS: usize = 64;
 
+/// The consensus WAL's file name in the data directory.
+pub const WAL_FILE: &str = "consensus.wal";
+/// The last-signed record's file name in the data directory.
+pub const LAST_SIGNED_FILE: &str = "last_signed";
+
 /// Most engine events one input may cascade into before the driver stops as a bug (an input
 /// yields a few dozen in practice).
 const MAX_EVENTS_PER_FEED: usize = 100_000;
@@ -41,6 +46,33 @@ fn message_value(m: &Message) -> Option<Hash> {
         Message::Proposal(p) => Some(p.data.block_hash),
         Message::Vote(v) => v.data.block_hash,
     }
+}
+
+/// A node more than this many blocks below the highest height its peers report is behind: it
+/// says so in its health and `GetChainInfo` and refuses submissions until it catches up.
+pub const BEHIND_BLOCKS: u64 = 3;
+
+/// How the node stands, as its health and `GetChainInfo` report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Started, and has not yet heard the height of any peer: it cannot know whether it is
+    /// at the tip.
+    Starting,
+    /// At the tip its peers report (within [`BEHIND_BLOCKS`]), or alone in its network.
+    Serving,
+    /// More than [`BEHIND_BLOCKS`] below its peers: catching up.
+    Syncing,
+    /// Consensus stopped on a local fault (the store or the WAL failed); the process exits.
+    Stopped,
+}
+
+/// The node's status with the highest height its peers reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusView {
+    /// The status.
+    pub status: NodeStatus,
+    /// The highest committed height a peer reported (0 before any report).
+    pub peer_height: u64,
 }
 
 /// Wall-clock milliseconds since the Unix epoch.
@@ -62,6 +94,8 @@ pub struct Shared {
     pub tip: watch::Receiver<Tip>,
     /// Where to publish gossip (transactions submitted to this node).
     pub net: Option<mpsc::Sender<Outbound>>,
+    /// How the node stands.
+    pub status: watch::Receiver<StatusView>,
 }
 
 /// The network side of the driver.
@@ -70,6 +104,8 @@ pub struct NetLink {
     pub out: mpsc::Sender<Outbound>,
     /// Messages from peers.
     pub inbound: mpsc::Receiver<Inbound>,
+    /// Whether this node is the only one of its network (no peer can ever report a height).
+    pub solo: bool,
 }
 
 /// The driver.
@@ -80,6 +116,12 @@ pub struct Driver {
     wal_records: Vec<WalRecord>,
     /// The last-signed record (validators only), written before a signed message leaves.
     last_signed: Option<LastSigned>,
+    /// Published status.
+    status_tx: watch::Sender<StatusView>,
+    /// The highest height a peer reported (None before any report).
+    peer_height: Option<u64>,
+    /// Alone in its network.
+    solo: bool,
     key: Option<SigningKey>,
     params: ConsensusParams,
     mempool: Arc<Mutex<Mempool>>,
@@ -111,11 +153,12 @@ impl Driver {
         chain: Chain,
         key: Option<SigningKey>,
         params: ConsensusParams,
-        wal_path: &std::path::Path,
-        last_signed_path: &std::path::Path,
+        data_dir: &std::path::Path,
         mempool: Arc<Mutex<Mempool>>,
         net: Option<NetLink>,
     ) -> Result<(Driver, Shared)> {
+        let wal_path = &data_dir.join(WAL_FILE);
+        let last_signed_path = &data_dir.join(LAST_SIGNED_FILE);
         let (wal, contents) = Wal::open(wal_path)
             .with_context(|| format!("cannot open the consensus WAL {}", wal_path.display()))?;
         let config = EngineConfig {
@@ -160,15 +203,24 @@ impl Driver {
         let wal_records = contents.records;
         let (tip_tx, tip_rx) = watch::channel(chain.tip().clone());
         let notify = Arc::new(Notify::new());
-        let (net_out, net_in) = match net {
-            Some(n) => (Some(n.out), Some(n.inbound)),
-            None => (None, None),
+        let (net_out, net_in, solo) = match net {
+            Some(n) => (Some(n.out), Some(n.inbound), n.solo),
+            None => (None, None, true),
         };
+        let (status_tx, status_rx) = watch::channel(StatusView {
+            status: if solo {
+                NodeStatus::Serving
+            } else {
+                NodeStatus::Starting
+            },
+            peer_height: 0,
+        });
         let shared = Shared {
             mempool: mempool.clone(),
             mempool_notify: notify.clone(),
             tip: tip_rx,
             net: net_out.clone(),
+            status: status_rx,
         };
         let last_commit_ms = chain.tip().time_ms;
         let gossip_txs = spawn_admission(mempool.clone(), chain.reader.clone(), notify.clone())?;
@@ -198,6 +250,9 @@ impl Driver {
                 last_blocks_request_ms: 0,
                 last_rebroadcast_ms: 0,
                 last_round: 0,
+                status_tx,
+                peer_height: None,
+                solo,
             },
             shared,
         ))
@@ -235,8 +290,42 @@ impl Driver {
         self.feed(now, events)
     }
 
-    /// Run until `shutdown` resolves.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+    /// Run until `shutdown` resolves. An error is a local fault that stopped consensus on
+    /// this node (fail stop): the status turns `Stopped` before it is returned.
+    pub async fn run(mut self, shutdown: watch::Receiver<bool>) -> Result<()> {
+        let result = self.run_until(shutdown).await;
+        if result.is_err() {
+            self.status_tx
+                .send_modify(|s| s.status = NodeStatus::Stopped);
+        }
+        result
+    }
+
+    /// Recompute the status after the tip or a peer's height changed.
+    fn update_status(&self) {
+        let tip = self.chain.tip().height;
+        self.status_tx.send_if_modified(|s| {
+            let status = match (s.status, self.peer_height) {
+                (NodeStatus::Stopped, _) => NodeStatus::Stopped,
+                (_, None) if self.solo => NodeStatus::Serving,
+                (_, None) => NodeStatus::Starting,
+                (_, Some(p)) if tip.saturating_add(BEHIND_BLOCKS) < p => NodeStatus::Syncing,
+                (_, Some(_)) => NodeStatus::Serving,
+            };
+            let peer_height = self.peer_height.unwrap_or(0);
+            let changed = s.status != status || s.peer_height != peer_height;
+            if s.status != status {
+                tracing::info!(from = ?s.status, to = ?status, height = tip, peer_height, "node status changed");
+            }
+            *s = StatusView {
+                status,
+                peer_height,
+            };
+            changed
+        });
+    }
+
+    async fn run_until(&mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
         let mut net_in = self.net_in.take();
         loop {
             let now = now_ms();
@@ -421,6 +510,8 @@ impl Driver {
             },
             Inbound::Sync { from, response } => match response {
                 SyncResponse::Status { height } => {
+                    self.peer_height = Some(self.peer_height.map_or(height, |p| p.max(height)));
+                    self.update_status();
                     if height > self.chain.tip().height {
                         self.request_blocks(Some(from), now);
                     }
@@ -585,6 +676,7 @@ impl Driver {
             metrics::gauge!(names::MEMPOOL_TXS).set(m.len() as f64);
         }
         let _ = self.tip_tx.send(tip);
+        self.update_status();
         Ok(())
     }
 

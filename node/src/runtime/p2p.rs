@@ -450,8 +450,9 @@ pub fn spawn(
                         tracing::info!(peer = %peer_id, "peer disconnected");
                         let _ = inbound.try_send(Inbound::Peers(connected.len()));
                     }
-                    SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
-                        tracing::warn!(from = %send_back_addr, error = %error, "refused an incoming connection (a key not listed in genesis, or a failed handshake)");
+                    SwarmEvent::IncomingConnectionError { send_back_addr, error, peer_id, .. } => {
+                        let key = peer_id.as_ref().and_then(public_key_hex).unwrap_or_else(|| "unknown (the handshake did not finish)".into());
+                        tracing::warn!(from = %send_back_addr, peer = ?peer_id, key = %key, error = %error, "refused an incoming connection (a key not listed in genesis, or a failed handshake)");
                     }
                     SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                         tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
@@ -494,4 +495,10 @@ pub fn spawn(
         }
     });
     Ok((out_tx, handle))
+}
+
+/// The ed25519 public key (hex) a peer id carries, as genesis lists keys.
+pub fn public_key_hex(peer: &PeerId) -> Option<String> {
+    let key = identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
+    Some(hex::encode(key.try_into_ed25519().ok()?.to_bytes()))
 }

@@ -30,6 +30,15 @@ pub struct FjallStore {
 /// State values `FjallStore` keeps in memory.
 const STATE_CACHE_ENTRIES: usize = 16_384;
 
+/// Whether an IO error says the file system refuses writes (a read-only mount, or no
+/// permission).
+pub(crate) fn is_read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
 fn fjall_err(e: fjall::Error) -> StoreError {
     StoreError::Engine(Box::new(e))
 }
@@ -63,7 +72,14 @@ impl FjallStore {
         let db = fjall::Database::builder(dir)
             .cache_size(FJALL_CACHE_BYTES)
             .open()
-            .map_err(fjall_err)?;
+            .map_err(|e| match e {
+                fjall::Error::Locked => StoreError::Locked(dir.to_path_buf()),
+                fjall::Error::Io(io) if is_read_only(&io) => StoreError::ReadOnly {
+                    dir: dir.to_path_buf(),
+                    source: io,
+                },
+                e => fjall_err(e),
+            })?;
         let open = |name: &str| {
             db.keyspace(name, || {
                 fjall::KeyspaceCreateOptions::default()

@@ -42,6 +42,18 @@ pub enum StoreError {
     /// Something the store must hold is not there.
     #[error("the store is missing {0}")]
     Missing(String),
+    /// Another process holds the store (a node already running on this data directory).
+    #[error("another process is using the store in {0} (is a node already running on this data directory?)")]
+    Locked(std::path::PathBuf),
+    /// The store's directory cannot be written.
+    #[error("the store in {dir} cannot be written ({source}): a node writes its data directory; check the mount (read-only?) and the permissions")]
+    ReadOnly {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// A thread panicked while it held one of the store's locks.
     #[error("a lock of the store is poisoned (a thread panicked while holding it)")]
     Poisoned,

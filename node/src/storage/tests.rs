@@ -239,3 +239,14 @@ fn prefix_end_is_the_next_prefix() {
     assert_eq!(prefix_end(b"\xff\xff"), None);
     assert_eq!(prefix_end(b""), None);
 }
+
+#[test]
+fn a_store_in_use_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = FjallStore::open(dir.path(), LAYOUT).unwrap();
+    match FjallStore::open(dir.path(), LAYOUT) {
+        Err(StoreError::Locked(d)) => assert_eq!(d, dir.path()),
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("a store in use opened twice"),
+    }
+}
