@@ -5,7 +5,7 @@
 //! dropped; every wait is bounded.
 
 use anyhow::{anyhow, bail, Result};
-use ed25519_dalek::SigningKey;
+pub use ed25519_dalek::SigningKey;
 use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -207,6 +207,16 @@ impl Net {
         fault_model: &str,
         observers: u32,
     ) -> Result<Net> {
+        let mut net = Net::create(validators, fault_model, observers).await?;
+        for n in &mut net.nodes {
+            n.start().await?;
+        }
+        Ok(net)
+    }
+
+    /// Write the network's files (keys, genesis, configs) without starting any node, for a
+    /// test that prepares a node's directory first.
+    pub async fn create(validators: u32, fault_model: &str, observers: u32) -> Result<Net> {
         let turn = turn_lock().lock_owned().await;
         let dir = tempfile::Builder::new().prefix("yui-test-").tempdir()?;
         if std::env::var_os("YUI_KEEP_TEST_DIRS").is_some() {
@@ -237,10 +247,7 @@ impl Net {
         };
         let mut local = LocalNet::create(dir.path(), &desc, now_ms(), &opts)?;
         let admin = load_key(&local.key_path("tama-admin-1"))?;
-        let mut nodes: Vec<NodeProc> = local.nodes.drain(..).map(NodeProc).collect();
-        for n in &mut nodes {
-            n.start().await?;
-        }
+        let nodes: Vec<NodeProc> = local.nodes.drain(..).map(NodeProc).collect();
         Ok(Net {
             dir,
             nodes,

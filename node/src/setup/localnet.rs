@@ -57,6 +57,8 @@ pub struct LocalNode {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
     child: Option<Child>,
+    /// How the process ended, once it was seen to have exited by itself.
+    exited: Option<std::process::ExitStatus>,
 }
 
 /// A local network: its directory, genesis and nodes (validators first, in the order of the
@@ -207,6 +209,7 @@ impl LocalNode {
             config,
             dir: dir.to_path_buf(),
             child: None,
+            exited: None,
         })
     }
 
@@ -317,16 +320,28 @@ impl LocalNode {
         }
     }
 
-    /// Whether the process runs (a process that exited is reaped here).
+    /// Whether the process runs (a process that exited is reaped here, its status kept for
+    /// [`LocalNode::last_exit`]).
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut().map(Child::try_wait) {
             Some(Ok(None)) => true,
-            Some(_) => {
+            Some(Ok(Some(status))) => {
+                self.exited = Some(status);
+                self.child = None;
+                false
+            }
+            Some(Err(_)) => {
                 self.child = None;
                 false
             }
             None => false,
         }
+    }
+
+    /// The exit status of the last run that ended by itself (seen by [`LocalNode::is_running`]
+    /// or [`LocalNode::wait_exit`]).
+    pub fn last_exit(&self) -> Option<std::process::ExitStatus> {
+        self.exited
     }
 
     /// Wait (bounded) for the process to exit by itself; its status.
@@ -336,6 +351,7 @@ impl LocalNode {
             match self.child.as_mut().map(Child::try_wait) {
                 Some(Ok(Some(status))) => {
                     self.child = None;
+                    self.exited = Some(status);
                     return Some(status);
                 }
                 Some(Ok(None)) => std::thread::sleep(Duration::from_millis(20)),
