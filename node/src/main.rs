@@ -38,6 +38,9 @@ enum Command {
     /// Replay and verify a chain from genesis: hash links, commit certificates, signatures,
     /// Merkle roots and state roots. Exits non-zero on the first failure.
     Verify(cli::verify::Args),
+    /// Read and decode every stored byte of a stopped node's data directory; exits non-zero
+    /// at the first bad key, named with its height.
+    Check(cli::check::Args),
     /// Inclusion proofs of transactions and events.
     Proof {
         #[command(subcommand)]
@@ -69,6 +72,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => cli::run::run(args).await,
         Command::Export(args) => cli::export::run(args).await,
         Command::Verify(args) => cli::verify::run(args),
+        Command::Check(args) => cli::check::run(args),
         Command::Proof { command } => cli::proof::run(command).await,
         Command::Certificate { command } => cli::certificate::run(command).await,
         Command::Bench { command } => cli::bench::run(command).await,

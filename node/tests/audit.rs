@@ -270,3 +270,76 @@ fn a_directory_without_a_chain_store_is_refused_not_created() {
     assert!(err.contains("holds no chain store"), "{err}");
     assert!(!dir.path().join("chain").exists(), "nothing may be created");
 }
+
+#[test]
+fn damage_in_every_keyspace_is_named_by_verify_and_by_check() {
+    use yui_node::audit::check::deep_check;
+    use yui_node::chain::keys;
+    // Each fixture has keys of its own, so each case names its key from its own fixture.
+    type KeyOf = fn(&Fixture) -> Vec<u8>;
+    let cases: [(&str, KeyOf, u64); 4] = [
+        ("block", |_| keys::block(2), 2),
+        (
+            "transaction index",
+            |f| keys::tx(&f.blocks[2].txs[1].id().0),
+            3,
+        ),
+        ("receipt", |_| keys::receipt(4, 1), 4),
+        (
+            "block hash index",
+            |f| keys::block_hash(&f.blocks[1].header.hash().0),
+            2,
+        ),
+    ];
+    for (what, key_of, height) in cases {
+        let f = fixture();
+        let key = key_of(&f);
+        let mut batch = store::Batch::default();
+        batch.put(key.clone(), vec![0xff, 0x00, 0x17]);
+        f.store.write(batch).unwrap();
+        // The replay reads blocks from the directory, and compares everything else with
+        // what it wrote itself.
+        let (tip, blocks) = export::store_blocks(f.store.clone()).unwrap();
+        let r = verify::verify(&f.doc, blocks, Some(tip), Some(f.store.clone()), false).unwrap();
+        let failure = r.failure.unwrap_or_else(|| panic!("{what}: verify passed"));
+        assert_eq!(failure.height, height, "{what}: {}", failure.reason);
+        // The deep check names the key itself.
+        let c = deep_check(f.store.as_ref()).unwrap();
+        let bad = c.failure.unwrap_or_else(|| panic!("{what}: check passed"));
+        assert_eq!(
+            bad.key,
+            yui_contracts::state::printable_key(&key),
+            "{what}: {}",
+            bad.reason
+        );
+        if what != "transaction index" && what != "block hash index" {
+            assert_eq!(bad.height, Some(height), "{what}");
+        }
+    }
+    // A stray index entry the replay never wrote is found too.
+    let f = fixture();
+    let mut batch = store::Batch::default();
+    batch.put(
+        keys::tx(&[9; 32]),
+        borsh::to_vec(&yui_node::chain::TxLocation {
+            height: 1,
+            index: 0,
+        })
+        .unwrap(),
+    );
+    f.store.write(batch).unwrap();
+    let (tip, blocks) = export::store_blocks(f.store.clone()).unwrap();
+    let r = verify::verify(&f.doc, blocks, Some(tip), Some(f.store.clone()), false).unwrap();
+    assert!(
+        r.failure
+            .as_ref()
+            .is_some_and(|x| x.reason.contains("transaction index")),
+        "{r:?}"
+    );
+    // An intact directory passes both.
+    let f = fixture();
+    assert_eq!(deep_check(f.store.as_ref()).unwrap().failure, None);
+    let (tip, blocks) = export::store_blocks(f.store.clone()).unwrap();
+    let r = verify::verify(&f.doc, blocks, Some(tip), Some(f.store.clone()), false).unwrap();
+    assert_eq!(r.failure, None);
+}

@@ -82,6 +82,15 @@ async fn export_and_verify_a_real_chain() {
         assert_eq!(report["result"], "ok");
         assert_eq!(report["transactions_by_call"]["governance.grant_role"], 8);
     }
+    // The deep check reads every stored byte of the stopped node's directory.
+    let out = Command::new(&yui)
+        .args(["check", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("RESULT           OK"), "{stdout}");
     // A tampered export fails with a non-zero exit and names the height.
     let mut bytes = std::fs::read(dir.join("dir.yexp")).unwrap();
     let n = bytes.len();

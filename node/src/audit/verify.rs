@@ -8,14 +8,13 @@
 //!
 //! Verification trusts nothing it reads and must never write to what it verifies.
 
-use crate::chain::{BlockError, Chain, StoreState, StoredBlock};
+use crate::chain::{keys, BlockError, Chain, StoreState, StoredBlock, TxLocation};
 use crate::setup::genesis::GenesisDoc;
 use crate::storage::{MemStore, Store};
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use yui_contracts::StateRead;
 
 /// What a verification found.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -232,35 +231,70 @@ pub fn verify(
     }
     if r.failure.is_none() {
         if let Some(stored) = stored_state {
-            if let Some((key, what)) =
-                first_state_difference(&StoreState(stored.as_ref()), &StoreState(store.as_ref()))?
-            {
-                let h = chain.tip().height;
-                fail(
-                    &mut r,
-                    h,
-                    format!("the stored state differs from the replayed state after block {h}: key {} is {what}", yui_contracts::state::printable_key(&key)),
-                );
+            // Everything the data directory holds must be what the replay wrote: the state,
+            // and every block, hash index, transaction index and receipt.
+            for (prefix, what) in COMPARED {
+                if let Some((key, how)) = first_difference(stored.as_ref(), store.as_ref(), prefix)?
+                {
+                    let at = height_of(&key, store.as_ref()).unwrap_or(chain.tip().height);
+                    fail(
+                        &mut r,
+                        at,
+                        format!(
+                            "the data directory's {what} differ from the replay: key {} (height {at}) is {how}",
+                            yui_contracts::state::printable_key(&key)
+                        ),
+                    );
+                    break;
+                }
             }
         }
     }
     Ok(r)
 }
 
-/// The first key where two states differ.
-fn first_state_difference(
-    a: &dyn StateRead,
-    b: &dyn StateRead,
+/// The keyspaces of a data directory compared with the replay, in order, with their names.
+const COMPARED: [(&[u8], &str); 6] = [
+    (keys::STATE, "state values"),
+    (keys::BLOCK, "blocks"),
+    (keys::BLOCK_HASH, "block hash index entries"),
+    (keys::TX, "transaction index entries"),
+    (keys::RECEIPT, "receipts"),
+    (keys::TIP, "committed tip"),
+];
+
+/// The height a chain key belongs to, from its key (blocks, receipts) or from the replay's
+/// value (hash and transaction indexes).
+fn height_of(key: &[u8], replay: &dyn Store) -> Option<u64> {
+    if let Some(h) = key.strip_prefix(keys::BLOCK) {
+        return Some(u64::from_be_bytes(h.try_into().ok()?));
+    }
+    if key.starts_with(keys::RECEIPT) {
+        return keys::parse_receipt(key).ok().map(|(h, _)| h);
+    }
+    let v = replay.get(key).ok()??;
+    if key.starts_with(keys::TX) {
+        return keys::decode::<TxLocation>(&v, "transaction location", key)
+            .ok()
+            .map(|l| l.height);
+    }
+    if key.starts_with(keys::BLOCK_HASH) {
+        return Some(u64::from_be_bytes(v.as_slice().try_into().ok()?));
+    }
+    None
+}
+
+/// The first key under `prefix` where two stores differ, and how.
+fn first_difference(
+    a: &dyn Store,
+    b: &dyn Store,
+    prefix: &[u8],
 ) -> Result<Option<(Vec<u8>, &'static str)>> {
     const PAGE: usize = 1024;
     let (mut ca, mut cb): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
     loop {
-        let pa = a
-            .scan(b"", ca.as_deref(), PAGE)
-            .map_err(|e| anyhow!("{e}"))?;
-        let pb = b
-            .scan(b"", cb.as_deref(), PAGE)
-            .map_err(|e| anyhow!("{e}"))?;
+        let pa = a.scan(prefix, ca.as_deref(), PAGE)?;
+        let pb = b.scan(prefix, cb.as_deref(), PAGE)?;
         for i in 0..pa.len().max(pb.len()) {
             match (pa.get(i), pb.get(i)) {
                 (Some((ka, va)), Some((kb, vb))) => {

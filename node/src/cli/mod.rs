@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod certificate;
+pub mod check;
 pub mod devnet;
 pub mod docs;
 pub mod export;
