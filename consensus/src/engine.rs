@@ -285,6 +285,8 @@ pub struct Engine {
     /// Never create a new signature at or below this point (what this validator may have
     /// signed before a restart); restored messages are still sent again.
     floor: Option<SignPoint>,
+    /// The proposers skipped at a height (`proposer::ProposerRecord`), set before it starts.
+    skip: (Height, Vec<PublicKey>),
 }
 
 use crate::types::{ProposalData, PublicKey, VoteData, VoteType};
@@ -302,6 +304,7 @@ impl Engine {
             buffered: Vec::new(),
             restored: Vec::new(),
             floor: None,
+            skip: (0, Vec::new()),
             last_height: 0,
         }
     }
@@ -351,6 +354,23 @@ impl Engine {
     /// The engine then follows those steps as an observer and decides with the others.
     pub fn refrain_through(&mut self, point: SignPoint) {
         self.floor = Some(self.floor.map_or(point, |f| f.max(point)));
+    }
+
+    /// The proposers to skip at `height` (from the committed chain's
+    /// `proposer::ProposerRecord`); give it before `Event::StartHeight` of that height. Every
+    /// node must be given the same, or they disagree on whose proposals count.
+    pub fn skip_proposers(&mut self, height: Height, keys: Vec<PublicKey>) {
+        self.skip = (height, keys);
+    }
+
+    /// The proposer of `round` at the height in progress.
+    fn proposer_at(&self, s: &HeightState, round: Round) -> PublicKey {
+        let skip: &[PublicKey] = if self.skip.0 == s.height {
+            &self.skip.1
+        } else {
+            &[]
+        };
+        crate::proposer::proposer_of(&s.validators, s.height, round, skip).public_key
     }
 
     /// The messages that justify this node's valid value: the proposal of its valid round and
@@ -576,6 +596,9 @@ impl Engine {
 
     /// Alg. 1 lines 11-21: StartRound.
     fn start_round(&mut self, now_ms: u64, round: Round, out: &mut Vec<Action>) {
+        let Some(proposer) = self.state.as_ref().map(|s| self.proposer_at(s, round)) else {
+            return;
+        };
         let Some(s) = self.state.as_mut() else { return };
         s.round = round;
         s.step = Step::Propose;
@@ -583,7 +606,6 @@ impl Engine {
         let keep_from = round.saturating_sub(MAX_ROUNDS_AHEAD);
         s.proposals.retain(|r, _| *r >= keep_from);
         s.votes.retain(|(r, _), _| *r >= keep_from);
-        let proposer = s.validators.proposer(s.height, round).public_key;
         if self.me == Some(proposer) {
             if let Some(p) = s.signed_proposals.get(&round).cloned() {
                 // Already proposed in this round before a restart: say the same again.
@@ -704,7 +726,7 @@ impl Engine {
         if d.chain_id != self.config.chain_id
             || d.round > s.round.saturating_add(MAX_ROUNDS_AHEAD)
             || d.pol_round.is_some_and(|vr| vr >= d.round)
-            || s.validators.proposer(d.height, d.round).public_key != d.proposer
+            || self.proposer_at(s, d.round) != d.proposer
             || !p.verify_signature()
         {
             return;

@@ -8,10 +8,12 @@
 pub mod engine;
 pub mod hash;
 pub mod merkle;
+pub mod proposer;
 pub mod types;
 
 pub use engine::{Action, Engine, EngineConfig, Event, Message, SignPoint, Step, Timeout};
 pub use hash::Hash;
+pub use proposer::{proposer_of, ProposerRecord};
 pub use types::{
     CertificateError, CommitCertificate, Evidence, FaultModel, Header, Height, Proposal,
     ProposalData, PublicKey, Round, SetError, Validator, ValidatorSet, Vote, VoteData, VoteType,

@@ -1,6 +1,6 @@
 //! `yui check`: read every byte a stopped node's data directory holds and decode every value
 //! by its kind — blocks (each at the height its key names), the hash and transaction indexes,
-//! receipts with their events, the tip, the genesis hash, and every state value (read, so the
+//! receipts with their events, the tip, the genesis hash, the proposer record, and every state value (read, so the
 //! engine's checksums are verified). It reports the first key that cannot be read or does not
 //! decode, with its height where the key or value names one. Unlike `yui verify` it needs no
 //! genesis file and does not replay; it finds damage, not wrong history.
@@ -151,6 +151,11 @@ fn check_value(k: &[u8], v: &[u8]) -> Result<(), (Option<u64>, String)> {
     }
     if k == keys::TIP {
         return keys::decode::<Tip>(v, "tip", k)
+            .map(|_| ())
+            .map_err(|e| (None, e.to_string()));
+    }
+    if k == keys::PROPOSERS {
+        return keys::decode::<yui_consensus::ProposerRecord>(v, "proposer record", k)
             .map(|_| ())
             .map_err(|e| (None, e.to_string()));
     }

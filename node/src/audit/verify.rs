@@ -254,13 +254,14 @@ pub fn verify(
 }
 
 /// The keyspaces of a data directory compared with the replay, in order, with their names.
-const COMPARED: [(&[u8], &str); 6] = [
+const COMPARED: [(&[u8], &str); 7] = [
     (keys::STATE, "state values"),
     (keys::BLOCK, "blocks"),
     (keys::BLOCK_HASH, "block hash index entries"),
     (keys::TX, "transaction index entries"),
     (keys::RECEIPT, "receipts"),
     (keys::TIP, "committed tip"),
+    (keys::PROPOSERS, "proposer record"),
 ];
 
 /// The height a chain key belongs to, from its key (blocks, receipts) or from the replay's

@@ -42,6 +42,9 @@ pub struct BenchOptions {
     pub workload: LoadWorkload,
     /// Transactions per call (1: `SubmitTransaction`; more: `SubmitTransactions`).
     pub batch: usize,
+    /// Validators stopped after the start (the last ones), to measure a degraded network;
+    /// the clients submit to the others.
+    pub down: usize,
 }
 
 fn cpu_ticks(pid: u32) -> u64 {
@@ -99,13 +102,20 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
     let admin = crate::setup::keys::load(&net.key_path("m0-admin-1"))?;
     net.start_all(&std::env::current_exe()?, &[("YUI_LOG", "warn")])
         .await?;
-    let procs = &net.nodes;
+    if opts.down >= net.nodes.len() {
+        return Err(anyhow!("--down must leave at least one validator running"));
+    }
+    for n in net.nodes.iter_mut().rev().take(opts.down) {
+        n.stop();
+    }
+    let live = net.nodes.len() - opts.down;
+    let procs = &net.nodes[..live];
     if opts.workload == LoadWorkload::Relief {
         relief_setup(&procs[0].endpoint, &admin, &doc.chain_id, opts.clients).await?;
     }
     eprintln!(
-        "network up: {} validators; warming up {} s, measuring {} s",
-        opts.validators, opts.warmup_s, opts.duration_s
+        "network up: {} validators ({} stopped); warming up {} s, measuring {} s",
+        opts.validators, opts.down, opts.warmup_s, opts.duration_s
     );
     // Committed events from node 0: tx id -> commit instant.
     let submitted: Arc<Mutex<HashMap<Vec<u8>, Instant>>> = Arc::new(Mutex::new(HashMap::new()));

@@ -9,6 +9,7 @@
 //!   (height, index in the block))
 //! - `s/{state key}`          contract state
 //! - `m/tip`, `m/genesis`     borsh [`Tip`](super::Tip), the genesis hash
+//! - `m/proposers`           borsh `ProposerRecord`: who is skipped as proposer, after the tip
 //!
 //! Replay protection needs no key of its own: a body can only be committed again while it has
 //! not expired, so the bodies committed in the last `max_expiry_blocks` blocks are kept in
@@ -33,6 +34,8 @@ pub const STATE: &[u8] = b"s/";
 pub const TIP: &[u8] = b"m/tip";
 /// The genesis hash.
 pub const GENESIS: &[u8] = b"m/genesis";
+/// The proposers skipped (`yui_consensus::ProposerRecord`), after the tip.
+pub const PROPOSERS: &[u8] = b"m/proposers";
 
 /// What the store treats specially: blocks and receipts are written in height order, and
 /// contract state is read by every block.

@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use tx::{check_expiry, check_stateless, CheckedTx, Reject};
 use yui_client::tx::RawTx;
-use yui_consensus::{merkle, CommitCertificate, Hash, Header, PublicKey};
+use yui_consensus::{merkle, CommitCertificate, Hash, Header, ProposerRecord, PublicKey};
 use yui_contracts::{pb, root, Context, Overlay, WriteSet};
 
 /// Why a block cannot be executed or validated. The two variants are kept apart on purpose:
@@ -55,6 +55,9 @@ pub enum CommitError {
     /// A block whose events do not fit the event cursor (2^32 per block).
     #[error("block {0} has more events than an event cursor can number")]
     TooManyEvents(u64),
+    /// The state the commit needs could not be read.
+    #[error("the commit could not read the state it needs: {0}")]
+    Failed(String),
 }
 
 /// The writer side of the chain: executes and commits blocks. Owned by the driver.
@@ -62,6 +65,8 @@ pub struct Chain {
     /// Shared reads.
     pub reader: ChainReader,
     tip: Tip,
+    /// Who is skipped as proposer after the tip (`yui_consensus::proposer`).
+    proposers: ProposerRecord,
 }
 
 impl Chain {
@@ -100,7 +105,11 @@ impl Chain {
                 batch.put(keys::TIP, keys::encode(&tip));
                 store.write(batch)?;
                 store.flush()?;
-                Ok(Chain { reader, tip })
+                Ok(Chain {
+                    reader,
+                    tip,
+                    proposers: ProposerRecord::default(),
+                })
             }
             Some(g) => {
                 if g != genesis_hash.0 {
@@ -113,7 +122,15 @@ impl Chain {
                 let tip = reader
                     .tip()
                     .context("the data directory has no committed tip")?;
-                let chain = Chain { reader, tip };
+                let proposers = match reader.store.get(keys::PROPOSERS)? {
+                    Some(b) => keys::decode(&b, "proposer record", keys::PROPOSERS)?,
+                    None => ProposerRecord::default(),
+                };
+                let chain = Chain {
+                    reader,
+                    tip,
+                    proposers,
+                };
                 chain.startup_check().context(
                     "the data directory fails its start-up check; move it away and start the node again \
                      to rebuild it from its peers (docs/operations.md, 'Rebuilding a node')",
@@ -191,6 +208,12 @@ impl Chain {
     /// The committed tip.
     pub fn tip(&self) -> &Tip {
         &self.tip
+    }
+
+    /// The proposers skipped at the next height, as every node computes them from the
+    /// committed chain.
+    pub fn skipped_proposers(&self) -> Vec<PublicKey> {
+        self.proposers.skipped(self.tip.height + 1)
     }
 
     /// Execute transactions as block `height` on top of the tip. With `strict`, any invalid
@@ -384,6 +407,13 @@ impl Chain {
             time_ms: ex.header.time_ms,
         };
         batch.put(keys::TIP, keys::encode(&tip));
+        let set = self
+            .reader
+            .validator_set(h)
+            .map_err(|e| CommitError::Failed(format!("{e:#}")))?;
+        let mut proposers = self.proposers.clone();
+        proposers.record(&set, h, &ex.header.proposer);
+        batch.put(keys::PROPOSERS, keys::encode(&proposers));
         self.reader.store.write(batch)?;
         self.reader.store.flush()?;
         let mut w = self
@@ -397,6 +427,7 @@ impl Chain {
         w.expire_before(h + 1);
         drop(w);
         self.tip = tip.clone();
+        self.proposers = proposers;
         Ok(tip)
     }
 }

@@ -34,6 +34,10 @@ pub enum Command {
         /// (at most 1,000).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
         batch: u16,
+        /// Stop this many validators once the network is up (a degraded network: latency
+        /// with a validator down).
+        #[arg(long, default_value_t = 0)]
+        down: usize,
     },
     /// Contract execution alone (no signatures, network or consensus), in memory and on disk.
     Contract {
@@ -76,6 +80,7 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
             window,
             workload,
             batch,
+            down,
         } => {
             network::run(network::BenchOptions {
                 validators,
@@ -86,6 +91,7 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
                 window,
                 workload,
                 batch: usize::from(batch),
+                down,
             })
             .await?
         }

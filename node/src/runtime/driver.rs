@@ -286,6 +286,8 @@ impl Driver {
             .filter(|r| r.height == height)
             .map(|r| Event::Restored(r.message.clone()))
             .collect();
+        self.engine
+            .skip_proposers(height, self.chain.skipped_proposers());
         events.push_back(Event::StartHeight { height, validators });
         self.feed(now, events)
     }
