@@ -5,10 +5,11 @@
 //! The rule is a pure function of the committed chain, so every node computes the same
 //! proposer for every (height, round): after each committed block, [`ProposerRecord::record`]
 //! compares the proposer the rule named for round 0 with the block's proposer (its header's
-//! `proposer`); when they differ, the named one is skipped for the next
+//! `proposer`); when they differ, the named one is skipped in round 0 for the next
 //! [`SKIP_HEIGHTS`] heights, doubling with each failure in a row (at most [`MAX_SKIP_HEIGHTS`]),
-//! and forgiven when it next proposes a committed block in its own round-0 slot. A skipped
-//! validator still votes, and when every validator is skipped nobody is.
+//! and forgiven as soon as a block it built is committed (it keeps its turns in later rounds,
+//! so a validator that is back shows it). A skipped validator still votes, and when every
+//! validator is skipped nobody is.
 
 use crate::types::{Height, PublicKey, Round, Validator, ValidatorSet};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -50,9 +51,9 @@ impl ProposerRecord {
     pub fn record(&mut self, set: &ValidatorSet, height: Height, proposer: &PublicKey) {
         let skip = self.skipped(height);
         let named = proposer_of(set, height, 0, &skip).public_key;
-        if named == *proposer {
-            self.penalties.remove(&named);
-        } else {
+        // Whoever built a committed block, in any round, is alive: forgiven.
+        self.penalties.remove(proposer);
+        if named != *proposer {
             let failures = self
                 .penalties
                 .get(&named)
@@ -73,8 +74,12 @@ impl ProposerRecord {
     }
 }
 
-/// The proposer of (`height`, `round`): the set's weighted rotation, moved on past the
-/// validators in `skip` (in set order) unless every validator is in it.
+/// The proposer of (`height`, `round`): the set's weighted rotation, and in round 0 moved on
+/// past the validators in `skip` (in set order) unless every validator is in it. Later rounds
+/// keep the plain rotation: Tendermint's liveness needs every validator to propose in some
+/// round of a height — a validator locked on a value can only unlock the others by
+/// re-proposing it (Algorithm 1, line 28) — so skipping is only for the round that matters
+/// for latency.
 pub fn proposer_of<'a>(
     set: &'a ValidatorSet,
     height: Height,
@@ -82,7 +87,7 @@ pub fn proposer_of<'a>(
     skip: &[PublicKey],
 ) -> &'a Validator {
     let base = set.proposer(height, round);
-    if skip.is_empty() {
+    if skip.is_empty() || round > 0 {
         return base;
     }
     let n = set.validators.len();
@@ -134,12 +139,18 @@ mod tests {
         assert_eq!(r.skipped(10), vec![failed]);
         assert!(r.skipped(9 + SKIP_HEIGHTS).contains(&failed));
         assert!(r.skipped(10 + SKIP_HEIGHTS).is_empty());
-        // While skipped it is never named, for any round.
+        // While skipped it is never named for round 0, and keeps its turns in later rounds
+        // (a locked validator must be able to re-propose its value).
+        let mut later_turns = 0;
         for h in 10..200 {
-            for round in 0..6 {
-                assert_ne!(proposer_of(&s, h, round, &r.skipped(h)).public_key, failed);
+            assert_ne!(proposer_of(&s, h, 0, &r.skipped(h)).public_key, failed);
+            for round in 1..6 {
+                if proposer_of(&s, h, round, &r.skipped(h)).public_key == failed {
+                    later_turns += 1;
+                }
             }
         }
+        assert!(later_turns > 0);
         // Failing again right after its skip doubles the next one.
         let h = 10 + SKIP_HEIGHTS;
         let mut at = h;
