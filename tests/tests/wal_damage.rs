@@ -11,7 +11,10 @@
 use std::time::{Duration, Instant};
 use yui_tests::*;
 
-const WAIT: Duration = Duration::from_secs(60);
+/// How long the restarted network may take to decide the stalled height. A node locked on a
+/// value unlocks the others only in a round it proposes in (every fourth round), and round
+/// timeouts grow by half a second a round: its second such round starts about a minute in.
+const WAIT: Duration = Duration::from_secs(150);
 
 /// Where to damage the WAL.
 #[derive(Clone, Copy, Debug)]
