@@ -21,18 +21,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let store = export::open_data_dir(&args.data_dir)?;
     let report = check::deep_check(store.as_ref())?;
-    print!("{}", report.human());
-    if let Some(path) = args.json {
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        if path.as_os_str() == "-" {
-            print!("{text}");
-        } else {
-            std::fs::write(&path, text)?;
-        }
-    }
-    Ok(if report.failure.is_some() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    super::print_report(
+        &report.human(),
+        &report,
+        args.json.as_deref(),
+        report.failure.is_some(),
+    )
 }

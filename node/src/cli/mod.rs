@@ -38,6 +38,31 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
+/// Print an auditor's report for a person, and as JSON to `json` ("-" for standard output)
+/// when asked; the exit code says whether it `failed`.
+pub fn print_report<T: serde::Serialize>(
+    human: &str,
+    report: &T,
+    json: Option<&std::path::Path>,
+    failed: bool,
+) -> Result<std::process::ExitCode> {
+    print!("{human}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(report)? + "\n";
+        if path.as_os_str() == "-" {
+            print!("{text}");
+        } else {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
 /// Where the validator set to trust comes from.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrustArgs {

@@ -51,18 +51,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         _ => bail!("give either --export or --data-dir"),
     };
-    print!("{}", report.human());
-    if let Some(path) = args.json {
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        if path.as_os_str() == "-" {
-            print!("{text}");
-        } else {
-            std::fs::write(&path, text)?;
-        }
-    }
-    Ok(if report.failure.is_some() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    super::print_report(
+        &report.human(),
+        &report,
+        args.json.as_deref(),
+        report.failure.is_some(),
+    )
 }
