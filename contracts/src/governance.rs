@@ -278,14 +278,78 @@ pub struct ParamVersion {
 pub struct Proposal {
     /// Id.
     pub id: u64,
-    /// The change, as protobuf bytes (validated when opened).
-    pub change: Vec<u8>,
+    /// The change (validated when opened).
+    pub change: ChangeRecord,
     /// Proposing organization.
     pub proposed_by: String,
     /// Approving organizations, sorted.
     pub approvals: Vec<String>,
     /// Set once scheduled.
     pub effective_height: Option<u64>,
+}
+
+/// A proposed validator-set change as state keeps it (borsh, never the API message).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum ChangeRecord {
+    /// Add a validator.
+    Add(ValidatorRecord),
+    /// Remove the validator with this key.
+    Remove([u8; 32]),
+    /// Replace a validator's key.
+    RotateKey {
+        /// The key in use.
+        old: [u8; 32],
+        /// Its replacement.
+        new: [u8; 32],
+    },
+}
+
+impl ChangeRecord {
+    /// The record of a change a caller proposed; keys must be 32 bytes.
+    pub fn from_api(change: &pb::ValidatorChange) -> Result<Self> {
+        use pb::validator_change::Change;
+        match change.change.as_ref() {
+            None => Err(invalid_argument(
+                "governance.empty_change",
+                "the validator change is empty",
+            )),
+            Some(Change::Add(v)) => {
+                let pb::Validator {
+                    organization,
+                    name,
+                    public_key,
+                    power,
+                } = v;
+                Ok(ChangeRecord::Add(ValidatorRecord {
+                    organization: organization.clone(),
+                    name: name.clone(),
+                    public_key: key32("validator public_key", public_key)?,
+                    power: *power,
+                }))
+            }
+            Some(Change::Remove(k)) => Ok(ChangeRecord::Remove(key32("validator key", k)?)),
+            Some(Change::RotateKey(r)) => Ok(ChangeRecord::RotateKey {
+                old: key32("old_public_key", &r.old_public_key)?,
+                new: key32("new_public_key", &r.new_public_key)?,
+            }),
+        }
+    }
+
+    /// The change as the API shows it.
+    pub fn to_api(&self) -> pb::ValidatorChange {
+        use pb::validator_change::Change;
+        let change = match self {
+            ChangeRecord::Add(v) => Change::Add(v.to_proto()),
+            ChangeRecord::Remove(k) => Change::Remove(k.to_vec()),
+            ChangeRecord::RotateKey { old, new } => Change::RotateKey(pb::KeyRotation {
+                old_public_key: old.to_vec(),
+                new_public_key: new.to_vec(),
+            }),
+        };
+        pb::ValidatorChange {
+            change: Some(change),
+        }
+    }
 }
 
 fn account_key(key: &[u8; 32]) -> Vec<u8> {
@@ -812,7 +876,7 @@ fn propose(x: &mut Exec<'_>, signer: &Account, c: &pb::ProposeValidatorChange) -
     put_borsh(x.state, K_NEXT_PROPOSAL.to_vec(), &(id + 1));
     let p = Proposal {
         id,
-        change: prost::Message::encode_to_vec(change),
+        change: ChangeRecord::from_api(change)?,
         proposed_by: signer.organization.clone(),
         approvals: Vec::new(),
         effective_height: None,
@@ -870,8 +934,7 @@ fn approve(x: &mut Exec<'_>, signer: &Account, id: u64) -> Result<()> {
         )),
     }));
     if have >= need {
-        let change: pb::ValidatorChange = prost::Message::decode(p.change.as_slice())
-            .map_err(|e| crate::Failed(format!("stored proposal {id} does not decode: {e}")))?;
+        let change = p.change.to_api();
         // Re-validate against the newest set: another change may have been scheduled since.
         let new_set = apply_change(&*x.state, &latest_set(&*x.state)?, &change)?;
         let mut history = validator_history(&*x.state)?;

@@ -17,6 +17,7 @@ pub mod points;
 pub mod relief;
 pub mod root;
 pub mod state;
+pub mod stored;
 pub mod text;
 pub mod volunteer;
 

@@ -29,7 +29,6 @@ use crate::text::check_text;
 use crate::{pb, Exec, State, StateRead};
 use borsh::{BorshDeserialize, BorshSerialize};
 use pb::points_call::Call as P;
-use prost::Message;
 
 /// Longest memo on a transfer.
 pub const MAX_MEMO_CHARS: usize = 120;
@@ -69,7 +68,9 @@ const K_SET: &[u8] = b"pts/set/";
 const K_SET_IDX: &[u8] = b"pts/seti/";
 
 /// A point type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
 pub enum PointType {
     /// Eco-points.
     Eco,
@@ -166,8 +167,219 @@ pub struct Movement {
     pub height: u64,
     /// Block time.
     pub time_ms: u64,
-    /// A protobuf-encoded `PointsEvent`.
-    pub event: Vec<u8>,
+    /// What happened.
+    pub event: MovementKind,
+}
+
+/// What a movement was (borsh; shown as the API's `PointsEvent`).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum MovementKind {
+    /// Points were minted.
+    Minted {
+        /// Type.
+        point_type: PointType,
+        /// Issuer.
+        issuer: String,
+        /// Holder.
+        holder: Vec<u8>,
+        /// Amount.
+        amount: u64,
+        /// Reason.
+        reason: String,
+        /// Expiry, 0 = never.
+        expires_at_ms: u64,
+    },
+    /// Points moved between holders.
+    Transferred {
+        /// Type.
+        point_type: PointType,
+        /// Issuer.
+        issuer: String,
+        /// Sender.
+        from: Vec<u8>,
+        /// Receiver.
+        to: Vec<u8>,
+        /// Amount.
+        amount: u64,
+        /// Memo.
+        memo: String,
+    },
+    /// A store redeemed points.
+    Redeemed {
+        /// Type.
+        point_type: PointType,
+        /// Issuer.
+        issuer: String,
+        /// Store.
+        store: Vec<u8>,
+        /// Amount.
+        amount: u64,
+        /// Settlement.
+        settlement_id: String,
+        /// Yen owed.
+        yen: u64,
+    },
+    /// Points expired.
+    Expired {
+        /// Type.
+        point_type: PointType,
+        /// Issuer.
+        issuer: String,
+        /// Holder.
+        holder: Vec<u8>,
+        /// Amount.
+        amount: u64,
+    },
+    /// A settlement was paid.
+    Settled {
+        /// Settlement.
+        settlement_id: String,
+        /// Payment reference.
+        payment_reference: String,
+    },
+}
+
+impl MovementKind {
+    /// The record of an event this contract built.
+    fn from_api(kind: &pb::points_event::Kind) -> Result<Self> {
+        use pb::points_event::Kind as K;
+        Ok(match kind {
+            K::Minted(pb::PointsMinted {
+                point_type,
+                issuer,
+                holder,
+                amount,
+                reason,
+                expires_at_ms,
+            }) => MovementKind::Minted {
+                point_type: PointType::from_proto(*point_type)?,
+                issuer: issuer.clone(),
+                holder: holder.clone(),
+                amount: *amount,
+                reason: reason.clone(),
+                expires_at_ms: *expires_at_ms,
+            },
+            K::Transferred(pb::PointsTransferred {
+                point_type,
+                issuer,
+                from,
+                to,
+                amount,
+                memo,
+            }) => MovementKind::Transferred {
+                point_type: PointType::from_proto(*point_type)?,
+                issuer: issuer.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                amount: *amount,
+                memo: memo.clone(),
+            },
+            K::Redeemed(pb::PointsRedeemed {
+                point_type,
+                issuer,
+                store,
+                amount,
+                settlement_id,
+                yen,
+            }) => MovementKind::Redeemed {
+                point_type: PointType::from_proto(*point_type)?,
+                issuer: issuer.clone(),
+                store: store.clone(),
+                amount: *amount,
+                settlement_id: settlement_id.clone(),
+                yen: *yen,
+            },
+            K::Expired(pb::PointsExpired {
+                point_type,
+                issuer,
+                holder,
+                amount,
+            }) => MovementKind::Expired {
+                point_type: PointType::from_proto(*point_type)?,
+                issuer: issuer.clone(),
+                holder: holder.clone(),
+                amount: *amount,
+            },
+            K::Settled(pb::RedemptionSettled {
+                settlement_id,
+                payment_reference,
+            }) => MovementKind::Settled {
+                settlement_id: settlement_id.clone(),
+                payment_reference: payment_reference.clone(),
+            },
+        })
+    }
+
+    /// The event as the API shows it.
+    fn into_api(self) -> pb::PointsEvent {
+        use pb::points_event::Kind as K;
+        let kind = match self {
+            MovementKind::Minted {
+                point_type,
+                issuer,
+                holder,
+                amount,
+                reason,
+                expires_at_ms,
+            } => K::Minted(pb::PointsMinted {
+                point_type: point_type.to_proto() as i32,
+                issuer,
+                holder,
+                amount,
+                reason,
+                expires_at_ms,
+            }),
+            MovementKind::Transferred {
+                point_type,
+                issuer,
+                from,
+                to,
+                amount,
+                memo,
+            } => K::Transferred(pb::PointsTransferred {
+                point_type: point_type.to_proto() as i32,
+                issuer,
+                from,
+                to,
+                amount,
+                memo,
+            }),
+            MovementKind::Redeemed {
+                point_type,
+                issuer,
+                store,
+                amount,
+                settlement_id,
+                yen,
+            } => K::Redeemed(pb::PointsRedeemed {
+                point_type: point_type.to_proto() as i32,
+                issuer,
+                store,
+                amount,
+                settlement_id,
+                yen,
+            }),
+            MovementKind::Expired {
+                point_type,
+                issuer,
+                holder,
+                amount,
+            } => K::Expired(pb::PointsExpired {
+                point_type: point_type.to_proto() as i32,
+                issuer,
+                holder,
+                amount,
+            }),
+            MovementKind::Settled {
+                settlement_id,
+                payment_reference,
+            } => K::Settled(pb::RedemptionSettled {
+                settlement_id,
+                payment_reference,
+            }),
+        };
+        pb::PointsEvent { kind: Some(kind) }
+    }
 }
 
 /// A redemption owed by the issuer.
@@ -249,8 +461,8 @@ fn check_amount(amount: u64) -> Result<()> {
 }
 
 fn emit(x: &mut Exec<'_>, holders: &[&[u8; 32]], kind: pb::points_event::Kind) -> Result<()> {
+    let record = MovementKind::from_api(&kind)?;
     let ev = pb::PointsEvent { kind: Some(kind) };
-    let bytes = ev.encode_to_vec();
     for h in holders {
         let seq_key = [K_HSEQ, h.as_slice()].concat();
         let seq: u64 = get_borsh(&*x.state, &seq_key)?.unwrap_or(0);
@@ -260,7 +472,7 @@ fn emit(x: &mut Exec<'_>, holders: &[&[u8; 32]], kind: pb::points_event::Kind) -
             &Movement {
                 height: x.ctx.height,
                 time_ms: x.ctx.time_ms,
-                event: bytes.clone(),
+                event: record.clone(),
             },
         );
         put_borsh(x.state, seq_key, &(seq + 1));
@@ -762,15 +974,10 @@ pub fn history(
     let prefix = [K_HIST, holder.as_slice()].concat();
     Page::of(page, &prefix)?.scan(state, &prefix, |k, v| {
         let m: Movement = decode_borsh(k, v)?;
-        let event = pb::PointsEvent::decode(m.event.as_slice()).map_err(|e| {
-            ContractError::Failed(Failed(format!(
-                "a stored points movement's event does not decode: {e}"
-            )))
-        })?;
         Ok(Some(pb::PointsMovement {
             height: m.height,
             time_ms: m.time_ms,
-            event: Some(event),
+            event: Some(m.event.into_api()),
         }))
     })
 }

@@ -1,218 +1,21 @@
-//! The eco contract (CONTRACTS.md §2): a municipality's J-Credit program-type project.
-//!
-//! Programs belong to a municipality (organization). Participants are pseudonymous ids bound to
-//! a resident's account and a vault reference; devices (EV, PHV, home solar) are registered
-//! under a keyed hash of their identity, unique across all programs. Each reading's reduction is
-//! computed in grams CO2 with integer arithmetic from the emission factors of the fiscal year
-//! of its period (governance parameters `eco.grid_g_per_mwh.fyYYYY` and
-//! `eco.gasoline_mg_per_l.fyYYYY`); eco-points are minted on the shared points ledger at the
-//! program's rate; credit reports claim each reading at most once.
-//!
-//! The formulas (CONTRACTS.md §2), with every intermediate in milligrams and one truncation to
-//! grams at the end:
-//! - EV/PHV: `BL_mg = distance_m * gasoline_mg_per_l / baseline_m_per_l`,
-//!   `PJ_mg = electricity_wh * grid_g_per_mwh / 1000 + fuel_ml * gasoline_mg_per_l / 1000`,
-//!   `ER_g = max(0, BL_mg - PJ_mg) / 1000`.
-//! - Solar: `ER_g = electricity_wh * grid_g_per_mwh / 1_000_000` (`PJ = 0`).
-//!
-//! It owns every key under `eco/`. Reductions are stored as their protobuf encoding (prost
-//! encodes fields in number order, so the bytes are deterministic).
+//! One function per eco call. Each checks the signer's right and the arguments, then writes
+//! records and emits the events that show the change; a failure returns before any write.
 
+use super::keys::*;
+use super::records::{
+    decode_reduction, device, participant, program, put_reduction, put_report, reduction_at,
+    report, Counts, Device, DeviceKind, Participant, Program, Tally,
+};
+use super::*;
 use crate::calendar::fiscal_year;
 use crate::error::{
     already_exists, invalid_argument, not_found, permission_denied, precondition, Result,
 };
 use crate::governance::{self, key32, Account, RoleKind};
-use crate::page::Page;
 use crate::points::{self, PointType};
-use crate::state::{get_borsh, put_borsh, scan_borsh};
+use crate::state::{get_borsh, put_borsh};
 use crate::text::{check_ref, check_text};
-use crate::{pb, Exec, State, StateRead};
-use borsh::{BorshDeserialize, BorshSerialize};
-use pb::eco_call::Call as E;
-use prost::Message;
-
-/// Most t-CO2 one participant may reduce per fiscal year (CONTRACTS.md §2), in grams.
-pub const MAX_GRAMS_PER_PARTICIPANT_YEAR: u64 = 500 * 1_000_000;
-/// Default gasoline emission factor: 2.32 kg-CO2/L.
-pub const DEFAULT_GASOLINE_MG_PER_L: u64 = 2_320_000;
-/// Default methodology for vehicles.
-pub const METHODOLOGY_VEHICLE: &str = "EN-S-012";
-/// Default methodology for self-consumed solar.
-pub const METHODOLOGY_SOLAR: &str = "EN-S-025";
-/// Longest reading period: 366 days.
-pub const MAX_PERIOD_MS: u64 = 366 * 86_400_000;
-/// Most readings one credit report may examine; a longer period must be split.
-pub const MAX_READINGS_PER_REPORT: usize = 20_000;
-/// Largest value of a reading's counters (1 TWh, 10 million km, 1 million kL): far above any
-/// household, and it keeps the arithmetic far from overflow.
-pub const MAX_READING_VALUE: u64 = 1_000_000_000_000;
-/// Most serial numbers per certification.
-pub const MAX_SERIALS: usize = 100;
-
-const K_PROG: &[u8] = b"eco/prog/";
-const K_PART: &[u8] = b"eco/part/";
-const K_PART_ACCT: &[u8] = b"eco/partacct/";
-const K_DEV: &[u8] = b"eco/dev/";
-const K_DEV_HASH: &[u8] = b"eco/devhash/";
-const K_PART_DEV: &[u8] = b"eco/pdev/";
-/// The readings, each with its reduction (`pb::Reduction`), stored once under
-/// `prd/{participant}\0{device}\0{period_end_be}`: ordered by participant, device and period,
-/// the record key is also each device's overlap index. The two indexes below map to it.
-const K_PART_RD: &[u8] = b"eco/prd/";
-/// A program's readings by period start: `grd/{program}\0{start_be}{reading id}` → record key.
-const K_PROG_RD: &[u8] = b"eco/grd/";
-const K_TOT: &[u8] = b"eco/tot/";
-const K_RPT: &[u8] = b"eco/rpt/";
-/// A report's readings: `rptrd/{report}\0{reading id}` → record key.
-const K_RPT_RD: &[u8] = b"eco/rptrd/";
-const K_COUNT: &[u8] = b"eco/cnt/";
-
-/// Parameter name of the grid emission factor (g-CO2/MWh) of a fiscal year.
-pub fn grid_param(fy: u64) -> String {
-    format!("eco.grid_g_per_mwh.fy{fy}")
-}
-
-/// Parameter name of the gasoline emission factor (mg-CO2/L) of a fiscal year.
-pub fn gasoline_param(fy: u64) -> String {
-    format!("eco.gasoline_mg_per_l.fy{fy}")
-}
-
-/// A program.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Program {
-    /// Id.
-    pub id: String,
-    /// Running municipality.
-    pub organization: String,
-    /// Name.
-    pub name: String,
-    /// Points per kg CO2.
-    pub points_per_kg: u64,
-    /// Days until points expire, 0 = never.
-    pub points_expiry_days: u64,
-}
-
-/// A participant.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Participant {
-    /// Pseudonymous id.
-    pub id: String,
-    /// Program.
-    pub program: String,
-    /// Account key.
-    pub account: [u8; 32],
-    /// Vault record id.
-    pub vault_id: String,
-    /// Vault commitment.
-    pub commitment: [u8; 32],
-    /// Removed.
-    pub removed: bool,
-    /// Grams reduced in total.
-    pub reduced_g: u64,
-    /// Grams not yet converted to points.
-    pub ungranted_g: u64,
-    /// Points granted.
-    pub points_granted: u64,
-    /// Grams reduced per fiscal year (for the 500 t limit), ascending by year.
-    pub years: Vec<(u64, u64)>,
-    /// Per device, the latest period end of its readings: a reading starting at or after it
-    /// cannot overlap any other, so the overlap check needs no index scan (the usual case of
-    /// readings arriving in order).
-    pub latest_end: Vec<(String, u64)>,
-}
-
-/// A device.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Device {
-    /// Id.
-    pub id: String,
-    /// Participant.
-    pub participant: String,
-    /// Program.
-    pub program: String,
-    /// Kind (protobuf `DeviceKind` value).
-    pub kind: i32,
-    /// Keyed identity hash.
-    pub identity_hash: [u8; 32],
-    /// Baseline, m/L.
-    pub baseline_m_per_l: u64,
-    /// Methodology.
-    pub methodology: String,
-    /// Removed.
-    pub removed: bool,
-}
-
-/// Per (program, methodology, fiscal year) counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-struct Tally {
-    readings: u64,
-    grams: u64,
-}
-
-/// Per program counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-struct Counts {
-    participants: u64,
-    devices: u64,
-}
-
-/// What a reading reduces, as computed by [`compute`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Computed {
-    /// Baseline emissions, g (truncated).
-    pub baseline_g: u64,
-    /// Project emissions, g (truncated).
-    pub project_g: u64,
-    /// Reduction, g: `max(0, BL_mg - PJ_mg) / 1000`.
-    pub reduction_g: u64,
-}
-
-/// The reduction of one reading. Pure integer arithmetic in `u128`; every input is bounded by
-/// [`MAX_READING_VALUE`] or a factor below 2^40, so nothing overflows.
-pub fn compute(
-    kind: pb::DeviceKind,
-    baseline_m_per_l: u64,
-    electricity_wh: u64,
-    distance_m: u64,
-    fuel_ml: u64,
-    grid_g_per_mwh: u64,
-    gasoline_mg_per_l: u64,
-) -> Computed {
-    let (e, d, f) = (
-        u128::from(electricity_wh),
-        u128::from(distance_m),
-        u128::from(fuel_ml),
-    );
-    let (grid, gas) = (u128::from(grid_g_per_mwh), u128::from(gasoline_mg_per_l));
-    let (bl_mg, pj_mg) = match kind {
-        pb::DeviceKind::Solar => (e * grid / 1000, 0),
-        _ => {
-            let bl = if baseline_m_per_l == 0 {
-                0
-            } else {
-                d * gas / u128::from(baseline_m_per_l)
-            };
-            (bl, e * grid / 1000 + f * gas / 1000)
-        }
-    };
-    let g = |mg: u128| u64::try_from(mg / 1000).unwrap_or(u64::MAX);
-    Computed {
-        baseline_g: g(bl_mg),
-        project_g: g(pj_mg),
-        reduction_g: g(bl_mg.saturating_sub(pj_mg)),
-    }
-}
-
-/// An object id from the id of the transaction that created it: 128 bits of a hash of the
-/// signed transaction, so nobody can grind a transaction to collide with an existing id.
-pub fn id_for(prefix: &str, tx_id: &[u8; 32]) -> String {
-    format!("{prefix}-{}", hex::encode(&tx_id[..16]))
-}
-
-fn key(prefix: &[u8], id: &str) -> Vec<u8> {
-    [prefix, id.as_bytes()].concat()
-}
+use crate::{pb, Exec, StateRead};
 
 fn emit(x: &mut Exec<'_>, kind: pb::eco_event::Kind) {
     x.emit(pb::event::Kind::Eco(pb::EcoEvent { kind: Some(kind) }));
@@ -259,55 +62,16 @@ fn check_baseline(kind: pb::DeviceKind, b: u64) -> Result<()> {
 }
 
 fn device_kind(v: i32) -> Result<pb::DeviceKind> {
-    match pb::DeviceKind::try_from(v) {
-        Ok(k @ (pb::DeviceKind::Ev | pb::DeviceKind::Phv | pb::DeviceKind::Solar)) => Ok(k),
-        _ => Err(invalid_argument(
+    match DeviceKind::from_api(v) {
+        Ok(k) => Ok(k.to_pb()),
+        Err(_) => Err(invalid_argument(
             "eco.invalid_device_kind",
             "kind must be DEVICE_KIND_EV, DEVICE_KIND_PHV or DEVICE_KIND_SOLAR",
         )),
     }
 }
 
-/// A program by id.
-pub fn program(state: &dyn StateRead, id: &str) -> Result<Option<Program>> {
-    get_borsh(state, &key(K_PROG, id))
-}
-
-/// A participant by id.
-pub fn participant(state: &dyn StateRead, id: &str) -> Result<Option<Participant>> {
-    get_borsh(state, &key(K_PART, id))
-}
-
-/// A device by id.
-pub fn device(state: &dyn StateRead, id: &str) -> Result<Option<Device>> {
-    get_borsh(state, &key(K_DEV, id))
-}
-
-fn decode_reduction(key: &[u8], bytes: &[u8]) -> Result<pb::Reduction> {
-    pb::Reduction::decode(bytes).map_err(|e| {
-        crate::ContractError::Failed(crate::Failed(format!(
-            "the reading record at {} does not decode: {e}",
-            crate::state::printable_key(key)
-        )))
-    })
-}
-
-/// The reading record an index entry points to.
-fn reduction_at(state: &dyn StateRead, record_key: &[u8]) -> Result<Option<pb::Reduction>> {
-    state
-        .get(record_key)?
-        .map(|b| decode_reduction(record_key, &b))
-        .transpose()
-}
-
-/// A credit report by id.
-pub fn report(state: &dyn StateRead, id: &str) -> Result<Option<pb::CreditReport>> {
-    Ok(state
-        .get(&key(K_RPT, id))?
-        .and_then(|b| pb::CreditReport::decode(b.as_slice()).ok()))
-}
-
-fn req_program(state: &dyn StateRead, id: &str) -> Result<Program> {
+pub(super) fn req_program(state: &dyn StateRead, id: &str) -> Result<Program> {
     program(state, id)?.ok_or_else(|| not_found("eco.unknown_program", "no program has this id"))
 }
 
@@ -347,85 +111,19 @@ fn require_admin(signer: &Account, p: &Program) -> Result<()> {
     ))
 }
 
-fn count(x: &mut Exec<'_>, program: &str, f: impl Fn(&mut Counts)) -> Result<()> {
+fn count(x: &mut Exec<'_>, program: &str, f: impl Fn(&mut Counts) -> Result<()>) -> Result<()> {
     let k = key(K_COUNT, program);
     let mut c: Counts = get_borsh(&*x.state, &k)?.unwrap_or_default();
-    f(&mut c);
+    f(&mut c)?;
     put_borsh(x.state, k, &c);
     Ok(())
 }
 
-/// Mempool pre-check of the signer's role for an eco call.
-pub fn authorize(_state: &dyn StateRead, account: &Account, call: &pb::EcoCall) -> Result<()> {
-    match call.call.as_ref() {
-        None => Err(invalid_argument(
-            "eco.unknown_call",
-            "the eco call is empty or unknown to this node",
-        )),
-        Some(E::SubmitReading(_)) => account.require_any(
-            &[
-                RoleKind::Meter,
-                RoleKind::Resident,
-                RoleKind::MunicipalityAdmin,
-            ],
-            "submitting a reading",
-        ),
-        Some(_) => account.require_any(&[RoleKind::MunicipalityAdmin], "managing an eco program"),
-    }
-}
-
-/// Name of an eco call.
-pub fn call_name(call: &pb::EcoCall) -> &'static str {
-    match call.call {
-        None => "eco.unknown",
-        Some(E::CreateProgram(_)) => "eco.create_program",
-        Some(E::RegisterParticipant(_)) => "eco.register_participant",
-        Some(E::RemoveParticipant(_)) => "eco.remove_participant",
-        Some(E::RegisterDevice(_)) => "eco.register_device",
-        Some(E::UpdateDevice(_)) => "eco.update_device",
-        Some(E::RemoveDevice(_)) => "eco.remove_device",
-        Some(E::SubmitReading(_)) => "eco.submit_reading",
-        Some(E::GrantPoints(_)) => "eco.grant_points",
-        Some(E::CreateReport(_)) => "eco.create_report",
-        Some(E::CertifyReport(_)) => "eco.certify_report",
-        Some(E::RecordSale(_)) => "eco.record_sale",
-    }
-}
-
-/// Initial eco state: none.
-pub fn init_genesis(_state: &mut dyn State) -> Result<()> {
-    Ok(())
-}
-
-/// Execute an eco call.
-pub fn execute(x: &mut Exec<'_>, call: &pb::EcoCall) -> Result<()> {
-    let signer = governance::signer_account(x)?;
-    authorize(&*x.state, &signer, call)?;
-    match call.call.as_ref() {
-        None => Err(invalid_argument(
-            "eco.unknown_call",
-            "the eco call is empty",
-        )),
-        Some(E::CreateProgram(c)) => create_program(x, &signer, c),
-        Some(E::RegisterParticipant(c)) => register_participant(x, &signer, c),
-        Some(E::RemoveParticipant(c)) => remove_participant(x, &signer, c),
-        Some(E::RegisterDevice(c)) => register_device(x, &signer, c),
-        Some(E::UpdateDevice(c)) => update_device(x, &signer, c),
-        Some(E::RemoveDevice(c)) => {
-            check_ref("eco", "device_id", &c.device_id)?;
-            let d = req_device(&*x.state, &c.device_id)?;
-            require_admin(&signer, &req_program(&*x.state, &d.program)?)?;
-            remove_device(x, d)
-        }
-        Some(E::SubmitReading(c)) => submit_reading(x, &signer, c),
-        Some(E::GrantPoints(c)) => grant_points(x, &signer, c),
-        Some(E::CreateReport(c)) => create_report(x, &signer, c),
-        Some(E::CertifyReport(c)) => certify_report(x, &signer, c),
-        Some(E::RecordSale(c)) => record_sale(x, &signer, c),
-    }
-}
-
-fn create_program(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateProgram) -> Result<()> {
+pub(super) fn create_program(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::CreateProgram,
+) -> Result<()> {
     check_ref("eco", "program_id", &c.program_id)?;
     check_text("eco", "name", &c.name, 120, true)?;
     if c.points_per_kg == 0 || c.points_per_kg > 1_000_000 {
@@ -463,7 +161,7 @@ fn create_program(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateProgram) -> 
     Ok(())
 }
 
-fn register_participant(
+pub(super) fn register_participant(
     x: &mut Exec<'_>,
     signer: &Account,
     c: &pb::RegisterParticipant,
@@ -515,7 +213,10 @@ fn register_participant(
     };
     put_borsh(x.state, key(K_PART, &id), &part);
     put_borsh(x.state, by_acct, &id);
-    count(x, &p.id, |c| c.participants += 1)?;
+    count(x, &p.id, |c| {
+        c.participants = crate::arith::add("eco", "participants", c.participants, 1)?;
+        Ok(())
+    })?;
     emit(
         x,
         pb::eco_event::Kind::ParticipantRegistered(pb::ParticipantRegistered {
@@ -527,7 +228,11 @@ fn register_participant(
     Ok(())
 }
 
-fn remove_participant(x: &mut Exec<'_>, signer: &Account, c: &pb::RemoveParticipant) -> Result<()> {
+pub(super) fn remove_participant(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::RemoveParticipant,
+) -> Result<()> {
     check_ref("eco", "participant_id", &c.participant_id)?;
     let mut part = req_participant(&*x.state, &c.participant_id)?;
     require_admin(signer, &req_program(&*x.state, &part.program)?)?;
@@ -541,7 +246,8 @@ fn remove_participant(x: &mut Exec<'_>, signer: &Account, c: &pb::RemoveParticip
     part.removed = true;
     put_borsh(x.state, key(K_PART, &part.id), &part);
     count(x, &part.program, |c| {
-        c.participants = c.participants.saturating_sub(1)
+        c.participants = crate::arith::sub("eco participants", c.participants, 1)?;
+        Ok(())
     })?;
     emit(
         x,
@@ -552,7 +258,11 @@ fn remove_participant(x: &mut Exec<'_>, signer: &Account, c: &pb::RemoveParticip
     Ok(())
 }
 
-fn register_device(x: &mut Exec<'_>, signer: &Account, c: &pb::RegisterDevice) -> Result<()> {
+pub(super) fn register_device(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::RegisterDevice,
+) -> Result<()> {
     check_ref("eco", "participant_id", &c.participant_id)?;
     let part = req_participant(&*x.state, &c.participant_id)?;
     require_admin(signer, &req_program(&*x.state, &part.program)?)?;
@@ -586,7 +296,7 @@ fn register_device(x: &mut Exec<'_>, signer: &Account, c: &pb::RegisterDevice) -
         id: id_for("d", &x.ctx.tx_id),
         participant: part.id.clone(),
         program: part.program.clone(),
-        kind: kind as i32,
+        kind: DeviceKind::from_api(kind as i32)?,
         identity_hash,
         baseline_m_per_l: c.baseline_m_per_l,
         methodology,
@@ -598,7 +308,10 @@ fn register_device(x: &mut Exec<'_>, signer: &Account, c: &pb::RegisterDevice) -
         [K_PART_DEV, part.id.as_bytes(), b"/", d.id.as_bytes()].concat(),
         Vec::new(),
     );
-    count(x, &part.program, |c| c.devices += 1)?;
+    count(x, &part.program, |c| {
+        c.devices = crate::arith::add("eco", "devices", c.devices, 1)?;
+        Ok(())
+    })?;
     emit(
         x,
         pb::eco_event::Kind::DeviceRegistered(pb::DeviceRegistered {
@@ -608,11 +321,15 @@ fn register_device(x: &mut Exec<'_>, signer: &Account, c: &pb::RegisterDevice) -
     Ok(())
 }
 
-fn update_device(x: &mut Exec<'_>, signer: &Account, c: &pb::UpdateDevice) -> Result<()> {
+pub(super) fn update_device(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::UpdateDevice,
+) -> Result<()> {
     check_ref("eco", "device_id", &c.device_id)?;
     let mut d = req_device(&*x.state, &c.device_id)?;
     require_admin(signer, &req_program(&*x.state, &d.program)?)?;
-    let kind = device_kind(d.kind)?;
+    let kind = d.kind.to_pb();
     if c.baseline_m_per_l != 0 {
         check_baseline(kind, c.baseline_m_per_l)?;
         d.baseline_m_per_l = c.baseline_m_per_l;
@@ -631,6 +348,17 @@ fn update_device(x: &mut Exec<'_>, signer: &Account, c: &pb::UpdateDevice) -> Re
     Ok(())
 }
 
+pub(super) fn remove_device_call(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::RemoveDevice,
+) -> Result<()> {
+    check_ref("eco", "device_id", &c.device_id)?;
+    let d = req_device(&*x.state, &c.device_id)?;
+    require_admin(signer, &req_program(&*x.state, &d.program)?)?;
+    remove_device(x, d)
+}
+
 fn remove_device(x: &mut Exec<'_>, mut d: Device) -> Result<()> {
     x.state.delete(
         key(K_DEV_HASH, "")
@@ -640,7 +368,10 @@ fn remove_device(x: &mut Exec<'_>, mut d: Device) -> Result<()> {
     );
     d.removed = true;
     put_borsh(x.state, key(K_DEV, &d.id), &d);
-    count(x, &d.program, |c| c.devices = c.devices.saturating_sub(1))?;
+    count(x, &d.program, |c| {
+        c.devices = crate::arith::sub("eco devices", c.devices, 1)?;
+        Ok(())
+    })?;
     emit(
         x,
         pb::eco_event::Kind::DeviceRemoved(pb::DeviceRemoved { device_id: d.id }),
@@ -652,7 +383,11 @@ fn factor(state: &dyn StateRead, name: &str, height: u64) -> Result<Option<u64>>
     Ok(governance::parameter_at(state, name, height)?.and_then(|v| u64::try_from(v).ok()))
 }
 
-fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> Result<()> {
+pub(super) fn submit_reading(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::SubmitReading,
+) -> Result<()> {
     check_ref("eco", "device_id", &c.device_id)?;
     let d = req_device(&*x.state, &c.device_id)?;
     let prog = req_program(&*x.state, &d.program)?;
@@ -716,7 +451,7 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
             ));
         }
     }
-    let kind = device_kind(d.kind)?;
+    let kind = d.kind.to_pb();
     match kind {
         pb::DeviceKind::Ev if c.fuel_ml != 0 => {
             return Err(invalid_argument(
@@ -742,7 +477,7 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
     // Overlap: the first reading of the device ending after our start must start at or
     // after our end. No reading ends after the device's latest end, so a period starting at
     // or after it needs no scan.
-    let end_prefix = [K_PART_RD, part.id.as_bytes(), b"\0", d.id.as_bytes(), b"\0"].concat();
+    let end_prefix = device_readings_prefix(&part.id, &d.id);
     let latest = part.latest_end.iter().position(|(dev, _)| *dev == d.id);
     let first_after = if latest.is_some_and(|i| part.latest_end[i].1 > c.period_start_ms) {
         let after = [end_prefix.as_slice(), &c.period_start_ms.to_be_bytes()].concat();
@@ -813,7 +548,8 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
         methodology: d.methodology.clone(),
         period_start_ms: c.period_start_ms,
         period_end_ms: c.period_end_ms,
-        fiscal_year: u32::try_from(fy).unwrap_or(u32::MAX),
+        fiscal_year: u32::try_from(fy)
+            .map_err(|_| crate::Failed(format!("fiscal year {fy} does not fit the record")))?,
         reading: Some(c.clone()),
         grid_g_per_mwh: grid,
         gasoline_mg_per_l: gas,
@@ -827,16 +563,14 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
     let record_key = [end_prefix.as_slice(), &c.period_end_ms.to_be_bytes()].concat();
     x.state.put(
         [
-            K_PROG_RD,
-            prog.id.as_bytes(),
-            b"\0",
+            program_readings_prefix(&prog.id).as_slice(),
             &c.period_start_ms.to_be_bytes(),
             id.as_bytes(),
         ]
         .concat(),
         record_key.clone(),
     );
-    x.state.put(record_key, red.encode_to_vec());
+    put_reduction(x.state, record_key, &red)?;
     match part.years.binary_search_by_key(&fy, |(y, _)| *y) {
         Ok(i) => part.years[i].1 = year_new,
         Err(i) => part.years.insert(i, (fy, year_new)),
@@ -862,19 +596,11 @@ fn submit_reading(x: &mut Exec<'_>, signer: &Account, c: &pb::SubmitReading) -> 
     Ok(())
 }
 
-fn tally_key(program: &str, methodology: &str, fy: u64) -> Vec<u8> {
-    [
-        K_TOT,
-        program.as_bytes(),
-        b"\0",
-        methodology.as_bytes(),
-        b"\0",
-        &fy.to_be_bytes(),
-    ]
-    .concat()
-}
-
-fn grant_points(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantEcoPoints) -> Result<()> {
+pub(super) fn grant_points(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::GrantEcoPoints,
+) -> Result<()> {
     check_ref("eco", "participant_id", &c.participant_id)?;
     let mut part = req_participant(&*x.state, &c.participant_id)?;
     let prog = req_program(&*x.state, &part.program)?;
@@ -920,7 +646,11 @@ fn grant_points(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantEcoPoints) -> R
     Ok(())
 }
 
-fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport) -> Result<()> {
+pub(super) fn create_report(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::CreateCreditReport,
+) -> Result<()> {
     check_ref("eco", "program_id", &c.program_id)?;
     let prog = req_program(&*x.state, &c.program_id)?;
     require_admin(signer, &prog)?;
@@ -930,7 +660,7 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
             "period_start_ms must be before period_end_ms",
         ));
     }
-    let prefix = [K_PROG_RD, prog.id.as_bytes(), b"\0"].concat();
+    let prefix = program_readings_prefix(&prog.id);
     // Entries with a start at or after the period start.
     let after = c
         .period_start_ms
@@ -944,10 +674,16 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
     let mut examined = 0usize;
     let mut complete = rows.len() <= MAX_READINGS_PER_REPORT;
     for (k, record_key) in rows {
-        let Some(start_bytes) = k.get(prefix.len()..prefix.len() + 8) else {
-            continue;
-        };
-        let start = u64::from_be_bytes(start_bytes.try_into().unwrap_or([0xff; 8]));
+        let start = k
+            .get(prefix.len()..prefix.len() + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| {
+                crate::Failed(format!(
+                    "eco index key {} has no period start",
+                    crate::state::printable_key(&k)
+                ))
+            })?;
         if start >= c.period_end_ms {
             complete = true;
             break;
@@ -986,9 +722,13 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
         e.1 = crate::arith::add("eco", "methodology total", e.1, r.reduction_g)?;
         total = crate::arith::add("eco", "total", total, r.reduction_g)?;
         parts.insert(r.participant_id.clone());
-        x.state.put(record_key.clone(), r.encode_to_vec());
+        put_reduction(x.state, record_key.clone(), r)?;
         x.state.put(
-            [K_RPT_RD, id.as_bytes(), b"\0", r.reading_id.as_bytes()].concat(),
+            [
+                report_readings_prefix(&id).as_slice(),
+                r.reading_id.as_bytes(),
+            ]
+            .concat(),
             record_key.clone(),
         );
     }
@@ -1012,7 +752,7 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
         created_at_ms: x.ctx.time_ms,
         ..Default::default()
     };
-    x.state.put(key(K_RPT, &id), rep.encode_to_vec());
+    put_report(x.state, &rep)?;
     emit(
         x,
         pb::eco_event::Kind::ReportCreated(pb::CreditReportCreated { report: Some(rep) }),
@@ -1020,7 +760,11 @@ fn create_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CreateCreditReport)
     Ok(())
 }
 
-fn certify_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CertifyCreditReport) -> Result<()> {
+pub(super) fn certify_report(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::CertifyCreditReport,
+) -> Result<()> {
     check_ref("eco", "report_id", &c.report_id)?;
     let mut rep = req_report(&*x.state, &c.report_id)?;
     require_admin(signer, &req_program(&*x.state, &rep.program_id)?)?;
@@ -1062,7 +806,7 @@ fn certify_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CertifyCreditRepor
     rep.certified_tonnes = c.certified_tonnes;
     rep.serial_numbers = c.serial_numbers.clone();
     rep.certified_at_ms = x.ctx.time_ms;
-    x.state.put(key(K_RPT, &rep.report_id), rep.encode_to_vec());
+    put_report(x.state, &rep)?;
     emit(
         x,
         pb::eco_event::Kind::ReportCertified(pb::CreditReportCertified {
@@ -1074,7 +818,11 @@ fn certify_report(x: &mut Exec<'_>, signer: &Account, c: &pb::CertifyCreditRepor
     Ok(())
 }
 
-fn record_sale(x: &mut Exec<'_>, signer: &Account, c: &pb::RecordCreditSale) -> Result<()> {
+pub(super) fn record_sale(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::RecordCreditSale,
+) -> Result<()> {
     check_ref("eco", "report_id", &c.report_id)?;
     check_text("eco", "buyer", &c.buyer, 120, true)?;
     let mut rep = req_report(&*x.state, &c.report_id)?;
@@ -1103,7 +851,7 @@ fn record_sale(x: &mut Exec<'_>, signer: &Account, c: &pb::RecordCreditSale) -> 
         recorded_at_ms: x.ctx.time_ms,
     };
     rep.sales.push(sale.clone());
-    x.state.put(key(K_RPT, &rep.report_id), rep.encode_to_vec());
+    put_report(x.state, &rep)?;
     emit(
         x,
         pb::eco_event::Kind::SaleRecorded(pb::CreditSaleRecorded {
@@ -1112,130 +860,4 @@ fn record_sale(x: &mut Exec<'_>, signer: &Account, c: &pb::RecordCreditSale) -> 
         }),
     );
     Ok(())
-}
-
-// ---- queries -------------------------------------------------------------------------------
-
-impl Program {
-    /// To protobuf.
-    pub fn to_proto(&self) -> pb::EcoProgram {
-        pb::EcoProgram {
-            program_id: self.id.clone(),
-            organization: self.organization.clone(),
-            name: self.name.clone(),
-            points_per_kg: self.points_per_kg,
-            points_expiry_days: self.points_expiry_days,
-        }
-    }
-}
-
-impl Participant {
-    /// To protobuf.
-    pub fn to_proto(&self) -> pb::EcoParticipant {
-        pb::EcoParticipant {
-            participant_id: self.id.clone(),
-            program_id: self.program.clone(),
-            account: self.account.to_vec(),
-            person: Some(pb::PersonRef {
-                vault_id: self.vault_id.clone(),
-                commitment: self.commitment.to_vec(),
-            }),
-            removed: self.removed,
-            reduced_g: self.reduced_g,
-            ungranted_g: self.ungranted_g,
-            points_granted: self.points_granted,
-        }
-    }
-}
-
-impl Device {
-    /// To protobuf.
-    pub fn to_proto(&self) -> pb::EcoDevice {
-        pb::EcoDevice {
-            device_id: self.id.clone(),
-            participant_id: self.participant.clone(),
-            program_id: self.program.clone(),
-            kind: self.kind,
-            identity_hash: self.identity_hash.to_vec(),
-            baseline_m_per_l: self.baseline_m_per_l,
-            methodology: self.methodology.clone(),
-            removed: self.removed,
-        }
-    }
-}
-
-/// A participant's devices.
-pub fn devices_of(state: &dyn StateRead, participant_id: &str) -> Result<Vec<Device>> {
-    let prefix = [K_PART_DEV, participant_id.as_bytes(), b"/"].concat();
-    let mut out = Vec::new();
-    for (k, _) in state.scan(&prefix, None, 10_000)? {
-        if let Some(d) = device(state, &String::from_utf8_lossy(&k[prefix.len()..]))? {
-            out.push(d);
-        }
-    }
-    Ok(out)
-}
-
-/// A page of a participant's reductions (by device, then in period order) and the token of
-/// the next page (empty when there is none).
-pub fn reductions_of(
-    state: &dyn StateRead,
-    participant_id: &str,
-    page: Option<&pb::PageRequest>,
-) -> Result<(Vec<pb::Reduction>, String)> {
-    let prefix = [K_PART_RD, participant_id.as_bytes(), b"\0"].concat();
-    Page::of(page, &prefix)?.scan(state, &prefix, |k, v| decode_reduction(k, v).map(Some))
-}
-
-/// A program's totals per (methodology, fiscal year), and its participant and device counts.
-pub fn program_totals(
-    state: &dyn StateRead,
-    program_id: &str,
-) -> Result<(Vec<pb::MethodologyTotal>, u64, u64)> {
-    let prefix = [K_TOT, program_id.as_bytes(), b"\0"].concat();
-    let rows: Vec<(Vec<u8>, Tally)> = scan_borsh(state, &prefix, None, 100_000)?;
-    let totals = rows
-        .into_iter()
-        .filter_map(|(k, t)| {
-            let rest = &k[prefix.len()..];
-            let nul = rest.iter().position(|&b| b == 0)?;
-            let fy: [u8; 8] = rest.get(nul + 1..)?.try_into().ok()?;
-            Some(pb::MethodologyTotal {
-                methodology: String::from_utf8_lossy(&rest[..nul]).into_owned(),
-                fiscal_year: u32::try_from(u64::from_be_bytes(fy)).ok()?,
-                readings: t.readings,
-                reduction_g: t.grams,
-            })
-        })
-        .collect();
-    let c: Counts = get_borsh(state, &key(K_COUNT, program_id))?.unwrap_or_default();
-    Ok((totals, c.participants, c.devices))
-}
-
-/// Every reading claimed by a report, in reading-id order.
-pub fn report_readings(state: &dyn StateRead, report_id: &str) -> Result<Vec<pb::Reduction>> {
-    let prefix = [K_RPT_RD, report_id.as_bytes(), b"\0"].concat();
-    let mut out = Vec::new();
-    for (_, record_key) in state.scan(&prefix, None, MAX_READINGS_PER_REPORT)? {
-        if let Some(r) = reduction_at(state, &record_key)? {
-            out.push(r);
-        }
-    }
-    Ok(out)
-}
-
-/// The eco-points balance of a participant (issued by its program's municipality).
-pub fn participant_balance(
-    state: &dyn StateRead,
-    p: &Participant,
-    now_ms: u64,
-) -> Result<pb::PointsBalance> {
-    let prog = req_program(state, &p.program)?;
-    points::balance(
-        state,
-        &p.account,
-        PointType::Eco,
-        &prog.organization,
-        now_ms,
-    )
 }

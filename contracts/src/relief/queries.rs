@@ -1,0 +1,131 @@
+//! The relief contract's read-only searches, which the API serves at the committed height.
+
+use super::calls::bad_index;
+use super::keys::*;
+use super::records::{self, item, shipment};
+use super::Totals;
+use crate::error::{invalid_argument, Result};
+use crate::page::Page;
+use crate::state::scan_borsh;
+use crate::stored;
+use crate::text::check_ref;
+use crate::{pb, StateRead};
+
+/// A page of the records under `prefix` that `keep` accepts (`page::Page::scan`).
+fn page_scan<T>(
+    state: &dyn StateRead,
+    prefix: &[u8],
+    page: Option<&pb::PageRequest>,
+    keep: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
+) -> Result<(Vec<T>, String)> {
+    Page::of(page, prefix)?.scan(state, prefix, keep)
+}
+
+/// Search needs.
+pub fn list_needs(
+    state: &dyn StateRead,
+    r: &pb::ListNeedsRequest,
+) -> Result<pb::ListNeedsResponse> {
+    if pb::Priority::try_from(r.min_priority).is_err()
+        || pb::FillStatus::try_from(r.fulfilled_status).is_err()
+    {
+        return Err(invalid_argument(
+            "relief.bad_filter",
+            "min_priority or fulfilled_status is not a known value",
+        ));
+    }
+    let (needs, next_page_token) = page_scan(state, K_NEED, r.page.as_ref(), |k, v| {
+        let n = stored::decode::<records::Need>(k, v)?;
+        let ok = (r.disaster_id.is_empty() || n.disaster_id == r.disaster_id)
+            && (r.shelter_id.is_empty() || n.shelter_id == r.shelter_id)
+            && (r.municipality.is_empty() || n.municipality == r.municipality)
+            && (r.item_id.is_empty() || n.item_id == r.item_id)
+            && (r.category.is_empty() || n.category == r.category)
+            && n.priority >= r.min_priority
+            && (r.fulfilled_status == 0 || n.fulfilled_status == r.fulfilled_status)
+            && (!r.open_only || (n.open && n.committed < n.quantity));
+        Ok(ok.then_some(n))
+    })?;
+    Ok(pb::ListNeedsResponse {
+        needs,
+        next_page_token,
+    })
+}
+
+/// Search offers at block time `now_ms`.
+pub fn list_offers(
+    state: &dyn StateRead,
+    r: &pb::ListOffersRequest,
+    now_ms: u64,
+) -> Result<pb::ListOffersResponse> {
+    if !r.donor.is_empty() && r.donor.len() != 32 {
+        return Err(invalid_argument(
+            "relief.bad_filter",
+            "donor must be a 32-byte account key",
+        ));
+    }
+    let (offers, next_page_token) = page_scan(state, K_OFFER, r.page.as_ref(), |k, v| {
+        let o = stored::decode::<records::Offer>(k, v)?;
+        let ok = (r.disaster_id.is_empty() || o.disaster_id == r.disaster_id)
+            && (r.item_id.is_empty() || o.item_id == r.item_id)
+            && (r.category.is_empty() || o.category == r.category)
+            && (r.donor.is_empty() || o.donor == r.donor)
+            && (!r.available_only
+                || (!o.expired && o.available_until_ms >= now_ms && o.requested < o.quantity));
+        Ok(ok.then_some(o))
+    })?;
+    Ok(pb::ListOffersResponse {
+        offers,
+        next_page_token,
+    })
+}
+
+/// Shipments a shelter received, in order of receipt.
+pub fn list_arrivals(
+    state: &dyn StateRead,
+    r: &pb::ListArrivalsRequest,
+) -> Result<pb::ListArrivalsResponse> {
+    check_ref("relief", "shelter_id", &r.shelter_id)?;
+    let prefix = arrival_prefix(&r.shelter_id);
+    let (shipments, next_page_token) = page_scan(state, &prefix, r.page.as_ref(), |k, _| {
+        let id = trailing_id(k, prefix.len() + 8).ok_or_else(|| bad_index(k))?;
+        shipment(state, id)
+    })?;
+    Ok(pb::ListArrivalsResponse {
+        shipments,
+        next_page_token,
+    })
+}
+
+/// Every (item) total of a disaster.
+pub fn disaster_totals(state: &dyn StateRead, disaster_id: &str) -> Result<Vec<pb::ItemTotals>> {
+    let prefix = [K_TOTAL, disaster_id.as_bytes(), b"\0"].concat();
+    let rows: Vec<(Vec<u8>, Totals)> = scan_borsh(state, &prefix, None, 100_000)?;
+    let mut out = Vec::new();
+    for (k, t) in rows {
+        let item_id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+        let category = item(state, &item_id)?
+            .map(|i| i.category)
+            .unwrap_or_default();
+        out.push(pb::ItemTotals {
+            item_id,
+            category,
+            needed: t.needed,
+            committed: t.committed,
+            in_transit: t.in_transit,
+            received: t.received,
+            offered: t.offered,
+            requested: t.requested,
+        });
+    }
+    Ok(out)
+}
+
+/// The whole catalogue.
+pub fn catalogue(state: &dyn StateRead) -> Result<Vec<pb::CatalogueItem>> {
+    state
+        .scan(K_ITEM, None, 100_000)?
+        .into_iter()
+        .map(|(k, v)| stored::decode::<records::Item>(&k, &v))
+        .collect()
+}
