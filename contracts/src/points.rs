@@ -160,7 +160,7 @@ impl Totals {
     }
 }
 
-/// One entry of a holder's history: the event as protobuf bytes, with where it happened.
+/// One entry of a holder's history: what happened, and where.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Movement {
     /// Block height.
