@@ -4,39 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod kit;
+
 use ed25519_dalek::SigningKey;
+use kit::{block_hash, keys, set_of};
 use std::collections::VecDeque;
 use yui_consensus::*;
 
-fn keys(n: u8) -> Vec<SigningKey> {
-    (1..=n).map(|i| SigningKey::from_bytes(&[i; 32])).collect()
-}
-
 fn set(keys: &[SigningKey]) -> ValidatorSet {
-    ValidatorSet::new(
-        keys.iter()
-            .enumerate()
-            .map(|(i, k)| Validator {
-                organization: format!("o{i}"),
-                name: format!("v{i}"),
-                public_key: k.verifying_key().to_bytes(),
-                power: 1,
-            })
-            .collect(),
-        FaultModel::Byzantine,
-    )
-    .unwrap()
-}
-
-fn block_hash(h: u64, r: u32, who: usize) -> Hash {
-    hash::hash_parts(
-        b"test-block",
-        &[
-            &h.to_le_bytes(),
-            &r.to_le_bytes(),
-            &(who as u64).to_le_bytes(),
-        ],
-    )
+    set_of(keys, FaultModel::Byzantine)
 }
 
 /// Run engines to `heights` decisions with instant delivery. Returns decisions per node.
