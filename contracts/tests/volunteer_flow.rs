@@ -235,10 +235,7 @@ fn full_flow_from_registration_to_points() {
     // A requester's post waits for approval and cannot be applied to.
     let opp = post(&mut c, REQUESTER, 1);
     let o = volunteer::opportunity(&c.state, &opp).unwrap().unwrap();
-    assert_eq!(
-        o.status,
-        pb::OpportunityStatus::OpportunityPendingApproval as i32
-    );
+    assert_eq!(o.status, volunteer::OpportunityStatus::PendingApproval);
     let pend = volunteer::pending_approvals(&c.state, &Default::default()).unwrap();
     assert!(pend.items.iter().any(|p| p.id == opp));
     assert_eq!(

@@ -84,17 +84,15 @@ fn signer_volunteer(state: &dyn StateRead, signer: &[u8; 32]) -> Result<Voluntee
     Ok(v)
 }
 
-fn require_status(a: &Activity, want: pb::ActivityStatus, action: &str) -> Result<()> {
-    if a.status != want as i32 {
-        let have = pb::ActivityStatus::try_from(a.status)
-            .map(|s| s.as_str_name())
-            .unwrap_or("UNKNOWN");
+fn require_status(a: &Activity, want: ActivityStatus, action: &str) -> Result<()> {
+    if a.status != want {
         return Err(precondition(
             "volunteer.wrong_status",
             format!(
-                "cannot {action}: activity {} is {have}, not {}",
+                "cannot {action}: activity {} is {}, not {}",
                 a.id,
-                want.as_str_name()
+                a.status.to_pb().as_str_name(),
+                want.to_pb().as_str_name()
             ),
         ));
     }
@@ -158,7 +156,7 @@ pub(super) fn apply_registration(x: &mut Exec<'_>, c: &pb::ApplyRegistration) ->
             vault_id: pr.vault_id.clone(),
             commitment,
         },
-        status: pb::ApplicationStatus::ApplicationPending as i32,
+        status: ApplicationStatus::Pending,
         applied_at_ms: x.ctx.time_ms,
     };
     put_borsh(x.state, key(K_APP, &id), &app);
@@ -182,7 +180,7 @@ pub(super) fn apply_registration(x: &mut Exec<'_>, c: &pb::ApplyRegistration) ->
 fn take_pending_app(x: &mut Exec<'_>, id: &str) -> Result<Application> {
     check_ref("volunteer", "application_id", id)?;
     let app = req_app(&*x.state, id)?;
-    if app.status != pb::ApplicationStatus::ApplicationPending as i32 {
+    if app.status != ApplicationStatus::Pending {
         return Err(precondition(
             "volunteer.application_decided",
             format!("application {id} was already decided"),
@@ -207,7 +205,7 @@ pub(super) fn approve_registration(
             "the applicant is already a registered volunteer",
         ));
     }
-    app.status = pb::ApplicationStatus::ApplicationApproved as i32;
+    app.status = ApplicationStatus::Approved;
     put_borsh(x.state, key(K_APP, &app.id), &app);
     let vid = volunteer_id_for(&x.ctx.tx_id);
     let cid = certificate_id_for(&x.ctx.tx_id);
@@ -252,7 +250,7 @@ pub(super) fn approve_registration(
 pub(super) fn reject_registration(x: &mut Exec<'_>, c: &pb::RejectRegistration) -> Result<()> {
     check_text("volunteer", "reason", &c.reason, MAX_REASON_CHARS, false)?;
     let mut app = take_pending_app(x, &c.application_id)?;
-    app.status = pb::ApplicationStatus::ApplicationRejected as i32;
+    app.status = ApplicationStatus::Rejected;
     put_borsh(x.state, key(K_APP, &app.id), &app);
     emit(
         x,
@@ -321,9 +319,9 @@ pub(super) fn post_opportunity(
     // A facility account posts as a facility even if it also holds other roles.
     let by_facility = signer.has_kind(RoleKind::Facility);
     let status = if by_facility {
-        pb::OpportunityStatus::OpportunityOpen
+        OpportunityStatus::Open
     } else {
-        pb::OpportunityStatus::OpportunityPendingApproval
+        OpportunityStatus::PendingApproval
     };
     let id = id_from_tx("opp", &x.ctx.tx_id);
     let o = Opportunity {
@@ -338,7 +336,7 @@ pub(super) fn post_opportunity(
         slots: c.slots,
         matched: 0,
         activities: 0,
-        status: status as i32,
+        status,
         posted_at_ms: x.ctx.time_ms,
     };
     put_borsh(x.state, key(K_OPP, &id), &o);
@@ -358,14 +356,14 @@ pub(super) fn post_opportunity(
     Ok(())
 }
 
-fn set_opp_status(x: &mut Exec<'_>, mut o: Opportunity, s: pb::OpportunityStatus) {
-    o.status = s as i32;
+fn set_opp_status(x: &mut Exec<'_>, mut o: Opportunity, s: OpportunityStatus) {
+    o.status = s;
     put_borsh(x.state, key(K_OPP, &o.id), &o);
     emit(
         x,
         pb::volunteer_event::Kind::OpportunityStatusChanged(pb::OpportunityStatusChanged {
             opportunity_id: o.id.clone(),
-            status: s as i32,
+            status: s.to_api(),
             poster: o.poster.to_vec(),
         }),
     );
@@ -374,7 +372,7 @@ fn set_opp_status(x: &mut Exec<'_>, mut o: Opportunity, s: pb::OpportunityStatus
 pub(super) fn approve_opportunity(x: &mut Exec<'_>, c: &pb::ApproveOpportunity) -> Result<()> {
     check_ref("volunteer", "opportunity_id", &c.opportunity_id)?;
     let o = req_opp(&*x.state, &c.opportunity_id)?;
-    if o.status != pb::OpportunityStatus::OpportunityPendingApproval as i32 {
+    if o.status != OpportunityStatus::PendingApproval {
         return Err(precondition(
             "volunteer.not_pending",
             format!("opportunity {} is not waiting for approval", o.id),
@@ -382,7 +380,7 @@ pub(super) fn approve_opportunity(x: &mut Exec<'_>, c: &pb::ApproveOpportunity) 
     }
     x.state
         .delete(pending_key(pb::PendingKind::PendingOpportunity, &o.id));
-    set_opp_status(x, o, pb::OpportunityStatus::OpportunityOpen);
+    set_opp_status(x, o, OpportunityStatus::Open);
     Ok(())
 }
 
@@ -399,7 +397,7 @@ pub(super) fn close_opportunity(
             "only the poster or a municipality admin may close an opportunity",
         ));
     }
-    if o.status == pb::OpportunityStatus::OpportunityClosed as i32 {
+    if o.status == OpportunityStatus::Closed {
         return Err(precondition(
             "volunteer.closed",
             format!("opportunity {} is already closed", o.id),
@@ -407,7 +405,7 @@ pub(super) fn close_opportunity(
     }
     x.state
         .delete(pending_key(pb::PendingKind::PendingOpportunity, &o.id));
-    set_opp_status(x, o, pb::OpportunityStatus::OpportunityClosed);
+    set_opp_status(x, o, OpportunityStatus::Closed);
     Ok(())
 }
 
@@ -416,9 +414,9 @@ fn new_activity(
     x: &mut Exec<'_>,
     mut o: Opportunity,
     v: &Volunteer,
-    status: pb::ActivityStatus,
+    status: ActivityStatus,
 ) -> Result<Activity> {
-    if o.status != pb::OpportunityStatus::OpportunityOpen as i32 {
+    if o.status != OpportunityStatus::Open {
         return Err(precondition(
             "volunteer.not_open",
             format!("opportunity {} is not open", o.id),
@@ -459,7 +457,7 @@ fn new_activity(
         opportunity_id: o.id.clone(),
         volunteer_id: v.id.clone(),
         poster: o.poster,
-        status: status as i32,
+        status,
         checked_in_at_ms: 0,
         checked_out_at_ms: 0,
         minutes: 0,
@@ -475,7 +473,7 @@ pub(super) fn apply_to_opportunity(x: &mut Exec<'_>, c: &pb::ApplyToOpportunity)
     check_ref("volunteer", "opportunity_id", &c.opportunity_id)?;
     let v = signer_volunteer(&*x.state, &x.ctx.signer)?;
     let o = req_opp(&*x.state, &c.opportunity_id)?;
-    let a = new_activity(x, o, &v, pb::ActivityStatus::ActivityApplied)?;
+    let a = new_activity(x, o, &v, ActivityStatus::Applied)?;
     save_act(x, &a);
     Ok(())
 }
@@ -483,7 +481,7 @@ pub(super) fn apply_to_opportunity(x: &mut Exec<'_>, c: &pb::ApplyToOpportunity)
 /// Confirm a match, taking a slot.
 fn confirm_match(x: &mut Exec<'_>, mut a: Activity) -> Result<()> {
     let mut o = req_opp(&*x.state, &a.opportunity_id)?;
-    if o.status != pb::OpportunityStatus::OpportunityOpen as i32 {
+    if o.status != OpportunityStatus::Open {
         return Err(precondition(
             "volunteer.not_open",
             format!("opportunity {} is not open", o.id),
@@ -497,7 +495,7 @@ fn confirm_match(x: &mut Exec<'_>, mut a: Activity) -> Result<()> {
     }
     o.matched += 1;
     put_borsh(x.state, key(K_OPP, &o.id), &o);
-    a.status = pb::ActivityStatus::ActivityMatched as i32;
+    a.status = ActivityStatus::Matched;
     a.updated_at_ms = x.ctx.time_ms;
     save_act(x, &a);
     Ok(())
@@ -507,11 +505,7 @@ pub(super) fn accept_application(x: &mut Exec<'_>, c: &pb::AcceptApplication) ->
     check_ref("volunteer", "activity_id", &c.activity_id)?;
     let a = req_act(&*x.state, &c.activity_id)?;
     require_poster(&a.poster, &x.ctx.signer, "accept an application")?;
-    require_status(
-        &a,
-        pb::ActivityStatus::ActivityApplied,
-        "accept the application",
-    )?;
+    require_status(&a, ActivityStatus::Applied, "accept the application")?;
     let v = req_vol(&*x.state, &a.volunteer_id)?;
     if v.revoked {
         return Err(precondition(
@@ -534,7 +528,7 @@ pub(super) fn request_volunteer(x: &mut Exec<'_>, c: &pb::RequestVolunteer) -> R
             format!("volunteer {} was revoked", v.id),
         ));
     }
-    let a = new_activity(x, o, &v, pb::ActivityStatus::ActivityRequested)?;
+    let a = new_activity(x, o, &v, ActivityStatus::Requested)?;
     put_borsh(
         x.state,
         pending_key(pb::PendingKind::PendingRelay, &a.id),
@@ -547,14 +541,10 @@ pub(super) fn request_volunteer(x: &mut Exec<'_>, c: &pb::RequestVolunteer) -> R
 pub(super) fn relay_request(x: &mut Exec<'_>, c: &pb::RelayRequest) -> Result<()> {
     check_ref("volunteer", "activity_id", &c.activity_id)?;
     let mut a = req_act(&*x.state, &c.activity_id)?;
-    require_status(
-        &a,
-        pb::ActivityStatus::ActivityRequested,
-        "relay the request",
-    )?;
+    require_status(&a, ActivityStatus::Requested, "relay the request")?;
     x.state
         .delete(pending_key(pb::PendingKind::PendingRelay, &a.id));
-    a.status = pb::ActivityStatus::ActivityRelayed as i32;
+    a.status = ActivityStatus::Relayed;
     a.updated_at_ms = x.ctx.time_ms;
     save_act(x, &a);
     Ok(())
@@ -570,11 +560,7 @@ pub(super) fn accept_request(x: &mut Exec<'_>, c: &pb::AcceptRequest) -> Result<
             "only the requested volunteer may accept this request",
         ));
     }
-    require_status(
-        &a,
-        pb::ActivityStatus::ActivityRelayed,
-        "accept the request",
-    )?;
+    require_status(&a, ActivityStatus::Relayed, "accept the request")?;
     confirm_match(x, a)
 }
 
@@ -583,7 +569,7 @@ pub(super) fn check_in(x: &mut Exec<'_>, c: &pb::CheckIn) -> Result<()> {
     check_ref("volunteer", "certificate_id", &c.certificate_id)?;
     let mut a = req_act(&*x.state, &c.activity_id)?;
     require_poster(&a.poster, &x.ctx.signer, "check a volunteer in")?;
-    require_status(&a, pb::ActivityStatus::ActivityMatched, "check in")?;
+    require_status(&a, ActivityStatus::Matched, "check in")?;
     let cert = certificate_record(&*x.state, &c.certificate_id)?.ok_or_else(|| {
         not_found(
             "volunteer.unknown_certificate",
@@ -605,7 +591,7 @@ pub(super) fn check_in(x: &mut Exec<'_>, c: &pb::CheckIn) -> Result<()> {
             ),
         ));
     }
-    a.status = pb::ActivityStatus::ActivityCheckedIn as i32;
+    a.status = ActivityStatus::CheckedIn;
     a.checked_in_at_ms = x.ctx.time_ms;
     a.updated_at_ms = x.ctx.time_ms;
     save_act(x, &a);
@@ -616,8 +602,8 @@ pub(super) fn check_out(x: &mut Exec<'_>, c: &pb::CheckOut) -> Result<()> {
     check_ref("volunteer", "activity_id", &c.activity_id)?;
     let mut a = req_act(&*x.state, &c.activity_id)?;
     require_poster(&a.poster, &x.ctx.signer, "check a volunteer out")?;
-    require_status(&a, pb::ActivityStatus::ActivityCheckedIn, "check out")?;
-    a.status = pb::ActivityStatus::ActivityCheckedOut as i32;
+    require_status(&a, ActivityStatus::CheckedIn, "check out")?;
+    a.status = ActivityStatus::CheckedOut;
     a.checked_out_at_ms = x.ctx.time_ms.max(a.checked_in_at_ms);
     a.updated_at_ms = x.ctx.time_ms;
     save_act(x, &a);
@@ -629,7 +615,7 @@ pub(super) fn report_activity(x: &mut Exec<'_>, c: &pb::ReportActivity) -> Resul
     check_text("volunteer", "summary", &c.summary, MAX_TEXT_CHARS, false)?;
     let mut a = req_act(&*x.state, &c.activity_id)?;
     require_poster(&a.poster, &x.ctx.signer, "report the activity")?;
-    require_status(&a, pb::ActivityStatus::ActivityCheckedOut, "report")?;
+    require_status(&a, ActivityStatus::CheckedOut, "report")?;
     let worked_min = a.checked_out_at_ms.saturating_sub(a.checked_in_at_ms) / MS_PER_MIN;
     let worked_min = worked_min.min(MAX_ACTIVITY_MINUTES);
     let minutes = if c.minutes == 0 {
@@ -645,7 +631,7 @@ pub(super) fn report_activity(x: &mut Exec<'_>, c: &pb::ReportActivity) -> Resul
     }
     a.minutes = u32::try_from(minutes).unwrap_or(u32::MAX);
     a.summary = c.summary.clone();
-    a.status = pb::ActivityStatus::ActivityReported as i32;
+    a.status = ActivityStatus::Reported;
     a.updated_at_ms = x.ctx.time_ms;
     put_borsh(
         x.state,
@@ -659,7 +645,7 @@ pub(super) fn report_activity(x: &mut Exec<'_>, c: &pb::ReportActivity) -> Resul
 pub(super) fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Result<()> {
     check_ref("volunteer", "activity_id", &c.activity_id)?;
     let mut a = req_act(&*x.state, &c.activity_id)?;
-    require_status(&a, pb::ActivityStatus::ActivityReported, "approve")?;
+    require_status(&a, ActivityStatus::Reported, "approve")?;
     x.state
         .delete(pending_key(pb::PendingKind::PendingReport, &a.id));
     let mut v = req_vol(&*x.state, &a.volunteer_id)?;
@@ -704,7 +690,7 @@ pub(super) fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Res
     )?;
     put_borsh(x.state, key(K_VOL, &v.id), &v);
     a.points = points;
-    a.status = pb::ActivityStatus::ActivityApproved as i32;
+    a.status = ActivityStatus::Approved;
     a.updated_at_ms = x.ctx.time_ms;
     save_act(x, &a);
     emit(
@@ -747,10 +733,10 @@ pub(super) fn reject_activity(x: &mut Exec<'_>, c: &pb::RejectActivity) -> Resul
     check_ref("volunteer", "activity_id", &c.activity_id)?;
     check_text("volunteer", "reason", &c.reason, MAX_REASON_CHARS, false)?;
     let mut a = req_act(&*x.state, &c.activity_id)?;
-    require_status(&a, pb::ActivityStatus::ActivityReported, "reject")?;
+    require_status(&a, ActivityStatus::Reported, "reject")?;
     x.state
         .delete(pending_key(pb::PendingKind::PendingReport, &a.id));
-    a.status = pb::ActivityStatus::ActivityRejected as i32;
+    a.status = ActivityStatus::Rejected;
     a.summary = c.reason.clone();
     a.updated_at_ms = x.ctx.time_ms;
     save_act(x, &a);

@@ -29,7 +29,7 @@ pub fn list_opportunities(
 ) -> Result<pb::ListOpportunitiesResponse> {
     let (opportunities, next_page_token) =
         filtered_scan(state, K_OPP, req.page.as_ref(), |_, o: Opportunity| {
-            let ok = (req.status == 0 || o.status == req.status)
+            let ok = (req.status == 0 || o.status.to_api() == req.status)
                 && (req.skill.is_empty() || o.skills.contains(&req.skill))
                 && (req.poster.is_empty() || o.poster.as_slice() == req.poster.as_slice());
             Ok(ok.then(|| o.to_proto()))

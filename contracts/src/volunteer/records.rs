@@ -4,8 +4,22 @@ use super::keys::*;
 use crate::calendar::{fiscal_year, jst_day};
 use crate::error::Result;
 use crate::state::get_borsh;
+use crate::stored::stored_enum;
 use crate::{pb, StateRead};
 use borsh::{BorshDeserialize, BorshSerialize};
+
+stored_enum!(
+    /// Application status.
+    ApplicationStatus: pb::ApplicationStatus { Pending = ApplicationPending, Approved = ApplicationApproved, Rejected = ApplicationRejected }
+);
+stored_enum!(
+    /// Opportunity status.
+    OpportunityStatus: pb::OpportunityStatus { PendingApproval = OpportunityPendingApproval, Open = OpportunityOpen, Closed = OpportunityClosed }
+);
+stored_enum!(
+    /// Activity status.
+    ActivityStatus: pb::ActivityStatus { Applied = ActivityApplied, Requested = ActivityRequested, Relayed = ActivityRelayed, Matched = ActivityMatched, CheckedIn = ActivityCheckedIn, CheckedOut = ActivityCheckedOut, Reported = ActivityReported, Approved = ActivityApproved, Rejected = ActivityRejected }
+);
 
 /// A person's vault reference.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -27,8 +41,8 @@ pub struct Application {
     pub skills: Vec<String>,
     /// Vault reference.
     pub person_ref: PersonRef,
-    /// `pb::ApplicationStatus` value.
-    pub status: i32,
+    /// Status.
+    pub status: ApplicationStatus,
     /// Filed at.
     pub applied_at_ms: u64,
 }
@@ -103,8 +117,8 @@ pub struct Opportunity {
     pub matched: u32,
     /// Activities created (bounded).
     pub activities: u32,
-    /// `pb::OpportunityStatus` value.
-    pub status: i32,
+    /// Status.
+    pub status: OpportunityStatus,
     /// Posted at.
     pub posted_at_ms: u64,
 }
@@ -120,8 +134,8 @@ pub struct Activity {
     pub volunteer_id: String,
     /// Poster.
     pub poster: [u8; 32],
-    /// `pb::ActivityStatus` value.
-    pub status: i32,
+    /// Status.
+    pub status: ActivityStatus,
     /// Check-in.
     pub checked_in_at_ms: u64,
     /// Check-out.
@@ -209,7 +223,7 @@ impl Opportunity {
             ends_at_ms: self.ends_at_ms,
             slots: self.slots,
             matched: self.matched,
-            status: self.status,
+            status: self.status.to_api(),
             posted_at_ms: self.posted_at_ms,
         }
     }
@@ -223,7 +237,7 @@ impl Activity {
             opportunity_id: self.opportunity_id.clone(),
             volunteer_id: self.volunteer_id.clone(),
             poster: self.poster.to_vec(),
-            status: self.status,
+            status: self.status.to_api(),
             checked_in_at_ms: self.checked_in_at_ms,
             checked_out_at_ms: self.checked_out_at_ms,
             minutes: self.minutes,
