@@ -151,12 +151,18 @@ pub fn authorize(
     signer: &[u8; 32],
     call: &Call,
 ) -> Result<(), ContractError> {
-    let account = governance::account(state, signer)?.ok_or_else(|| {
-        error::permission_denied(
-            "governance.unknown_signer",
-            "the signer is not a ledger account; an organization admin must grant it a role first",
-        )
-    })?;
+    if let Call::Governance(c) = call {
+        if governance::needs_no_account(c) {
+            return match governance::account(state, signer)? {
+                None => Ok(()),
+                Some(_) => Err(error::already_exists(
+                    "governance.already_registered",
+                    "the signer is already a ledger account",
+                )),
+            };
+        }
+    }
+    let account = governance::acting_account(state, signer)?;
     match call {
         Call::Governance(c) => governance::authorize(&account, c),
         Call::Relief(c) => relief::authorize(state, &account, c),

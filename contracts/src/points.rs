@@ -114,11 +114,12 @@ impl PointType {
         }
     }
 
-    fn min_redeem(self, state: &dyn StateRead, height: u64) -> Result<u64> {
+    fn min_redeem(self, state: &dyn StateRead, issuer: &str, height: u64) -> Result<u64> {
         match self {
-            PointType::Eco => param(state, P_ECO_MIN_REDEEM, height, 100),
+            PointType::Eco => param(state, issuer, P_ECO_MIN_REDEEM, height, 100),
             PointType::Contribution => param(
                 state,
+                issuer,
                 P_CONTRIBUTION_MIN_REDEEM,
                 height,
                 DEFAULT_CONTRIBUTION_MIN_REDEEM,
@@ -126,16 +127,20 @@ impl PointType {
         }
     }
 
-    fn yen_per_point(self, state: &dyn StateRead, height: u64) -> Result<u64> {
+    fn yen_per_point(self, state: &dyn StateRead, issuer: &str, height: u64) -> Result<u64> {
         match self {
-            PointType::Eco => param(state, P_ECO_YEN_PER_POINT, height, 1),
-            PointType::Contribution => param(state, P_CONTRIBUTION_YEN_PER_POINT, height, 1),
+            PointType::Eco => param(state, issuer, P_ECO_YEN_PER_POINT, height, 1),
+            PointType::Contribution => {
+                param(state, issuer, P_CONTRIBUTION_YEN_PER_POINT, height, 1)
+            }
         }
     }
 }
 
-fn param(state: &dyn StateRead, key: &str, height: u64, default: u64) -> Result<u64> {
-    Ok(governance::parameter_at(state, key, height)?
+/// A parameter as the issuing municipality set it, else the consortium-wide value, else
+/// `default`.
+fn param(state: &dyn StateRead, issuer: &str, key: &str, height: u64, default: u64) -> Result<u64> {
+    Ok(governance::org_parameter_at(state, issuer, key, height)?
         .and_then(|v| u64::try_from(v).ok())
         .unwrap_or(default))
 }
@@ -814,7 +819,7 @@ fn redeem(x: &mut Exec<'_>, c: &pb::RedeemPoints) -> Result<()> {
     let ty = PointType::from_proto(c.point_type)?;
     check_issuer(&c.issuer)?;
     check_amount(c.amount)?;
-    let min = ty.min_redeem(&*x.state, x.ctx.height)?;
+    let min = ty.min_redeem(&*x.state, &c.issuer, x.ctx.height)?;
     if c.amount < min {
         return Err(precondition(
             "points.below_minimum_redemption",
@@ -829,7 +834,7 @@ fn redeem(x: &mut Exec<'_>, c: &pb::RedeemPoints) -> Result<()> {
     })?;
     let yen = c
         .amount
-        .checked_mul(ty.yen_per_point(&*x.state, x.ctx.height)?)
+        .checked_mul(ty.yen_per_point(&*x.state, &c.issuer, x.ctx.height)?)
         .ok_or_else(overflow)?;
     let id = settlement_id_for(&x.ctx.tx_id);
     put_borsh(

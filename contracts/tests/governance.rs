@@ -6,13 +6,17 @@
 
 use proptest::prelude::*;
 use yui_contracts::governance::{
-    self, Account, ChainConfig, Genesis, Organization, Role, RoleKind, ValidatorRecord,
+    self, Account, ChainConfig, Genesis, OrgKind, Organization, Role, RoleKind, ValidatorRecord,
 };
 use yui_contracts::{execute, pb, Context, MemState, StateRead};
 
 fn key(i: u8) -> [u8; 32] {
     [i; 32]
 }
+
+/// The organizations of keys 1 and 2.
+const ORG1: &str = "hachioji";
+const ORG2: &str = "tama";
 
 fn orgs() -> Vec<&'static str> {
     vec!["hachioji", "tama", "hino", "machida"]
@@ -30,10 +34,7 @@ fn genesis() -> Genesis {
         },
         organizations: orgs
             .iter()
-            .map(|o| Organization {
-                id: o.to_string(),
-                name: format!("{o} city"),
-            })
+            .map(|o| Organization::genesis(o, &format!("{o} city"), OrgKind::Municipality))
             .collect(),
         validators: orgs
             .iter()
@@ -252,7 +253,7 @@ fn set_param(k: &str, v: i64, from: u64) -> pb::tx_body::Call {
 fn parameters_are_versioned_and_never_retroactive() {
     let mut s = state();
     assert_eq!(
-        governance::parameter_at(&s, "eco.points_per_kg", 1).unwrap(),
+        governance::org_parameter_at(&s, ORG1, "eco.points_per_kg", 1).unwrap(),
         Some(10)
     );
     let r = execute(
@@ -270,28 +271,38 @@ fn parameters_are_versioned_and_never_retroactive() {
     .unwrap();
     assert_eq!(code(&r), "ok");
     assert_eq!(
-        governance::parameter_at(&s, "eco.points_per_kg", 6).unwrap(),
+        governance::org_parameter_at(&s, ORG1, "eco.points_per_kg", 6).unwrap(),
         Some(10)
     );
     assert_eq!(
-        governance::parameter_at(&s, "eco.points_per_kg", 7).unwrap(),
+        governance::org_parameter_at(&s, ORG1, "eco.points_per_kg", 7).unwrap(),
         Some(15)
     );
     assert_eq!(
-        governance::parameter_at(&s, "eco.points_per_kg", 19).unwrap(),
+        governance::org_parameter_at(&s, ORG1, "eco.points_per_kg", 19).unwrap(),
         Some(15)
     );
     assert_eq!(
-        governance::parameter_at(&s, "eco.points_per_kg", 20).unwrap(),
+        governance::org_parameter_at(&s, ORG1, "eco.points_per_kg", 20).unwrap(),
         Some(12)
     );
     assert_eq!(
-        governance::parameter_at(&s, "eco.points_per_kg", 1_000).unwrap(),
+        governance::org_parameter_at(&s, ORG1, "eco.points_per_kg", 1_000).unwrap(),
         Some(12)
     );
     assert_eq!(
         governance::parameter_at(&s, "eco.unknown", 1_000).unwrap(),
         None
+    );
+    // Those were key 1's organization's own versions: the consortium-wide value and every
+    // other organization's stay as they were.
+    assert_eq!(
+        governance::parameter_at(&s, "eco.points_per_kg", 1_000).unwrap(),
+        Some(10)
+    );
+    assert_eq!(
+        governance::org_parameter_at(&s, ORG2, "eco.points_per_kg", 1_000).unwrap(),
+        Some(10)
     );
     let r = execute(
         &mut s,

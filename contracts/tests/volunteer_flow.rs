@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 use proptest::prelude::*;
 use yui_contracts::governance::{
-    Account, ChainConfig, Genesis, Organization, Role, RoleKind, ValidatorRecord,
+    Account, ChainConfig, Genesis, OrgKind, Organization, Role, RoleKind, ValidatorRecord,
 };
 use yui_contracts::pb::{self, tx_body::Call, volunteer_call::Call as V};
 use yui_contracts::volunteer::{self, Rules};
@@ -41,10 +41,11 @@ impl Chain {
                 fault_model: 0,
                 max_expiry_blocks: 100,
             },
-            organizations: vec![Organization {
-                id: "hachioji".into(),
-                name: "Hachioji City".into(),
-            }],
+            organizations: vec![Organization::genesis(
+                "hachioji",
+                "Hachioji City",
+                OrgKind::Municipality,
+            )],
             validators: vec![ValidatorRecord {
                 organization: "hachioji".into(),
                 name: "v1".into(),

@@ -379,8 +379,9 @@ fn remove_device(x: &mut Exec<'_>, mut d: Device) -> Result<()> {
     Ok(())
 }
 
-fn factor(state: &dyn StateRead, name: &str, height: u64) -> Result<Option<u64>> {
-    Ok(governance::parameter_at(state, name, height)?.and_then(|v| u64::try_from(v).ok()))
+/// A factor as the program's municipality set it, else the consortium-wide table's.
+fn factor(state: &dyn StateRead, org: &str, name: &str, height: u64) -> Result<Option<u64>> {
+    Ok(governance::org_parameter_at(state, org, name, height)?.and_then(|v| u64::try_from(v).ok()))
 }
 
 pub(super) fn submit_reading(
@@ -500,7 +501,7 @@ pub(super) fn submit_reading(
             ));
         }
     }
-    let grid = factor(&*x.state, &grid_param(fy), x.ctx.height)?.ok_or_else(|| {
+    let grid = factor(&*x.state, &prog.organization, &grid_param(fy), x.ctx.height)?.ok_or_else(|| {
         precondition(
             "eco.missing_grid_factor",
             format!("no grid emission factor is set for FY{fy}: a municipality admin must set parameter {}", grid_param(fy)),
@@ -510,7 +511,13 @@ pub(super) fn submit_reading(
     let gas = if kind == pb::DeviceKind::Solar {
         0
     } else {
-        factor(&*x.state, &gasoline_param(fy), x.ctx.height)?.unwrap_or(DEFAULT_GASOLINE_MG_PER_L)
+        factor(
+            &*x.state,
+            &prog.organization,
+            &gasoline_param(fy),
+            x.ctx.height,
+        )?
+        .unwrap_or(DEFAULT_GASOLINE_MG_PER_L)
     };
     if grid > 1 << 40 || gas > 1 << 40 {
         return Err(precondition(

@@ -4,8 +4,8 @@
 use super::keys::*;
 use super::records::{self, commitment, disaster, fill, item, need, offer, shelter, shipment};
 use super::{
-    verify_token, Totals, MAX_ATTRIBUTES, MAX_DETAILS_CHARS, MAX_NAME_CHARS, MAX_QUANTITY,
-    MAX_REQUESTS_PER_OFFER,
+    verify_token, Totals, MAX_ATTRIBUTES, MAX_DETAILS_CHARS, MAX_NAME_CHARS, MAX_OPEN_PER_DONOR,
+    MAX_QUANTITY, MAX_REQUESTS_PER_OFFER,
 };
 use crate::error::{
     already_exists, invalid_argument, not_found, permission_denied, precondition, Result,
@@ -55,8 +55,14 @@ pub(super) fn req<T>(v: Option<T>, code: &str, what: &str) -> Result<T> {
     v.ok_or_else(|| not_found(code, format!("no {what} has this id")))
 }
 
-fn require_operator(signer: &Account, shelter_id: &str) -> Result<()> {
-    if signer.has(RoleKind::ShelterOperator, shelter_id) {
+/// The signer must operate the shelter: `ROLE_SHELTER_OPERATOR` scoped to it, granted by the
+/// shelter's own municipality (a role another organization granted naming this shelter is no
+/// right at all).
+fn require_operator(state: &dyn StateRead, signer: &Account, shelter_id: &str) -> Result<()> {
+    let owner = shelter(state, shelter_id)?.map(|s| s.municipality);
+    if signer.has(RoleKind::ShelterOperator, shelter_id)
+        && owner.as_deref() == Some(signer.organization.as_str())
+    {
         return Ok(());
     }
     Err(permission_denied(
@@ -206,7 +212,7 @@ pub(super) fn post_need(x: &mut Exec<'_>, signer: &Account, c: &pb::PostNeed) ->
         "relief.unknown_shelter",
         "shelter",
     )?;
-    require_operator(signer, &s.shelter_id)?;
+    require_operator(&*x.state, signer, &s.shelter_id)?;
     check_ref("relief", "item_id", &c.item_id)?;
     let it = req(
         item(&*x.state, &c.item_id)?,
@@ -279,7 +285,7 @@ fn save_shipment(x: &mut Exec<'_>, s: pb::Shipment) -> Result<()> {
 
 pub(super) fn close_need(x: &mut Exec<'_>, signer: &Account, c: &pb::CloseNeed) -> Result<()> {
     let mut n = req(need(&*x.state, c.need_id)?, "relief.unknown_need", "need")?;
-    require_operator(signer, &n.shelter_id)?;
+    require_operator(&*x.state, signer, &n.shelter_id)?;
     if !n.open {
         return Err(precondition(
             "relief.need_closed",
@@ -309,6 +315,8 @@ pub(super) fn pledge(x: &mut Exec<'_>, c: &pb::Pledge) -> Result<()> {
         ));
     }
     n.committed += c.quantity;
+    let donor = x.ctx.signer;
+    donor_open(x, &donor, true)?;
     let com = pb::Commitment {
         commitment_id: next_id(x, "commitment")?,
         need_id: n.need_id,
@@ -346,6 +354,8 @@ pub(super) fn post_offer(x: &mut Exec<'_>, c: &pb::PostOffer) -> Result<()> {
             "available_until_ms must be after the block time",
         ));
     }
+    let donor = x.ctx.signer;
+    donor_open(x, &donor, true)?;
     let o = pb::Offer {
         offer_id: next_id(x, "offer")?,
         disaster_id: d.disaster_id,
@@ -374,7 +384,7 @@ pub(super) fn request(x: &mut Exec<'_>, signer: &Account, c: &pb::RequestFromOff
         "relief.unknown_shelter",
         "shelter",
     )?;
-    require_operator(signer, &s.shelter_id)?;
+    require_operator(&*x.state, signer, &s.shelter_id)?;
     let mut o = req(
         offer(&*x.state, c.offer_id)?,
         "relief.unknown_offer",
@@ -454,7 +464,7 @@ pub(super) fn approve(x: &mut Exec<'_>, signer: &Account, c: &pb::ApproveShipmen
         "relief.unknown_commitment",
         "pledge or request",
     )?;
-    require_operator(signer, &com.shelter_id)?;
+    require_operator(&*x.state, signer, &com.shelter_id)?;
     if com.status != pb::CommitmentStatus::CommitmentPending as i32 {
         return Err(precondition(
             "relief.not_pending",
@@ -540,6 +550,7 @@ fn cancel_commitment(x: &mut Exec<'_>, mut com: pb::Commitment, reason: &str) ->
     }
     let q = com.quantity;
     if com.need_id != 0 {
+        donor_open(x, &com.donor, false)?;
         let mut n = req(need(&*x.state, com.need_id)?, "relief.unknown_need", "need")?;
         n.committed = crate::arith::sub("need committed", n.committed, q)?;
         update_totals(x, &n.disaster_id, &n.item_id, |t| {
@@ -610,6 +621,26 @@ pub(super) fn ship(x: &mut Exec<'_>, c: &pb::MarkShipped) -> Result<()> {
     Ok(())
 }
 
+/// Change a donor's count of open pledges and offers by `delta` (+1 or -1), refusing to go
+/// above `MAX_OPEN_PER_DONOR`.
+fn donor_open(x: &mut Exec<'_>, donor: &[u8], up: bool) -> Result<()> {
+    let k = [K_DONOR_OPEN, donor].concat();
+    let n: u64 = get_borsh(&*x.state, &k)?.unwrap_or(0);
+    let n = if up {
+        if n >= MAX_OPEN_PER_DONOR {
+            return Err(precondition(
+                "relief.donor_limit",
+                format!("a donor can have at most {MAX_OPEN_PER_DONOR} open pledges and offers; wait until some are received, cancelled or expired"),
+            ));
+        }
+        n + 1
+    } else {
+        crate::arith::sub("donor open count", n, 1)?
+    };
+    put_borsh(x.state, k, &n);
+    Ok(())
+}
+
 /// An index key of the wrong shape: damaged state, never the caller's fault.
 pub(super) fn bad_index(key: &[u8]) -> ContractError {
     ContractError::Failed(Failed(format!(
@@ -628,7 +659,7 @@ pub(super) fn receive(x: &mut Exec<'_>, signer: &Account, c: &pb::ReceiveShipmen
         "relief.unknown_shipment",
         "shipment",
     )?;
-    require_operator(signer, &s.shelter_id)?;
+    require_operator(&*x.state, signer, &s.shelter_id)?;
     if s.status == pb::ShipmentStatus::ShipmentReceived as i32 {
         return Err(precondition(
             "relief.already_received",
@@ -654,6 +685,7 @@ pub(super) fn receive(x: &mut Exec<'_>, signer: &Account, c: &pb::ReceiveShipmen
     }
     let q = s.quantity;
     if s.need_id != 0 {
+        donor_open(x, &s.donor, false)?;
         let mut n = req(need(&*x.state, s.need_id)?, "relief.unknown_need", "need")?;
         n.in_transit = crate::arith::sub("need in transit", n.in_transit, q)?;
         n.fulfilled = n
@@ -696,6 +728,7 @@ pub(super) fn expire_offer(x: &mut Exec<'_>, c: &pb::ExpireOffer) -> Result<()> 
         ));
     }
     o.expired = true;
+    donor_open(x, &o.donor, false)?;
     let id = o.offer_id;
     save_offer(x, o)?;
     let prefix = id_key(K_OFFER_REQ, id);

@@ -14,6 +14,8 @@ pub(super) const K_CTR: &[u8] = b"rl/ctr/";
 pub(super) const K_ARRIVAL: &[u8] = b"rl/arr/";
 /// `rl/offreq/<offer><commitment>`: the requests made from an offer.
 pub(super) const K_OFFER_REQ: &[u8] = b"rl/offreq/";
+/// `rl/dopen/<donor>`: how many pledges and offers of a donor are open.
+pub(super) const K_DONOR_OPEN: &[u8] = b"rl/dopen/";
 /// `rl/tot/<disaster>\0<item>`: report totals.
 pub(super) const K_TOTAL: &[u8] = b"rl/tot/";
 

@@ -84,6 +84,21 @@ fn signer_volunteer(state: &dyn StateRead, signer: &[u8; 32]) -> Result<Voluntee
     Ok(v)
 }
 
+/// The signer must be a municipality admin of `owner`, the organization that owns the object.
+fn require_owner(x: &Exec<'_>, owner: &str, what: &str) -> Result<()> {
+    let signer = governance::signer_account(x)?;
+    if signer.has_kind(RoleKind::MunicipalityAdmin)
+        && !owner.is_empty()
+        && signer.organization == owner
+    {
+        return Ok(());
+    }
+    Err(permission_denied(
+        "volunteer.not_owner",
+        format!("only a municipality admin of {owner}, which {what}, may do this"),
+    ))
+}
+
 fn require_status(a: &Activity, want: ActivityStatus, action: &str) -> Result<()> {
     if a.status != want {
         return Err(precondition(
@@ -127,6 +142,13 @@ fn save_act(x: &mut Exec<'_>, a: &Activity) {
 
 pub(super) fn apply_registration(x: &mut Exec<'_>, c: &pb::ApplyRegistration) -> Result<()> {
     let skills = check_skills(&c.skills)?;
+    let municipality = governance::signer_account(x)?.organization;
+    if municipality.is_empty() {
+        return Err(permission_denied(
+            "volunteer.no_municipality",
+            "a volunteer registers with the municipality its account belongs to; this account belongs to none",
+        ));
+    }
     let pr = c
         .person_ref
         .as_ref()
@@ -157,6 +179,7 @@ pub(super) fn apply_registration(x: &mut Exec<'_>, c: &pb::ApplyRegistration) ->
             commitment,
         },
         status: ApplicationStatus::Pending,
+        municipality,
         applied_at_ms: x.ctx.time_ms,
     };
     put_borsh(x.state, key(K_APP, &id), &app);
@@ -199,6 +222,7 @@ pub(super) fn approve_registration(
     c: &pb::ApproveRegistration,
 ) -> Result<()> {
     let mut app = take_pending_app(x, &c.application_id)?;
+    require_owner(x, &app.municipality, "received the application")?;
     if volunteer_of_account(&*x.state, &app.applicant)?.is_some() {
         return Err(already_exists(
             "volunteer.already_registered",
@@ -219,6 +243,7 @@ pub(super) fn approve_registration(
         total_minutes: 0,
         total_points_granted: 0,
         registered_at_ms: x.ctx.time_ms,
+        municipality: signer.organization.clone(),
     };
     let cert = CertificateRecord {
         id: cid.clone(),
@@ -250,6 +275,7 @@ pub(super) fn approve_registration(
 pub(super) fn reject_registration(x: &mut Exec<'_>, c: &pb::RejectRegistration) -> Result<()> {
     check_text("volunteer", "reason", &c.reason, MAX_REASON_CHARS, false)?;
     let mut app = take_pending_app(x, &c.application_id)?;
+    require_owner(x, &app.municipality, "received the application")?;
     app.status = ApplicationStatus::Rejected;
     put_borsh(x.state, key(K_APP, &app.id), &app);
     emit(
@@ -266,6 +292,7 @@ pub(super) fn revoke_registration(x: &mut Exec<'_>, c: &pb::RevokeRegistration) 
     check_ref("volunteer", "volunteer_id", &c.volunteer_id)?;
     check_text("volunteer", "reason", &c.reason, MAX_REASON_CHARS, false)?;
     let mut v = req_vol(&*x.state, &c.volunteer_id)?;
+    require_owner(x, &v.municipality, "registered the volunteer")?;
     if v.revoked {
         return Err(precondition(
             "volunteer.revoked",
@@ -372,6 +399,10 @@ fn set_opp_status(x: &mut Exec<'_>, mut o: Opportunity, s: OpportunityStatus) {
 pub(super) fn approve_opportunity(x: &mut Exec<'_>, c: &pb::ApproveOpportunity) -> Result<()> {
     check_ref("volunteer", "opportunity_id", &c.opportunity_id)?;
     let o = req_opp(&*x.state, &c.opportunity_id)?;
+    let poster_org = governance::account(&*x.state, &o.poster)?
+        .map(|a| a.organization)
+        .unwrap_or_default();
+    require_owner(x, &poster_org, "the requester belongs to")?;
     if o.status != OpportunityStatus::PendingApproval {
         return Err(precondition(
             "volunteer.not_pending",
@@ -541,6 +572,8 @@ pub(super) fn request_volunteer(x: &mut Exec<'_>, c: &pb::RequestVolunteer) -> R
 pub(super) fn relay_request(x: &mut Exec<'_>, c: &pb::RelayRequest) -> Result<()> {
     check_ref("volunteer", "activity_id", &c.activity_id)?;
     let mut a = req_act(&*x.state, &c.activity_id)?;
+    let v = req_vol(&*x.state, &a.volunteer_id)?;
+    require_owner(x, &v.municipality, "registered the volunteer")?;
     require_status(&a, ActivityStatus::Requested, "relay the request")?;
     x.state
         .delete(pending_key(pb::PendingKind::PendingRelay, &a.id));
@@ -649,7 +682,8 @@ pub(super) fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Res
     x.state
         .delete(pending_key(pb::PendingKind::PendingReport, &a.id));
     let mut v = req_vol(&*x.state, &a.volunteer_id)?;
-    let rules = rules_at(&*x.state, x.ctx.height)?;
+    require_owner(x, &v.municipality, "registered the volunteer")?;
+    let rules = rules_at(&*x.state, &v.municipality, x.ctx.height)?;
     // The day and year of the work, not of the approval, carry the caps.
     let (today, this_year) = earned(&*x.state, &v.id, a.checked_in_at_ms)?;
     let (points, raw) = points_for(&rules, u64::from(a.minutes), today, this_year);
@@ -733,6 +767,8 @@ pub(super) fn reject_activity(x: &mut Exec<'_>, c: &pb::RejectActivity) -> Resul
     check_ref("volunteer", "activity_id", &c.activity_id)?;
     check_text("volunteer", "reason", &c.reason, MAX_REASON_CHARS, false)?;
     let mut a = req_act(&*x.state, &c.activity_id)?;
+    let v = req_vol(&*x.state, &a.volunteer_id)?;
+    require_owner(x, &v.municipality, "registered the volunteer")?;
     require_status(&a, ActivityStatus::Reported, "reject")?;
     x.state
         .delete(pending_key(pb::PendingKind::PendingReport, &a.id));

@@ -83,10 +83,11 @@ pub struct Rules {
     pub min_redeem_points: u64,
 }
 
-/// The rules at `height`: each parameter's value, or its default when unset or negative.
-pub fn rules_at(state: &dyn StateRead, height: u64) -> Result<Rules> {
+/// The rules of municipality `org` at `height`: each parameter as `org` set it, else the
+/// consortium-wide value, else its default when unset or negative.
+pub fn rules_at(state: &dyn StateRead, org: &str, height: u64) -> Result<Rules> {
     let get = |k: &str, d: u64| -> Result<u64> {
-        Ok(governance::parameter_at(state, k, height)?
+        Ok(governance::org_parameter_at(state, org, k, height)?
             .and_then(|v| u64::try_from(v).ok())
             .unwrap_or(d))
     };

@@ -43,6 +43,8 @@ pub struct Application {
     pub person_ref: PersonRef,
     /// Status.
     pub status: ApplicationStatus,
+    /// The municipality that decides it: the applicant account's organization.
+    pub municipality: String,
     /// Filed at.
     pub applied_at_ms: u64,
 }
@@ -68,6 +70,8 @@ pub struct Volunteer {
     pub total_points_granted: u64,
     /// Registered at.
     pub registered_at_ms: u64,
+    /// The municipality that registered it (decides its activities, issues its points).
+    pub municipality: String,
 }
 
 /// A certificate record: created at approval, marked on revocation.

@@ -41,17 +41,18 @@ fn points_rule_examples() {
 #[test]
 fn rules_default_when_unset_or_negative() {
     let mut s = MemState::default();
-    assert_eq!(rules_at(&s, 5).unwrap(), DEFAULT_RULES);
+    assert_eq!(rules_at(&s, "", 5).unwrap(), DEFAULT_RULES);
     let g = governance::Genesis {
         chain: governance::ChainConfig {
             chain_id: "t".into(),
             fault_model: 0,
             max_expiry_blocks: 10,
         },
-        organizations: vec![governance::Organization {
-            id: "o".into(),
-            name: "O".into(),
-        }],
+        organizations: vec![governance::Organization::genesis(
+            "o",
+            "O",
+            governance::OrgKind::Municipality,
+        )],
         validators: vec![governance::ValidatorRecord {
             organization: "o".into(),
             name: "v".into(),
@@ -62,7 +63,7 @@ fn rules_default_when_unset_or_negative() {
         parameters: vec![(P_POINTS_PER_HOUR.into(), 30), (P_EXPIRY_DAYS.into(), -1)],
     };
     governance::init_genesis(&mut s, &g).unwrap();
-    let r = rules_at(&s, 5).unwrap();
+    let r = rules_at(&s, "", 5).unwrap();
     assert_eq!(r.points_per_hour, 30);
     assert_eq!(r.expiry_days, DEFAULT_RULES.expiry_days);
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use yui_contracts::governance::{
-    Account, ChainConfig, Genesis, Organization, Role, RoleKind, ValidatorRecord,
+    Account, ChainConfig, Genesis, OrgKind, Organization, Role, RoleKind, ValidatorRecord,
 };
 use yui_contracts::pb::{self, tx_body::Call};
 use yui_contracts::{Context, MemState, Receipt};
@@ -54,14 +54,8 @@ impl Chain {
                 max_expiry_blocks: 100,
             },
             organizations: vec![
-                Organization {
-                    id: "hachioji".into(),
-                    name: "Hachioji City".into(),
-                },
-                Organization {
-                    id: "machida".into(),
-                    name: "Machida City".into(),
-                },
+                Organization::genesis("hachioji", "Hachioji City", OrgKind::Municipality),
+                Organization::genesis("machida", "Machida City", OrgKind::Municipality),
             ],
             validators: vec![ValidatorRecord {
                 organization: "hachioji".into(),

@@ -541,6 +541,7 @@ mod tests {
             organizations: vec![GenesisOrg {
                 id: "org-hachioji".into(),
                 name: "Hachioji City".into(),
+                kind: Default::default(),
             }],
             validators: vec![GenesisValidator {
                 organization: "org-hachioji".into(),

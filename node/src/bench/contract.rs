@@ -42,10 +42,11 @@ fn genesis(w: &Workload) -> Genesis {
             fault_model: 0,
             max_expiry_blocks: 100,
         },
-        organizations: vec![Organization {
-            id: "bench".into(),
-            name: "Bench City".into(),
-        }],
+        organizations: vec![Organization::genesis(
+            "bench",
+            "Bench City",
+            yui_contracts::governance::OrgKind::Municipality,
+        )],
         validators: vec![yui_contracts::governance::ValidatorRecord {
             organization: "bench".into(),
             name: "v1".into(),

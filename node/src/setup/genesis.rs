@@ -10,7 +10,7 @@ use std::path::Path;
 use yui_consensus::hash::{domain, hash_borsh};
 use yui_consensus::{FaultModel, Hash, Validator, ValidatorSet};
 use yui_contracts::governance::{
-    self, Account, ChainConfig, Organization, Role, RoleKind, ValidatorRecord,
+    self, Account, ChainConfig, OrgKind, Organization, Role, RoleKind, ValidatorRecord,
 };
 
 /// The genesis file.
@@ -119,6 +119,36 @@ pub struct GenesisOrg {
     pub id: String,
     /// Public name.
     pub name: String,
+    /// "municipality" (the default), "company", "npo" or "citizen_group".
+    #[serde(default)]
+    pub kind: OrgKindName,
+}
+
+/// An organization kind by name.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgKindName {
+    /// A municipality: may run validators and nodes.
+    #[default]
+    Municipality,
+    /// A company.
+    Company,
+    /// A non-profit organization.
+    Npo,
+    /// A citizen group.
+    CitizenGroup,
+}
+
+impl OrgKindName {
+    /// As governance records it.
+    pub fn record(self) -> OrgKind {
+        match self {
+            OrgKindName::Municipality => OrgKind::Municipality,
+            OrgKindName::Company => OrgKind::Company,
+            OrgKindName::Npo => OrgKind::Npo,
+            OrgKindName::CitizenGroup => OrgKind::CitizenGroup,
+        }
+    }
 }
 
 /// A validator.
@@ -243,10 +273,7 @@ impl GenesisDoc {
             organizations: self
                 .organizations
                 .iter()
-                .map(|o| Organization {
-                    id: o.id.clone(),
-                    name: o.name.clone(),
-                })
+                .map(|o| Organization::genesis(&o.id, &o.name, o.kind.record()))
                 .collect(),
             validators,
             accounts,

@@ -44,6 +44,9 @@ pub struct OrgDesc {
     pub id: String,
     /// Public name.
     pub name: String,
+    /// Kind: "municipality" (the default), "company", "npo" or "citizen_group".
+    #[serde(default)]
+    pub kind: crate::setup::genesis::OrgKindName,
     /// Validators it runs (keys `<id>-validator-<n>.key` are generated if missing).
     #[serde(default)]
     pub validators: u32,
@@ -68,6 +71,7 @@ impl Default for OrgDesc {
         OrgDesc {
             id: String::new(),
             name: String::new(),
+            kind: Default::default(),
             validators: 0,
             observers: 0,
             admins: one(),
@@ -137,6 +141,7 @@ pub fn genesis_from(
             .map(|o| GenesisOrg {
                 id: o.id.clone(),
                 name: o.name.clone(),
+                kind: o.kind,
             })
             .collect(),
         validators,

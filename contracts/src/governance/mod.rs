@@ -13,9 +13,15 @@ use crate::error::{
     already_exists, invalid_argument, not_found, permission_denied, precondition, Result,
 };
 use crate::state::{get_borsh, put_borsh, scan_borsh};
+use crate::stored::stored_enum;
 use crate::{pb, Exec, State, StateRead};
 use borsh::{BorshDeserialize, BorshSerialize};
 use pb::governance_call::Call as G;
+
+mod proposals;
+pub mod queries;
+
+use proposals::{approve, propose, propose_member, propose_parameter};
 
 /// Blocks between the approval of a validator change and the first height it decides.
 pub const VALIDATOR_CHANGE_DELAY: u64 = 2;
@@ -195,6 +201,16 @@ impl Account {
     }
 }
 
+stored_enum!(
+    /// What kind of member an organization is.
+    OrgKind: pb::OrganizationKind {
+        Municipality = Municipality,
+        Company = Company,
+        Npo = Npo,
+        CitizenGroup = CitizenGroup,
+    }
+);
+
 /// A consortium member.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Organization {
@@ -202,6 +218,34 @@ pub struct Organization {
     pub id: String,
     /// Public name, e.g. "Hachioji City".
     pub name: String,
+    /// Kind; only a municipality runs a validator or a node.
+    pub kind: OrgKind,
+    /// The key of a non-voting node it runs (admitted by vote), if any.
+    pub node_key: Option<[u8; 32]>,
+    /// Height of the approval that admitted it; 0 for genesis members.
+    pub joined_at_height: u64,
+    /// Height of the approval that removed it, if removed. A removed organization's accounts
+    /// are refused; its id is never reused.
+    pub removed_at_height: Option<u64>,
+}
+
+impl Organization {
+    /// A member listed in genesis.
+    pub fn genesis(id: &str, name: &str, kind: OrgKind) -> Organization {
+        Organization {
+            id: id.to_string(),
+            name: name.to_string(),
+            kind,
+            node_key: None,
+            joined_at_height: 0,
+            removed_at_height: None,
+        }
+    }
+
+    /// Whether it is a member now.
+    pub fn active(&self) -> bool {
+        self.removed_at_height.is_none()
+    }
 }
 
 /// A validator as governance records it.
@@ -271,21 +315,73 @@ pub struct ParamVersion {
     pub set_by: [u8; 32],
     /// Height of the transaction that set it (0 for genesis).
     pub set_at_height: u64,
+    /// The proposal that set it, for a consortium-wide version set by vote.
+    pub proposal: Option<u64>,
 }
 
-/// A validator-set change proposal.
+/// A proposal to change what belongs to all.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Proposal {
     /// Id.
     pub id: u64,
-    /// The change (validated when opened).
-    pub change: ChangeRecord,
+    /// The change (validated when opened and again when carried out).
+    pub change: ProposalChange,
     /// Proposing organization.
     pub proposed_by: String,
+    /// The reason given.
+    pub reason: String,
     /// Approving organizations, sorted.
     pub approvals: Vec<String>,
-    /// Set once scheduled.
+    /// Whether it reached its quorum and was carried out.
+    pub decided: bool,
+    /// For a validator-set change, the first height of the new set.
     pub effective_height: Option<u64>,
+}
+
+/// What a proposal changes.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum ProposalChange {
+    /// The validator set.
+    Validator(ChangeRecord),
+    /// A new member.
+    Join(NewMemberRecord),
+    /// A member leaves.
+    Remove(String),
+    /// A member's admin key is replaced.
+    AdminKey {
+        /// The organization.
+        organization: String,
+        /// The key losing the admin role.
+        old: [u8; 32],
+        /// The key getting it.
+        new: [u8; 32],
+    },
+    /// A consortium-wide parameter version.
+    Parameter {
+        /// Name.
+        key: String,
+        /// Value.
+        value: i64,
+        /// Requested first height (0 = the block after the approval).
+        from: u64,
+    },
+}
+
+/// A new member as proposed.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct NewMemberRecord {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: OrgKind,
+    /// First admin account.
+    pub admin_key: [u8; 32],
+    /// Its validator, if any (municipalities only).
+    pub validator: Option<ValidatorRecord>,
+    /// Its node key, if any (municipalities only).
+    pub node_key: Option<[u8; 32]>,
 }
 
 /// A proposed validator-set change as state keeps it (borsh, never the API message).
@@ -409,14 +505,32 @@ pub fn account(state: &dyn StateRead, key: &[u8; 32]) -> Result<Option<Account>>
     get_borsh(state, &account_key(key))
 }
 
-/// The signer's account, or a permission error.
-pub fn signer_account(x: &Exec<'_>) -> Result<Account> {
-    account(&*x.state, &x.ctx.signer)?.ok_or_else(|| {
+/// The account with this key if it may act: it exists and its organization (if it has one;
+/// a self-registered donor has none) is still a member. Otherwise a permission error.
+pub fn acting_account(state: &dyn StateRead, key: &[u8; 32]) -> Result<Account> {
+    let a = account(state, key)?.ok_or_else(|| {
         permission_denied(
             "governance.unknown_signer",
-            "the signer is not a ledger account; an organization admin must grant it a role first",
+            "the signer is not a ledger account; an organization admin must grant it a role first (a donor can register itself with RegisterDonor)",
         )
-    })
+    })?;
+    if !a.organization.is_empty()
+        && !organization(state, &a.organization)?.is_some_and(|o| o.active())
+    {
+        return Err(permission_denied(
+            "governance.organization_removed",
+            format!(
+                "organization {} is no longer a consortium member, so its accounts are refused",
+                a.organization
+            ),
+        ));
+    }
+    Ok(a)
+}
+
+/// The signer's account, or a permission error (`acting_account`).
+pub fn signer_account(x: &Exec<'_>) -> Result<Account> {
+    acting_account(&*x.state, &x.ctx.signer)
 }
 
 /// The chain settings.
@@ -556,6 +670,7 @@ pub fn init_genesis(state: &mut dyn State, g: &Genesis) -> Result<()> {
                 value: *v,
                 set_by: [0; 32],
                 set_at_height: 0,
+                proposal: None,
             },
         )?;
     }
@@ -584,8 +699,14 @@ pub fn authorize(account: &Account, call: &pb::GovernanceCall) -> Result<()> {
             G::GrantRole(_)
             | G::RevokeRole(_)
             | G::ProposeValidatorChange(_)
+            | G::ProposeMemberChange(_)
+            | G::ProposeParameterChange(_)
             | G::ApproveProposal(_),
         ) => account.require_any(&[RoleKind::OrgAdmin], "this governance call"),
+        Some(G::RegisterDonor(_)) => Err(already_exists(
+            "governance.already_registered",
+            "the signer is already a ledger account",
+        )),
         Some(G::SetParameter(_)) => account.require_any(
             &[RoleKind::OrgAdmin, RoleKind::MunicipalityAdmin],
             "setting a parameter",
@@ -602,11 +723,17 @@ pub fn call_name(call: &pb::GovernanceCall) -> &'static str {
         Some(G::SetParameter(_)) => "governance.set_parameter",
         Some(G::ProposeValidatorChange(_)) => "governance.propose_validator_change",
         Some(G::ApproveProposal(_)) => "governance.approve_proposal",
+        Some(G::ProposeMemberChange(_)) => "governance.propose_member_change",
+        Some(G::ProposeParameterChange(_)) => "governance.propose_parameter_change",
+        Some(G::RegisterDonor(_)) => "governance.register_donor",
     }
 }
 
 /// Execute a governance call.
 pub fn execute(x: &mut Exec<'_>, call: &pb::GovernanceCall) -> Result<()> {
+    if let Some(G::RegisterDonor(_)) = call.call {
+        return register_donor(x);
+    }
     let signer = signer_account(x)?;
     authorize(&signer, call)?;
     match call.call.as_ref() {
@@ -619,7 +746,39 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::GovernanceCall) -> Result<()> {
         Some(G::SetParameter(c)) => set_parameter(x, &signer, c),
         Some(G::ProposeValidatorChange(c)) => propose(x, &signer, c),
         Some(G::ApproveProposal(c)) => approve(x, &signer, c.proposal_id),
+        Some(G::ProposeMemberChange(c)) => propose_member(x, &signer, c),
+        Some(G::ProposeParameterChange(c)) => propose_parameter(x, &signer, c),
+        Some(G::RegisterDonor(_)) => register_donor(x),
     }
+}
+
+/// Whether a call needs no account: only `RegisterDonor`, which makes one.
+pub fn needs_no_account(call: &pb::GovernanceCall) -> bool {
+    matches!(call.call, Some(G::RegisterDonor(_)))
+}
+
+fn register_donor(x: &mut Exec<'_>) -> Result<()> {
+    let key = x.ctx.signer;
+    if account(&*x.state, &key)?.is_some() {
+        return Err(already_exists(
+            "governance.already_registered",
+            "the signer is already a ledger account",
+        ));
+    }
+    let acct = Account {
+        key,
+        organization: String::new(),
+        roles: vec![Role::plain(RoleKind::Donor)],
+    };
+    put_borsh(x.state, account_key(&key), &acct);
+    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
+        kind: Some(pb::governance_event::Kind::DonorRegistered(
+            pb::DonorRegistered {
+                account: key.to_vec(),
+            },
+        )),
+    }));
+    Ok(())
 }
 
 fn grant_role(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantRole) -> Result<()> {
@@ -642,6 +801,20 @@ fn grant_role(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantRole) -> Result<(
             roles: Vec::new(),
         },
     };
+    if matches!(
+        role.kind,
+        RoleKind::MunicipalityAdmin | RoleKind::ShelterOperator
+    ) && !organization(&*x.state, &signer.organization)?
+        .is_some_and(|o| o.kind == OrgKind::Municipality)
+    {
+        return Err(permission_denied(
+            "governance.not_municipality",
+            format!(
+                "organization {} is not a municipality, so it cannot grant {:?}",
+                signer.organization, role.kind
+            ),
+        ));
+    }
     if acct.roles.contains(&role) {
         return Err(already_exists(
             "governance.role_held",
@@ -706,259 +879,117 @@ fn revoke_role(x: &mut Exec<'_>, signer: &Account, c: &pb::RevokeRole) -> Result
     Ok(())
 }
 
-fn set_parameter(x: &mut Exec<'_>, _signer: &Account, c: &pb::SetParameter) -> Result<()> {
+fn set_parameter(x: &mut Exec<'_>, signer: &Account, c: &pb::SetParameter) -> Result<()> {
     check_param_key(&c.key)?;
-    let next = x.ctx.height + 1;
-    let from = if c.effective_from_height == 0 {
-        next
-    } else {
-        c.effective_from_height
-    };
+    if signer.organization.is_empty() {
+        return Err(permission_denied(
+            "governance.no_organization",
+            "an account without an organization has no parameters to set",
+        ));
+    }
+    let from = first_height(x.ctx.height, c.effective_from_height)?;
+    let scoped = org_param(&signer.organization, &c.key);
+    record_parameter(
+        x,
+        &scoped,
+        &c.key,
+        c.value,
+        from,
+        &signer.organization,
+        By::Account(x.ctx.signer),
+    )
+}
+
+/// The first height a new parameter version may apply from: `requested`, or the next block if
+/// 0; never the past.
+pub(crate) fn first_height(height: u64, requested: u64) -> Result<u64> {
+    let next = height + 1;
+    let from = if requested == 0 { next } else { requested };
     if from < next {
         return Err(precondition(
             "governance.retroactive_parameter",
             format!("a parameter can apply from height {next} at the earliest, not {from}; past values stay as they were"),
         ));
     }
-    let k = param_key(&c.key, from);
-    if x.state.get(&k)?.is_some() {
+    Ok(from)
+}
+
+/// Record a version of the parameter stored as `stored_key` (named `key`, owned by
+/// `organization`, empty for consortium-wide) and emit `ParameterSet`.
+pub(crate) fn record_parameter(
+    x: &mut Exec<'_>,
+    stored_key: &str,
+    key: &str,
+    value: i64,
+    from: u64,
+    organization: &str,
+    by: By,
+) -> Result<()> {
+    if x.state.get(&param_key(stored_key, from))?.is_some() {
         return Err(already_exists(
             "governance.parameter_version_exists",
-            format!(
-                "parameter {} already has a version from height {from}",
-                c.key
-            ),
+            format!("parameter {key} already has a version from height {from}"),
         ));
     }
     put_param(
         x.state,
-        &c.key,
+        stored_key,
         from,
         &ParamVersion {
-            value: c.value,
-            set_by: x.ctx.signer,
+            value,
+            set_by: match by {
+                By::Account(k) => k,
+                By::Proposal(_) => [0; 32],
+            },
             set_at_height: x.ctx.height,
+            proposal: match by {
+                By::Account(_) => None,
+                By::Proposal(id) => Some(id),
+            },
         },
     )?;
     x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
         kind: Some(pb::governance_event::Kind::ParameterSet(pb::ParameterSet {
-            key: c.key.clone(),
-            value: c.value,
+            key: key.to_string(),
+            value,
             effective_from_height: from,
-            set_by: x.ctx.signer.to_vec(),
+            set_by: match by {
+                By::Account(k) => k.to_vec(),
+                By::Proposal(_) => Vec::new(),
+            },
+            organization: organization.to_string(),
         })),
     }));
     Ok(())
 }
 
-/// The newest set (including scheduled ones): the base a new proposal changes.
-fn latest_set(state: &dyn StateRead) -> Result<Vec<ValidatorRecord>> {
-    Ok(validator_history(state)?
-        .sets
-        .last()
-        .map(|(_, s)| s.clone())
-        .unwrap_or_default())
+/// Who records a parameter version.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum By {
+    /// An organization's admin account.
+    Account([u8; 32]),
+    /// The consortium, by an approved proposal.
+    Proposal(u64),
 }
 
-/// Apply a change to a set, validating it.
-fn apply_change(
-    state: &dyn StateRead,
-    set: &[ValidatorRecord],
-    change: &pb::ValidatorChange,
-) -> Result<Vec<ValidatorRecord>> {
-    use pb::validator_change::Change;
-    let mut set = set.to_vec();
-    match change.change.as_ref() {
-        None => {
-            return Err(invalid_argument(
-                "governance.empty_change",
-                "the validator change is empty",
-            ))
-        }
-        Some(Change::Add(v)) => {
-            let key = key32("validator public_key", &v.public_key)?;
-            if v.power == 0 {
-                return Err(invalid_argument(
-                    "governance.zero_power",
-                    "a validator needs voting power of at least 1",
-                ));
-            }
-            check_id("validator name", &v.name, 64)?;
-            if organization(state, &v.organization)?.is_none() {
-                return Err(not_found(
-                    "governance.unknown_organization",
-                    format!("organization {} is not a consortium member", v.organization),
-                ));
-            }
-            if set.iter().any(|x| x.public_key == key) {
-                return Err(already_exists(
-                    "governance.validator_exists",
-                    "a validator with this key exists",
-                ));
-            }
-            set.push(ValidatorRecord {
-                organization: v.organization.clone(),
-                name: v.name.clone(),
-                public_key: key,
-                power: v.power,
-            });
-        }
-        Some(Change::Remove(k)) => {
-            let key = key32("validator key", k)?;
-            let before = set.len();
-            set.retain(|x| x.public_key != key);
-            if set.len() == before {
-                return Err(not_found(
-                    "governance.unknown_validator",
-                    "no validator has this key",
-                ));
-            }
-            if set.is_empty() {
-                return Err(precondition(
-                    "governance.empty_set",
-                    "the last validator cannot be removed",
-                ));
-            }
-        }
-        Some(Change::RotateKey(r)) => {
-            let old = key32("old_public_key", &r.old_public_key)?;
-            let new = key32("new_public_key", &r.new_public_key)?;
-            if set.iter().any(|x| x.public_key == new) {
-                return Err(already_exists(
-                    "governance.validator_exists",
-                    "a validator already uses the new key",
-                ));
-            }
-            let v = set
-                .iter_mut()
-                .find(|x| x.public_key == old)
-                .ok_or_else(|| {
-                    not_found(
-                        "governance.unknown_validator",
-                        "no validator has the old key",
-                    )
-                })?;
-            v.public_key = new;
-        }
-    }
-    Ok(set)
+/// How an organization's own version of parameter `key` is stored. Organization ids and
+/// parameter keys never contain ':', so this never names a consortium-wide parameter.
+pub fn org_param(organization: &str, key: &str) -> String {
+    format!("{organization}:{key}")
 }
 
-fn require_validator_org(
+/// The value of parameter `key` in force at `height` for `organization`'s objects: its own
+/// version if it set one, else the consortium-wide one.
+pub fn org_parameter_at(
     state: &dyn StateRead,
-    signer: &Account,
+    organization: &str,
+    key: &str,
     height: u64,
-) -> Result<Vec<String>> {
-    let (_, current) = validators_at(state, height)?;
-    let orgs = validator_orgs(&current);
-    if !orgs.contains(&signer.organization) {
-        return Err(permission_denied(
-            "governance.not_validator_org",
-            format!("organization {} runs no validator, so it cannot propose or approve validator changes", signer.organization),
-        ));
-    }
-    Ok(orgs)
-}
-
-fn propose(x: &mut Exec<'_>, signer: &Account, c: &pb::ProposeValidatorChange) -> Result<()> {
-    require_validator_org(&*x.state, signer, x.ctx.height)?;
-    if c.reason.chars().count() > MAX_REASON_CHARS {
-        return Err(invalid_argument(
-            "governance.reason_too_long",
-            format!("the reason is longer than {MAX_REASON_CHARS} characters"),
-        ));
-    }
-    let change = c.change.as_ref().ok_or_else(|| {
-        invalid_argument("governance.empty_change", "the validator change is missing")
-    })?;
-    apply_change(&*x.state, &latest_set(&*x.state)?, change)?;
-    let id: u64 = get_borsh(&*x.state, K_NEXT_PROPOSAL)?.unwrap_or(1);
-    put_borsh(x.state, K_NEXT_PROPOSAL.to_vec(), &(id + 1));
-    let p = Proposal {
-        id,
-        change: ChangeRecord::from_api(change)?,
-        proposed_by: signer.organization.clone(),
-        approvals: Vec::new(),
-        effective_height: None,
-    };
-    put_borsh(x.state, [K_PROPOSAL, &id.to_be_bytes()].concat(), &p);
-    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
-        kind: Some(pb::governance_event::Kind::ProposalOpened(
-            pb::ProposalOpened {
-                proposal_id: id,
-                change: Some(change.clone()),
-                proposed_by: signer.organization.clone(),
-                reason: c.reason.clone(),
-            },
-        )),
-    }));
-    approve(x, signer, id)
-}
-
-fn approve(x: &mut Exec<'_>, signer: &Account, id: u64) -> Result<()> {
-    let orgs = require_validator_org(&*x.state, signer, x.ctx.height)?;
-    let key = [K_PROPOSAL, &id.to_be_bytes()].concat();
-    let mut p: Proposal = get_borsh(&*x.state, &key)?.ok_or_else(|| {
-        not_found(
-            "governance.unknown_proposal",
-            format!("there is no proposal {id}"),
-        )
-    })?;
-    if p.effective_height.is_some() {
-        return Err(precondition(
-            "governance.proposal_closed",
-            format!("proposal {id} was already approved and scheduled"),
-        ));
-    }
-    if p.approvals.contains(&signer.organization) {
-        return Err(already_exists(
-            "governance.already_approved",
-            format!(
-                "organization {} already approved proposal {id}",
-                signer.organization
-            ),
-        ));
-    }
-    p.approvals.push(signer.organization.clone());
-    p.approvals.sort();
-    let have = p.approvals.iter().filter(|o| orgs.contains(o)).count();
-    let need = required_approvals(orgs.len());
-    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
-        kind: Some(pb::governance_event::Kind::ProposalApproved(
-            pb::ProposalApproved {
-                proposal_id: id,
-                organization: signer.organization.clone(),
-                approvals: have as u32,
-                required: need as u32,
-            },
-        )),
-    }));
-    if have >= need {
-        let change = p.change.to_api();
-        // Re-validate against the newest set: another change may have been scheduled since.
-        let new_set = apply_change(&*x.state, &latest_set(&*x.state)?, &change)?;
-        let mut history = validator_history(&*x.state)?;
-        let effective = x.ctx.height + VALIDATOR_CHANGE_DELAY;
-        let effective = history
-            .sets
-            .last()
-            .map_or(effective, |(h, _)| effective.max(*h));
-        if history.sets.last().is_some_and(|(h, _)| *h == effective) {
-            history.sets.pop();
+) -> Result<Option<i64>> {
+    if !organization.is_empty() {
+        if let Some(v) = parameter_at(state, &org_param(organization, key), height)? {
+            return Ok(Some(v));
         }
-        history.sets.push((effective, new_set.clone()));
-        put_borsh(x.state, K_VALSETS.to_vec(), &history);
-        p.effective_height = Some(effective);
-        x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
-            kind: Some(pb::governance_event::Kind::ValidatorSetScheduled(
-                pb::ValidatorSetScheduled {
-                    proposal_id: id,
-                    effective_height: effective,
-                    validators: new_set.iter().map(ValidatorRecord::to_proto).collect(),
-                },
-            )),
-        }));
     }
-    put_borsh(x.state, key, &p);
-    Ok(())
+    parameter_at(state, key, height)
 }
