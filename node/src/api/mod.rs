@@ -1,5 +1,5 @@
-//! The gRPC API: one file per service over the committed chain (`Ledger`, `Relief`, `Eco` and
-//! `Points`, `Volunteer`) and the personal-data vault (`PersonalData`), plus health and
+//! The gRPC API: one file per service over the committed chain (`Ledger`, `Governance`,
+//! `Relief`, `Eco` and `Points`, `Volunteer`) and the personal-data vault (`PersonalData`), plus health and
 //! reflection, all served by [`serve`]. Every error becomes a status in [`status`]; QR codes
 //! for labels and certificates are drawn in [`qr`]; [`reference`] renders the API reference
 //! from the `.proto` files.
@@ -8,6 +8,7 @@
 //! the chain store, and nothing a client sends may crash the node.
 
 pub mod eco;
+pub mod governance;
 pub mod ledger;
 pub mod personal_data;
 pub mod qr;
@@ -18,6 +19,7 @@ pub mod volunteer;
 
 use crate::runtime::driver::NodeStatus;
 use eco::EcoApi;
+use governance::GovernanceApi;
 use ledger::LedgerApi;
 use personal_data::PersonalDataApi;
 use relief::ReliefApi;
@@ -86,6 +88,12 @@ pub async fn serve(
         .add_service(eco.points_server())
         .add_service(
             ReliefApi {
+                chain: api.chain.clone(),
+            }
+            .into_server(),
+        )
+        .add_service(
+            GovernanceApi {
                 chain: api.chain.clone(),
             }
             .into_server(),

@@ -35,16 +35,20 @@ pub trait AccountLookup: Send + Sync {
 }
 
 /// [`AccountLookup`] over the committed governance state: an account's organization, if the
-/// account exists and still holds at least one role. Store errors count as "unknown" (the call
-/// is refused, never allowed) and are logged.
+/// account exists, still holds at least one role, and belongs to an organization that is still
+/// a member. A self-registered donor belongs to none and so reads no personal data; an account
+/// of a removed member reads nothing more. Store errors count as "unknown" (the call is
+/// refused, never allowed) and are logged.
 #[derive(Clone)]
 pub struct LedgerAccounts(pub crate::chain::ChainReader);
 
 impl AccountLookup for LedgerAccounts {
     fn organization_of(&self, key: &[u8; 32]) -> Option<String> {
-        match yui_contracts::governance::account(&self.0.state(), key) {
-            Ok(Some(acc)) if !acc.roles.is_empty() => Some(acc.organization),
-            Ok(_) => None,
+        match yui_contracts::governance::acting_account(&self.0.state(), key) {
+            Ok(acc) if !acc.roles.is_empty() && !acc.organization.is_empty() => {
+                Some(acc.organization)
+            }
+            Ok(_) | Err(yui_contracts::ContractError::Invalid(_)) => None,
             Err(e) => {
                 tracing::error!(error = %e, "account lookup for the vault failed");
                 None

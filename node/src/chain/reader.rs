@@ -196,6 +196,31 @@ impl ChainReader {
             .map_err(|_| StoreError::Poisoned)
     }
 
+    /// The node keys committed state lets onto the network after `height`: the validators of
+    /// the set deciding the next height and of every set scheduled after it (a new validator
+    /// connects before its first height; a removed one stays until its last), and the node keys
+    /// of member organizations. Genesis observers are added by the caller.
+    pub fn network_keys(&self, height: u64) -> Result<Vec<[u8; 32]>> {
+        let state = self.state();
+        let history = governance::validator_history(&state)
+            .map_err(|e| anyhow!("cannot read the validator sets: {e}"))?;
+        let (current_from, _) = governance::validators_at(&state, height + 1)
+            .map_err(|e| anyhow!("cannot read the validator set: {e}"))?;
+        let mut keys: Vec<[u8; 32]> = history
+            .sets
+            .iter()
+            .filter(|(from, _)| *from >= current_from)
+            .flat_map(|(_, set)| set.iter().map(|v| v.public_key))
+            .collect();
+        keys.extend(
+            governance::queries::member_node_keys(&state)
+                .map_err(|e| anyhow!("cannot read the members' node keys: {e}"))?,
+        );
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
     /// The validator set deciding `height`, from committed state.
     pub fn validator_set(&self, height: u64) -> Result<ValidatorSet> {
         let (_, records) = governance::validators_at(&self.state(), height)

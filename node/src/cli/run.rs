@@ -66,10 +66,15 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
     let key = cfg.validator_key.as_deref().map(keys::load).transpose()?;
     if let Some(k) = &key {
         let set = chain.reader.validator_set(chain.tip().height + 1)?;
-        if !set.contains(&k.verifying_key().to_bytes()) {
-            bail!(
-                "the validator key {} is not in the validator set of this network",
-                hex::encode(k.verifying_key().to_bytes())
+        let scheduled = chain
+            .reader
+            .network_keys(chain.tip().height)?
+            .contains(&k.verifying_key().to_bytes());
+        if !set.contains(&k.verifying_key().to_bytes()) && !scheduled {
+            tracing::warn!(
+                key = %hex::encode(k.verifying_key().to_bytes()),
+                height = chain.tip().height,
+                "the validator key is not in the validator set of the chain this node has; it signs only once it has synced a block that admits it (a membership or validator vote)"
             );
         }
     }
@@ -89,8 +94,15 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
     };
     let allowed = genesis.network_keys()?;
     let solo = allowed.len() == 1;
-    if !allowed.contains(&net_key.verifying_key().to_bytes()) {
-        bail!("this node's key is not listed in genesis (validators or observers), so no peer would accept it");
+    if !allowed.contains(&net_key.verifying_key().to_bytes())
+        && !reader
+            .network_keys(tip.height)?
+            .contains(&net_key.verifying_key().to_bytes())
+    {
+        tracing::warn!(
+            key = %hex::encode(net_key.verifying_key().to_bytes()),
+            "this node's key is not in genesis nor in the chain this node has: peers accept it only if a committed vote admitted it"
+        );
     }
     let p2p_listen = {
         let l = std::net::TcpListener::bind(cfg.p2p_listen)
@@ -104,6 +116,7 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
             listen: p2p_listen,
             peers: cfg.peers.clone(),
             allowed,
+            observers: genesis.observer_keys()?,
             chain_id: genesis.chain_id.clone(),
             partition_flag: std::env::var_os("YUI_TEST_FAULTS")
                 .map(|_| cfg.data_dir.join("partitioned")),

@@ -155,8 +155,11 @@ pub struct NetConfig {
     pub listen: SocketAddr,
     /// Addresses of peers to keep dialing.
     pub peers: Vec<SocketAddr>,
-    /// Public keys allowed to connect (from genesis).
+    /// Public keys allowed to connect at start (genesis validators and observers); from then
+    /// on the list follows committed state (`ChainReader::network_keys`) plus `observers`.
     pub allowed: Vec<[u8; 32]>,
+    /// Genesis observers, always allowed.
+    pub observers: Vec<[u8; 32]>,
     /// Chain id (part of every topic name).
     pub chain_id: String,
     /// Test-only fault injection: while this file exists, the node neither sends nor accepts
@@ -375,6 +378,7 @@ pub fn spawn(
     let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(4096);
     let peers: Vec<Multiaddr> = cfg.peers.iter().map(multiaddr).collect();
     let partition_flag = cfg.partition_flag.clone();
+    let observers = cfg.observers.clone();
     let cut_off = move || partition_flag.as_ref().is_some_and(|f| f.exists());
     let handle = tokio::spawn(async move {
         let mut connected: BTreeSet<PeerId> = BTreeSet::new();
@@ -390,6 +394,32 @@ pub fn spawn(
                     publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch), &cut_off);
                 }
                 _ = redial.tick() => {
+                    // The allow-list follows committed governance: members admitted or removed
+                    // by vote connect or are cut off without a restart.
+                    match chain.tip().map_err(anyhow::Error::from).and_then(|t| chain.network_keys(t.height)) {
+                        Ok(keys) => {
+                            let want: BTreeSet<PeerId> = keys
+                                .iter()
+                                .chain(observers.iter())
+                                .filter_map(|k| peer_id_of(k).ok())
+                                .filter(|p| *p != me)
+                                .collect();
+                            for p in want.difference(&allowed).copied().collect::<Vec<_>>() {
+                                tracing::info!(peer = %p, "peer admitted by committed governance");
+                                swarm.behaviour_mut().allow.allow_peer(p);
+                                allowed.insert(p);
+                            }
+                            for p in allowed.difference(&want).copied().collect::<Vec<_>>() {
+                                tracing::warn!(peer = %p, "peer no longer admitted by committed governance; disconnecting it");
+                                swarm.behaviour_mut().allow.disallow_peer(p);
+                                allowed.remove(&p);
+                                if connected.remove(&p) {
+                                    let _ = inbound.try_send(Inbound::Peers(connected.len()));
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot read the network keys from committed state; keeping the current allow-list"),
+                    }
                     // Keep dialing configured peers we are not connected to (restarts, partitions).
                     if connected.len() < peers.len() {
                         for addr in &peers {
@@ -452,7 +482,7 @@ pub fn spawn(
                     }
                     SwarmEvent::IncomingConnectionError { send_back_addr, error, peer_id, .. } => {
                         let key = peer_id.as_ref().and_then(public_key_hex).unwrap_or_else(|| "unknown (the handshake did not finish)".into());
-                        tracing::warn!(from = %send_back_addr, peer = ?peer_id, key = %key, error = %error, "refused an incoming connection (a key not listed in genesis, or a failed handshake)");
+                        tracing::warn!(from = %send_back_addr, peer = ?peer_id, key = %key, error = %error, "refused an incoming connection (a key neither in genesis nor admitted by committed governance, or a failed handshake)");
                     }
                     SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                         tracing::debug!(peer = ?peer_id, error = %error, "dial failed");

@@ -300,6 +300,14 @@ impl GenesisDoc {
             .collect()
     }
 
+    /// The observers' node keys.
+    pub fn observer_keys(&self) -> Result<Vec<[u8; 32]>> {
+        self.observers
+            .iter()
+            .map(|o| parse_key(&o.public_key))
+            .collect()
+    }
+
     /// The genesis hash: parent of block 1.
     pub fn hash(&self) -> Result<Hash> {
         let g = self.contracts_genesis()?;
