@@ -7,13 +7,15 @@
 use anyhow::{anyhow, bail, Result};
 pub use ed25519_dalek::SigningKey;
 use nix::sys::signal::Signal;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use yui_node::runtime::driver::now_ms;
+use yui_node::setup::config::NodeConfig;
 use yui_node::setup::genesis::{ConsensusParams, FaultModelName};
-use yui_node::setup::localnet::{LocalNet, LocalNode, Options, READY_TIMEOUT};
+use yui_node::setup::localnet::{free_ports, LocalNet, LocalNode, Options, READY_TIMEOUT};
 use yui_node::setup::network::{NetworkDesc, OrgDesc};
 use yui_proto::v1 as pb;
 use yui_proto::v1::ledger_client::LedgerClient;
@@ -165,6 +167,9 @@ pub struct Net {
     pub admin: SigningKey,
     /// Chain id.
     pub chain_id: String,
+    /// Every organization's first admin key (org_admin + municipality_admin), in the order of
+    /// `create_consortium`'s organizations (the one of `create` holds `admin` only).
+    pub admins: Vec<SigningKey>,
     /// One network at a time per test binary: the machines are small (2 cores), and
     /// several 4-validator networks at once would measure CPU starvation, not Yui.
     _turn: tokio::sync::OwnedMutexGuard<()>,
@@ -217,44 +222,102 @@ impl Net {
     /// Write the network's files (keys, genesis, configs) without starting any node, for a
     /// test that prepares a node's directory first.
     pub async fn create(validators: u32, fault_model: &str, observers: u32) -> Result<Net> {
-        let turn = turn_lock().lock_owned().await;
-        let dir = tempfile::Builder::new().prefix("yui-test-").tempdir()?;
-        if std::env::var_os("YUI_KEEP_TEST_DIRS").is_some() {
-            eprintln!("test network directory: {}", dir.path().display());
-        }
-        let chain_id = "yui-test".to_string();
-        let desc = NetworkDesc {
-            chain_id: chain_id.clone(),
-            fault_model: match fault_model {
-                "byzantine" => FaultModelName::Byzantine,
-                "crash" => FaultModelName::Crash,
-                other => bail!("unknown fault model {other:?}"),
-            },
-            max_expiry_blocks: 100,
-            consensus: test_consensus(),
-            parameters: Default::default(),
-            organizations: vec![OrgDesc {
+        let model = match fault_model {
+            "byzantine" => FaultModelName::Byzantine,
+            "crash" => FaultModelName::Crash,
+            other => bail!("unknown fault model {other:?}"),
+        };
+        Net::create_from(
+            model,
+            vec![OrgDesc {
                 id: "tama".into(),
                 name: "Tama City".into(),
                 validators,
                 observers,
                 ..OrgDesc::default()
             }],
+        )
+        .await
+    }
+
+    /// Start a byzantine network of one municipality per id, each running one validator.
+    pub async fn start_consortium(orgs: &[&str]) -> Result<Net> {
+        let mut net = Net::create_from(
+            FaultModelName::Byzantine,
+            orgs.iter()
+                .map(|id| OrgDesc {
+                    id: id.to_string(),
+                    name: format!("{id} city"),
+                    validators: 1,
+                    ..OrgDesc::default()
+                })
+                .collect(),
+        )
+        .await?;
+        for n in &mut net.nodes {
+            n.start().await?;
+        }
+        Ok(net)
+    }
+
+    async fn create_from(fault_model: FaultModelName, organizations: Vec<OrgDesc>) -> Result<Net> {
+        let turn = turn_lock().lock_owned().await;
+        let dir = tempfile::Builder::new().prefix("yui-test-").tempdir()?;
+        if std::env::var_os("YUI_KEEP_TEST_DIRS").is_some() {
+            eprintln!("test network directory: {}", dir.path().display());
+        }
+        let chain_id = "yui-test".to_string();
+        let ids: Vec<String> = organizations.iter().map(|o| o.id.clone()).collect();
+        let desc = NetworkDesc {
+            chain_id: chain_id.clone(),
+            fault_model,
+            max_expiry_blocks: 100,
+            consensus: test_consensus(),
+            parameters: Default::default(),
+            organizations,
         };
         let opts = Options {
             metrics: true,
             ..Options::default()
         };
         let mut local = LocalNet::create(dir.path(), &desc, now_ms(), &opts)?;
-        let admin = load_key(&local.key_path("tama-admin-1"))?;
+        let admins = ids
+            .iter()
+            .map(|id| load_key(&local.key_path(&format!("{id}-admin-1"))))
+            .collect::<Result<Vec<_>>>()?;
         let nodes: Vec<NodeProc> = local.nodes.drain(..).map(NodeProc).collect();
         Ok(Net {
             dir,
             nodes,
-            admin,
+            admin: admins[0].clone(),
+            admins,
             chain_id,
             _turn: turn,
         })
+    }
+
+    /// A node that is not in genesis (a member admitted by vote runs it): its own directory
+    /// under the network's, the network's genesis, every node of the network as a peer, and
+    /// `node_key` as its network key. Not started.
+    pub fn outside_node(&self, name: &str, node_key: &Path) -> Result<NodeProc> {
+        let ports = free_ports(2)?;
+        let config = NodeConfig {
+            data_dir: "data".into(),
+            genesis: "../genesis.json".into(),
+            validator_key: None,
+            node_key: Some(node_key.to_path_buf()),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], ports[0])),
+            p2p_listen: SocketAddr::from(([127, 0, 0, 1], ports[1])),
+            peers: self.nodes.iter().map(|n| n.config.p2p_listen).collect(),
+            metrics_listen: None,
+            log_format: Default::default(),
+            mempool: Default::default(),
+        };
+        Ok(NodeProc(LocalNode::write(
+            name,
+            &self.dir.path().join(name),
+            config,
+        )?))
     }
 }
 
