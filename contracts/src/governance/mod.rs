@@ -631,6 +631,16 @@ pub fn init_genesis(state: &mut dyn State, g: &Genesis) -> Result<()> {
         ));
     }
     for v in &g.validators {
+        if organization(&*state, &v.organization)?.is_some_and(|o| o.kind != OrgKind::Municipality)
+        {
+            return Err(invalid_argument(
+                "governance.genesis",
+                format!(
+                    "validator {} belongs to {}, which is not a municipality; only municipalities run validators",
+                    v.name, v.organization
+                ),
+            ));
+        }
         if organization(&*state, &v.organization)?.is_none() {
             return Err(invalid_argument(
                 "governance.genesis",

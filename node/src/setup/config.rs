@@ -22,14 +22,14 @@ pub struct NodeConfig {
     #[serde(default = "default_grpc")]
     pub grpc_listen: SocketAddr,
     /// This node's network key file, for an observer (a validator uses its validator key).
-    /// Its public key must be listed in genesis `observers`.
+    /// Its public key must be listed in genesis `observers` or admitted by a membership vote.
     #[serde(default)]
     pub node_key: Option<PathBuf>,
     /// Address the peer-to-peer network listens on. Port 0 picks a free port.
     #[serde(default = "default_p2p")]
     pub p2p_listen: SocketAddr,
-    /// Peers to connect to (their `p2p_listen` addresses). Only nodes listed in genesis are
-    /// accepted, whatever is written here.
+    /// Peers to connect to (their `p2p_listen` addresses). Only nodes listed in genesis or
+    /// admitted by committed governance are accepted, whatever is written here.
     #[serde(default)]
     pub peers: Vec<SocketAddr>,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (off when absent).
