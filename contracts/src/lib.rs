@@ -155,6 +155,7 @@ pub fn authorize(
         if governance::needs_no_account(c) {
             return match governance::account(state, signer)? {
                 None => Ok(()),
+                Some(_) if governance::any_signer(c) => Ok(()),
                 Some(_) => Err(error::already_exists(
                     "governance.already_registered",
                     "the signer is already a ledger account",

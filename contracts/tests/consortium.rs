@@ -585,3 +585,122 @@ proptest! {
         let _ = OrgKind::Municipality;
     }
 }
+
+// ---- equivocation evidence ------------------------------------------------------------------
+
+fn vote(key: &ed25519_dalek::SigningKey, height: u64, block: u8) -> pb::SignedVote {
+    let v = yui_consensus::VoteData {
+        chain_id: "yui-test".into(),
+        vote_type: yui_consensus::VoteType::Precommit,
+        height,
+        round: 0,
+        block_hash: Some(yui_consensus::Hash([block; 32])),
+        validator: key.verifying_key().to_bytes(),
+    }
+    .sign(key);
+    governance::evidence::vote_to_api(&v)
+}
+
+fn report(first: pb::SignedVote, second: pb::SignedVote) -> Call {
+    gov(G::ReportEvidence(pb::ReportEvidence {
+        first: Some(first),
+        second: Some(second),
+    }))
+}
+
+#[test]
+fn equivocation_evidence_is_checked_recorded_once_and_cited_by_a_removal() {
+    let (mut c, _, _) = setup();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
+    let validator = key.verifying_key().to_bytes();
+    c.ok(
+        ADMIN,
+        join("tama", pb::OrganizationKind::Municipality, Some(validator)),
+    );
+    let from = governance::validators_at(&c.state, c.height + 10)
+        .unwrap()
+        .0;
+    while c.height < from + 1 {
+        c.ok(ADMIN, set_param("x.filler", c.height as i64));
+    }
+    // Not a validator at that height, the future, the same block twice, another chain, or a
+    // forged signature: refused.
+    assert_eq!(
+        c.err(
+            DONOR,
+            report(vote(&key, from - 1, 1), vote(&key, from - 1, 2))
+        ),
+        "governance.invalid_evidence"
+    );
+    assert_eq!(
+        c.err(
+            DONOR,
+            report(vote(&key, c.height + 5, 1), vote(&key, c.height + 5, 2))
+        ),
+        "governance.invalid_evidence"
+    );
+    assert_eq!(
+        c.err(DONOR, report(vote(&key, from, 1), vote(&key, from, 1))),
+        "governance.invalid_evidence"
+    );
+    let mut forged = vote(&key, from, 2);
+    forged.signature[0] ^= 1;
+    assert_eq!(
+        c.err(DONOR, report(vote(&key, from, 1), forged)),
+        "governance.invalid_evidence"
+    );
+    // Real equivocation, reported by a key that is no account: recorded once.
+    let ev = c.ok(DONOR, report(vote(&key, from, 1), vote(&key, from, 2)));
+    let recorded = ev
+        .iter()
+        .find_map(|e| match e {
+            pb::event::Kind::Governance(pb::GovernanceEvent {
+                kind: Some(pb::governance_event::Kind::EvidenceRecorded(r)),
+            }) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(recorded.validator, validator.to_vec());
+    assert_eq!(recorded.organization, "tama");
+    assert_eq!(
+        c.err(DONOR, report(vote(&key, from, 3), vote(&key, from, 1))),
+        "governance.evidence_recorded"
+    );
+    assert_eq!(
+        queries::list_evidence(&c.state).unwrap(),
+        vec![recorded.clone()]
+    );
+    // A removal cites it; citing it against another validator is refused.
+    let remove = |k: [u8; 32]| {
+        gov(G::ProposeValidatorChange(pb::ProposeValidatorChange {
+            change: Some(pb::ValidatorChange {
+                change: Some(pb::validator_change::Change::Remove(k.to_vec())),
+            }),
+            reason: "equivocated".into(),
+            cites_evidence: recorded.evidence_id.clone(),
+        }))
+    };
+    assert_eq!(
+        c.err(ADMIN, remove([9; 32])),
+        "governance.evidence_mismatch"
+    );
+    let ev = c.ok(ADMIN, remove(validator));
+    let opened = ev
+        .iter()
+        .find_map(|e| match e {
+            pb::event::Kind::Governance(pb::GovernanceEvent {
+                kind: Some(pb::governance_event::Kind::ProposalOpened(p)),
+            }) => Some(p.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(opened.cites_evidence, recorded.evidence_id);
+    c.ok(
+        NEW_ADMIN,
+        gov(G::ApproveProposal(pb::ApproveProposal {
+            proposal_id: opened.proposal_id,
+        })),
+    );
+    let (_, set) = governance::validators_at(&c.state, c.height + 10).unwrap();
+    assert!(!set.iter().any(|v| v.public_key == validator));
+}

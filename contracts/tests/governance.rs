@@ -334,6 +334,7 @@ fn propose_add(k: [u8; 32], org: &str) -> pb::tx_body::Call {
                 })),
             }),
             reason: "a fifth node for redundancy".into(),
+            cites_evidence: Vec::new(),
         },
     ))
 }

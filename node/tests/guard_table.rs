@@ -125,6 +125,7 @@ fn every_string_field_of_every_call_is_checked() {
                     })),
                 }),
                 reason: "new node".into(),
+                cites_evidence: Vec::new(),
             },
         )),
     });

@@ -355,6 +355,7 @@ async fn bad_input_gets_the_right_status_and_changes_nothing() {
             pb::ProposeValidatorChange {
                 change: None,
                 reason: "x".repeat(70_000),
+                cites_evidence: Vec::new(),
             },
         )),
     }));
@@ -449,6 +450,7 @@ async fn bad_input_gets_the_right_status_and_changes_nothing() {
             pb::ProposeValidatorChange {
                 change: None,
                 reason: "担当: ０９０－１２３４－５６７８".into(),
+                cites_evidence: Vec::new(),
             },
         )),
     }));

@@ -367,12 +367,72 @@ async fn a_twin_of_a_live_validator_cannot_make_the_network_fork() {
     let mut c0 = net.nodes[0].client().await.unwrap();
     let h = height(&mut c0).await.unwrap();
     wait_height(&mut c0, h + 10, WAIT).await.unwrap();
+    // The twins sign conflicting votes when they propose different blocks; the nodes that see
+    // it put the evidence on the chain (bounded wait, while the load goes on).
+    let twin_key = load_key(&net.dir.path().join("keys/tama-validator-2.key"))
+        .unwrap()
+        .verifying_key()
+        .to_bytes()
+        .to_vec();
+    let mut g = pb::governance_client::GovernanceClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let evidence = loop {
+        let listed = g
+            .list_evidence(pb::ListEvidenceRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .evidence;
+        if let Some(e) = listed.into_iter().find(|e| e.validator == twin_key) {
+            break e;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no evidence against the twinned validator reached the chain"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     stop.store(true, Ordering::Relaxed);
     let _ = loader.await;
     // Every height that any node (twin included) committed has one block.
     let mut cs = clients(&net).await;
     cs.push(twin.client().await.unwrap());
     assert_agreement(&mut cs).await;
+    // A removal that cites the evidence passes (one validator organization here) and the
+    // offender leaves the set.
+    let events = call_ok(
+        &mut c0,
+        &net.chain_id,
+        &net.admin,
+        pb::tx_body::Call::Governance(pb::GovernanceCall {
+            call: Some(pb::governance_call::Call::ProposeValidatorChange(
+                pb::ProposeValidatorChange {
+                    change: Some(pb::ValidatorChange {
+                        change: Some(pb::validator_change::Change::Remove(twin_key.clone())),
+                    }),
+                    reason: "equivocated".into(),
+                    cites_evidence: evidence.evidence_id.clone(),
+                },
+            )),
+        }),
+    )
+    .await;
+    let scheduled = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            Some(pb::event::Kind::Governance(pb::GovernanceEvent {
+                kind: Some(pb::governance_event::Kind::ValidatorSetScheduled(s)),
+            })) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("the removal was carried out");
+    assert_eq!(scheduled.validators.len(), 3);
+    assert!(!scheduled
+        .validators
+        .iter()
+        .any(|v| v.public_key == twin_key));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

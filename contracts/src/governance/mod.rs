@@ -18,6 +18,7 @@ use crate::{pb, Exec, State, StateRead};
 use borsh::{BorshDeserialize, BorshSerialize};
 use pb::governance_call::Call as G;
 
+pub mod evidence;
 mod proposals;
 pub mod queries;
 
@@ -336,6 +337,8 @@ pub struct Proposal {
     pub decided: bool,
     /// For a validator-set change, the first height of the new set.
     pub effective_height: Option<u64>,
+    /// The equivocation evidence it cites, if any.
+    pub cites: Option<[u8; 32]>,
 }
 
 /// What a proposal changes.
@@ -717,6 +720,7 @@ pub fn authorize(account: &Account, call: &pb::GovernanceCall) -> Result<()> {
             "governance.already_registered",
             "the signer is already a ledger account",
         )),
+        Some(G::ReportEvidence(_)) => Ok(()),
         Some(G::SetParameter(_)) => account.require_any(
             &[RoleKind::OrgAdmin, RoleKind::MunicipalityAdmin],
             "setting a parameter",
@@ -736,13 +740,16 @@ pub fn call_name(call: &pb::GovernanceCall) -> &'static str {
         Some(G::ProposeMemberChange(_)) => "governance.propose_member_change",
         Some(G::ProposeParameterChange(_)) => "governance.propose_parameter_change",
         Some(G::RegisterDonor(_)) => "governance.register_donor",
+        Some(G::ReportEvidence(_)) => "governance.report_evidence",
     }
 }
 
 /// Execute a governance call.
 pub fn execute(x: &mut Exec<'_>, call: &pb::GovernanceCall) -> Result<()> {
-    if let Some(G::RegisterDonor(_)) = call.call {
-        return register_donor(x);
+    match &call.call {
+        Some(G::RegisterDonor(_)) => return register_donor(x),
+        Some(G::ReportEvidence(c)) => return evidence::report_evidence(x, c),
+        _ => {}
     }
     let signer = signer_account(x)?;
     authorize(&signer, call)?;
@@ -759,12 +766,20 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::GovernanceCall) -> Result<()> {
         Some(G::ProposeMemberChange(c)) => propose_member(x, &signer, c),
         Some(G::ProposeParameterChange(c)) => propose_parameter(x, &signer, c),
         Some(G::RegisterDonor(_)) => register_donor(x),
+        Some(G::ReportEvidence(c)) => evidence::report_evidence(x, c),
     }
 }
 
-/// Whether a call needs no account: only `RegisterDonor`, which makes one.
+/// Whether a call needs no account: `RegisterDonor`, which makes one, and `ReportEvidence`,
+/// which any key may sign (its content proves itself).
 pub fn needs_no_account(call: &pb::GovernanceCall) -> bool {
-    matches!(call.call, Some(G::RegisterDonor(_)))
+    matches!(call.call, Some(G::RegisterDonor(_) | G::ReportEvidence(_)))
+}
+
+/// Whether a call that needs no account may be signed by a key that is an account:
+/// `ReportEvidence` may, `RegisterDonor` may not.
+pub fn any_signer(call: &pb::GovernanceCall) -> bool {
+    matches!(call.call, Some(G::ReportEvidence(_)))
 }
 
 fn register_donor(x: &mut Exec<'_>) -> Result<()> {

@@ -228,6 +228,7 @@ fn open_proposal(
     signer: &Account,
     change: ProposalChange,
     reason: &str,
+    cites: Option<[u8; 32]>,
 ) -> Result<()> {
     let id: u64 = get_borsh(&*x.state, K_NEXT_PROPOSAL)?.unwrap_or(1);
     put_borsh(x.state, K_NEXT_PROPOSAL.to_vec(), &(id + 1));
@@ -239,6 +240,7 @@ fn open_proposal(
         approvals: Vec::new(),
         decided: false,
         effective_height: None,
+        cites,
     };
     put_borsh(x.state, proposal_key(id), &p);
     x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
@@ -263,7 +265,29 @@ pub(super) fn propose(
     })?;
     let change = ChangeRecord::from_api(change)?;
     apply_change(&*x.state, &latest_set(&*x.state)?, &change)?;
-    open_proposal(x, signer, ProposalChange::Validator(change), &c.reason)
+    let cites = if c.cites_evidence.is_empty() {
+        None
+    } else {
+        let offender = match &change {
+            ChangeRecord::Remove(k) => *k,
+            ChangeRecord::RotateKey { old, .. } => *old,
+            ChangeRecord::Add(_) => {
+                return Err(invalid_argument(
+                    "governance.evidence_mismatch",
+                    "evidence can be cited by a removal or a key rotation only",
+                ))
+            }
+        };
+        super::evidence::check_citation(&*x.state, &c.cites_evidence, &offender)?;
+        Some(key32("cites_evidence", &c.cites_evidence)?)
+    };
+    open_proposal(
+        x,
+        signer,
+        ProposalChange::Validator(change),
+        &c.reason,
+        cites,
+    )
 }
 
 pub(super) fn propose_member(
@@ -320,7 +344,7 @@ pub(super) fn propose_member(
         },
     };
     check_member_change(&*x.state, &change)?;
-    open_proposal(x, signer, change, &c.reason)
+    open_proposal(x, signer, change, &c.reason, None)
 }
 
 pub(super) fn propose_parameter(
@@ -336,7 +360,7 @@ pub(super) fn propose_parameter(
         from: c.effective_from_height,
     };
     check_member_change(&*x.state, &change)?;
-    open_proposal(x, signer, change, &c.reason)
+    open_proposal(x, signer, change, &c.reason, None)
 }
 
 pub(super) fn approve(x: &mut Exec<'_>, signer: &Account, id: u64) -> Result<()> {
@@ -539,6 +563,7 @@ impl Proposal {
             reason: self.reason.clone(),
             member_change: self.change.member_api(),
             parameter_change,
+            cites_evidence: self.cites.map(|c| c.to_vec()).unwrap_or_default(),
         }
     }
 }

@@ -4,6 +4,8 @@
 use super::*;
 use crate::Failed;
 
+pub use super::evidence::list_evidence;
+
 /// Most organizations, accounts scanned per organization list, parameter versions and
 /// proposals one query returns: far above any consortium, and a bound on the work of one call.
 pub const MAX_LISTED: usize = 10_000;

@@ -629,6 +629,7 @@ mod tests {
                         })),
                     }),
                     reason: reason.to_string(),
+                    cites_evidence: Vec::new(),
                 },
             )),
         })

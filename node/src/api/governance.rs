@@ -1,6 +1,6 @@
 //! The `Governance` gRPC service: the consortium as committed state records it — organizations
 //! with their admin, validator and node keys, accounts with their roles, parameters with every
-//! version, and proposals with their approvals.
+//! version, proposals with their approvals, and recorded equivocation evidence.
 
 use crate::api::status::{contract, internal};
 use crate::chain::ChainReader;
@@ -66,6 +66,15 @@ impl Governance for GovernanceApi {
     ) -> Result<Response<pb::ListProposalsResponse>, Status> {
         queries::list_proposals(&self.chain.state())
             .map(|proposals| Response::new(pb::ListProposalsResponse { proposals }))
+            .map_err(contract)
+    }
+
+    async fn list_evidence(
+        &self,
+        _req: Request<pb::ListEvidenceRequest>,
+    ) -> Result<Response<pb::ListEvidenceResponse>, Status> {
+        queries::list_evidence(&self.chain.state())
+            .map(|evidence| Response::new(pb::ListEvidenceResponse { evidence }))
             .map_err(contract)
     }
 }

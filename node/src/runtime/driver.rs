@@ -438,6 +438,43 @@ impl Driver {
         }
     }
 
+    /// Put detected equivocation on the chain: a `ReportEvidence` transaction signed with this
+    /// validator's key (any key may report evidence), into the local mempool and gossiped. A
+    /// report the chain already has, or one another node got in first, is refused as a
+    /// duplicate there; that is not an error.
+    fn report_evidence(&self, e: &yui_consensus::Evidence) {
+        let Some(key) = &self.key else { return };
+        use yui_contracts::governance::evidence::vote_to_api;
+        let call = yui_proto::v1::tx_body::Call::Governance(yui_proto::v1::GovernanceCall {
+            call: Some(yui_proto::v1::governance_call::Call::ReportEvidence(
+                yui_proto::v1::ReportEvidence {
+                    first: Some(vote_to_api(&e.first)),
+                    second: Some(vote_to_api(&e.second)),
+                },
+            )),
+        });
+        let tip = self.chain.tip().height;
+        let body = yui_client::tx::body(
+            key,
+            &self.chain.reader.chain_id,
+            tip + EVIDENCE_EXPIRY_BLOCKS.min(self.chain.reader.max_expiry_blocks),
+            call,
+        );
+        let raw = RawTx::from_proto(yui_client::tx::sign(key, &body));
+        let admitted = match self.mempool.lock() {
+            Ok(mut m) => m.admit(&self.chain.reader, raw.clone(), tip),
+            Err(_) => return,
+        };
+        match admitted {
+            Ok(_) => {
+                tracing::info!(validator = %hex::encode(e.first.data.validator), "reported the equivocation for the chain");
+                self.notify.notify_one();
+                self.send(Outbound::Publish(Box::new(Gossip::Tx(raw))));
+            }
+            Err(r) => tracing::debug!(reason = %r, "equivocation report not queued"),
+        }
+    }
+
     fn send(&self, o: Outbound) {
         if let Some(n) = &self.net_out {
             if n.try_send(o).is_err() {
@@ -801,12 +838,16 @@ impl Driver {
             Action::Evidence(e) => {
                 metrics::counter!(names::EVIDENCE).increment(1);
                 tracing::warn!(validator = %hex::encode(e.first.data.validator), height = e.first.data.height, "equivocation detected");
+                self.report_evidence(&e);
                 self.send(Outbound::Publish(Box::new(Gossip::Evidence(e))));
             }
         }
         Ok(())
     }
 }
+
+/// How many blocks an equivocation report stays valid for (bounded by the chain's limit).
+const EVIDENCE_EXPIRY_BLOCKS: u64 = 100;
 
 /// Gossiped transactions waiting for admission, at most.
 const ADMISSION_QUEUE: usize = 20_000;
