@@ -186,3 +186,133 @@ async fn a_fifth_member_joins_by_vote_its_node_follows_and_once_removed_it_is_re
         "the removed member's node kept following: {cut_at} -> {after}"
     );
 }
+
+/// The signers of a block's commit certificate.
+async fn signers(c: &mut Client, h: u64) -> Vec<Vec<u8>> {
+    c.get_block(pb::GetBlockRequest {
+        by: Some(pb::get_block_request::By::Height(h)),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .block
+    .and_then(|b| b.certificate)
+    .map(|c| c.signatures.into_iter().map(|s| s.validator).collect())
+    .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_key_rotated_under_load_loses_no_height_and_the_old_key_counts_no_more() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mut net = Net::start(4, "byzantine").await.unwrap();
+    let mut c = net.nodes[0].client().await.unwrap();
+    let keys = net.dir.path().join("keys");
+    let old = load_key(&keys.join("tama-validator-4.key")).unwrap();
+    let new_path = keys.join("tama-validator-4-new.key");
+    let new = yui_node::setup::keys::generate(&new_path).unwrap();
+    let (old_pk, new_pk) = (
+        old.verifying_key().to_bytes().to_vec(),
+        new.verifying_key().to_bytes().to_vec(),
+    );
+    // A steady load through node 1 for the whole test.
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = {
+        let (admin, chain_id, endpoint, stop) = (
+            net.admin.clone(),
+            net.chain_id.clone(),
+            net.nodes[0].endpoint.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let mut c = Client::connect(endpoint).await.unwrap();
+            let mut ids = Vec::new();
+            let deadline = std::time::Instant::now() + Duration::from_secs(180);
+            while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                let h = height(&mut c).await.unwrap_or(0);
+                let call = grant(&random_key(), pb::RoleKind::RoleResident, "");
+                if let Ok(id) = submit(
+                    &mut c,
+                    sign_body(&admin, &body(&admin, &chain_id, h + 80, call)),
+                )
+                .await
+                {
+                    ids.push(id);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            ids
+        })
+    };
+    let events = call_ok(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        gov(pb::governance_call::Call::ProposeValidatorChange(
+            pb::ProposeValidatorChange {
+                change: Some(pb::ValidatorChange {
+                    change: Some(pb::validator_change::Change::RotateKey(pb::KeyRotation {
+                        old_public_key: old_pk.clone(),
+                        new_public_key: new_pk.clone(),
+                    })),
+                }),
+                reason: "key suspected".into(),
+                cites_evidence: Vec::new(),
+            },
+        )),
+    )
+    .await;
+    let effective = governance_event(&events)
+        .into_iter()
+        .find_map(|k| match k {
+            pb::governance_event::Kind::ValidatorSetScheduled(s) => Some(s.effective_height),
+            _ => None,
+        })
+        .expect("the rotation was scheduled");
+    // From the effective height on, the old key's precommits count no more (its process still
+    // runs and signs with it): three validators carry every certificate.
+    wait_height(&mut c, effective + 4, WAIT).await.unwrap();
+    for h in effective..=effective + 4 {
+        let s = signers(&mut c, h).await;
+        assert!(!s.contains(&old_pk), "height {h} counted the old key");
+        assert!(s.len() >= 3, "height {h} has {} signatures", s.len());
+    }
+    // The operator restarts the validator with its new key; it signs again.
+    net.nodes[3].stop();
+    let mut config = net.nodes[3].config.clone();
+    config.validator_key = Some(new_path.clone());
+    let dir = net.nodes[3].dir.clone();
+    let name = net.nodes[3].name.clone();
+    net.nodes[3] =
+        NodeProc(yui_node::setup::localnet::LocalNode::write(&name, &dir, config).unwrap());
+    net.nodes[3].start().await.unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let signed_with_new = loop {
+        let h = height(&mut c).await.unwrap();
+        if signers(&mut c, h).await.contains(&new_pk) {
+            break h;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the re-keyed validator never signed with its new key\n{}",
+            net.nodes[3].log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    stop.store(true, Ordering::Relaxed);
+    let ids = loader.await.unwrap();
+    assert!(!ids.is_empty());
+    for id in &ids {
+        wait_committed(&mut c, id, WAIT).await.unwrap();
+    }
+    // No height was lost: every height up to there has one block, the same on the re-keyed node.
+    let mut c4 = net.nodes[3].client().await.unwrap();
+    wait_height(&mut c4, signed_with_new, WAIT).await.unwrap();
+    for h in 1..=signed_with_new {
+        assert_eq!(
+            block_hash(&mut c, h).await.unwrap(),
+            block_hash(&mut c4, h).await.unwrap(),
+            "height {h}"
+        );
+    }
+}

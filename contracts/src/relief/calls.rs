@@ -58,7 +58,11 @@ pub(super) fn req<T>(v: Option<T>, code: &str, what: &str) -> Result<T> {
 /// The signer must operate the shelter: `ROLE_SHELTER_OPERATOR` scoped to it, granted by the
 /// shelter's own municipality (a role another organization granted naming this shelter is no
 /// right at all).
-fn require_operator(state: &dyn StateRead, signer: &Account, shelter_id: &str) -> Result<()> {
+pub(super) fn require_operator(
+    state: &dyn StateRead,
+    signer: &Account,
+    shelter_id: &str,
+) -> Result<()> {
     let owner = shelter(state, shelter_id)?.map(|s| s.municipality);
     if signer.has(RoleKind::ShelterOperator, shelter_id)
         && owner.as_deref() == Some(signer.organization.as_str())
@@ -69,6 +73,23 @@ fn require_operator(state: &dyn StateRead, signer: &Account, shelter_id: &str) -
         "relief.not_shelter_operator",
         format!("only an operator of shelter {shelter_id} (ROLE_SHELTER_OPERATOR scoped to it) may do this"),
     ))
+}
+
+/// The shelter a shelter operator's call acts for, as committed state knows it (`None` if the
+/// object it names does not exist yet or the call is not a shelter operator's).
+pub(super) fn shelter_of_call(
+    state: &dyn StateRead,
+    call: &pb::ReliefCall,
+) -> Result<Option<String>> {
+    use pb::relief_call::Call as R;
+    Ok(match call.call.as_ref() {
+        Some(R::PostNeed(c)) => Some(c.shelter_id.clone()),
+        Some(R::Request(c)) => Some(c.shelter_id.clone()),
+        Some(R::CloseNeed(c)) => need(state, c.need_id)?.map(|n| n.shelter_id),
+        Some(R::Approve(c)) => commitment(state, c.commitment_id)?.map(|c| c.shelter_id),
+        Some(R::Receive(c)) => shipment(state, c.shipment_id)?.map(|s| s.shelter_id),
+        _ => None,
+    })
 }
 
 fn require_municipality(signer: &Account, municipality: &str) -> Result<()> {

@@ -116,8 +116,9 @@ pub fn totals(state: &dyn StateRead, disaster_id: &str, item_id: &str) -> Result
     Ok(get_borsh(state, &keys::tot_key(disaster_id, item_id))?.unwrap_or_default())
 }
 
-/// Mempool pre-check of the signer's role for a relief call (execution checks the scope).
-pub fn authorize(_state: &dyn StateRead, account: &Account, call: &pb::ReliefCall) -> Result<()> {
+/// Mempool pre-check of the signer's role for a relief call, and, where the committed state
+/// already names the shelter, that the signer operates it (execution checks again).
+pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::ReliefCall) -> Result<()> {
     match call.call.as_ref() {
         None => Err(invalid_argument(
             "relief.unknown_call",
@@ -127,7 +128,13 @@ pub fn authorize(_state: &dyn StateRead, account: &Account, call: &pb::ReliefCal
             account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief")
         }
         Some(R::PostNeed(_) | R::CloseNeed(_) | R::Request(_) | R::Approve(_) | R::Receive(_)) => {
-            account.require_any(&[RoleKind::ShelterOperator], "acting for a shelter")
+            account.require_any(&[RoleKind::ShelterOperator], "acting for a shelter")?;
+            match calls::shelter_of_call(state, call)? {
+                Some(shelter_id) if shelter(state, &shelter_id)?.is_some() => {
+                    calls::require_operator(state, account, &shelter_id)
+                }
+                _ => Ok(()),
+            }
         }
         Some(R::Pledge(_) | R::PostOffer(_) | R::Ship(_)) => {
             account.require_any(&[RoleKind::Donor], "donating")
