@@ -471,7 +471,7 @@ impl Driver {
                 self.notify.notify_one();
                 self.send(Outbound::Publish(Box::new(Gossip::Tx(raw))));
             }
-            Err(r) => tracing::debug!(reason = %r, "equivocation report not queued"),
+            Err(r) => tracing::info!(reason = %r, "equivocation report not queued"),
         }
     }
 
