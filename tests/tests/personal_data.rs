@@ -160,3 +160,88 @@ async fn vault_round_trip_denial_erasure_and_replay() {
     assert!(!scan(&net.nodes[0].data_dir, "090-1234-5678".as_bytes()));
     assert!(!scan(&net.nodes[0].data_dir, "山田 太郎".as_bytes()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_registered_donor_can_neither_store_nor_read_personal_data() {
+    let net = Net::start(1, "byzantine").await.unwrap();
+    let mut pd = PersonalDataClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let put = pd
+        .put(authed(
+            &net.admin,
+            method::PUT,
+            pb::PutPersonalDataRequest {
+                fields: vec![pb::PersonalField {
+                    name: "name".into(),
+                    value: "山田 太郎".into(),
+                }],
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // A donor registers itself over the real API: an account with the donor role and no
+    // organization.
+    let donor = random_key();
+    let mut c = net.nodes[0].client().await.unwrap();
+    call_ok(
+        &mut c,
+        &net.chain_id,
+        &donor,
+        pb::tx_body::Call::Governance(pb::GovernanceCall {
+            call: Some(pb::governance_call::Call::RegisterDonor(
+                pb::RegisterDonor {},
+            )),
+        }),
+    )
+    .await;
+    let mut g = pb::governance_client::GovernanceClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let account = g
+        .get_account(pb::GetAccountRequest {
+            account: donor.verifying_key().to_bytes().to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(account.organization, "");
+    assert_eq!(account.roles.len(), 1);
+    // It reads nobody's record and stores none.
+    let err = pd
+        .get(authed(
+            &donor,
+            method::GET,
+            pb::GetPersonalDataRequest { id: put.id.clone() },
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::PermissionDenied | tonic::Code::Unauthenticated
+        ),
+        "{err:?}"
+    );
+    let err = pd
+        .put(authed(
+            &donor,
+            method::PUT,
+            pb::PutPersonalDataRequest {
+                fields: vec![pb::PersonalField {
+                    name: "name".into(),
+                    value: "佐藤 花子".into(),
+                }],
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::PermissionDenied | tonic::Code::Unauthenticated
+        ),
+        "{err:?}"
+    );
+}
