@@ -41,6 +41,12 @@ enum Command {
     /// Read and decode every stored byte of a stopped node's data directory; exits non-zero
     /// at the first bad key, named with its height.
     Check(cli::check::Args),
+    /// Consortium governance: list members and proposals, propose a member's joining or
+    /// leaving, approve a proposal.
+    Gov {
+        #[command(subcommand)]
+        command: cli::gov::Command,
+    },
     /// Inclusion proofs of transactions and events.
     Proof {
         #[command(subcommand)]
@@ -73,6 +79,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Export(args) => cli::export::run(args).await,
         Command::Verify(args) => cli::verify::run(args),
         Command::Check(args) => cli::check::run(args),
+        Command::Gov { command } => cli::gov::run(command).await,
         Command::Proof { command } => cli::proof::run(command).await,
         Command::Certificate { command } => cli::certificate::run(command).await,
         Command::Bench { command } => cli::bench::run(command).await,

@@ -97,19 +97,78 @@ async fn a_fifth_member_joins_by_vote_its_node_follows_and_once_removed_it_is_re
     .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
 
-    vote(
-        &net,
-        &mut c,
-        member_change(pb::member_change::Change::Join(pb::NewMember {
-            organization: "kawasaki".into(),
-            name: "Kawasaki City".into(),
-            kind: pb::OrganizationKind::Municipality as i32,
-            admin_key: admin.verifying_key().to_bytes().to_vec(),
-            node_key: node_key.verifying_key().to_bytes().to_vec(),
-            ..Default::default()
-        })),
-    )
-    .await;
+    // The join goes the way municipal IT staff would do it: `yui gov join`, then
+    // `yui gov approve` by two more validator organizations.
+    let gov_cli = |args: &[&str]| {
+        let out = std::process::Command::new(yui_bin().unwrap())
+            .arg("gov")
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "yui gov {args:?} failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let key_of = |org: &str| {
+        net.dir
+            .path()
+            .join(format!("keys/{org}-admin-1.key"))
+            .display()
+            .to_string()
+    };
+    let endpoint = net.nodes[0].endpoint.clone();
+    let admin_hex = hex::encode(admin.verifying_key().to_bytes());
+    let node_hex = hex::encode(node_key.verifying_key().to_bytes());
+    let opened = gov_cli(&[
+        "join",
+        "--endpoint",
+        &endpoint,
+        "--key",
+        &key_of("hachioji"),
+        "--organization",
+        "kawasaki",
+        "--name",
+        "Kawasaki City",
+        "--admin-key",
+        &admin_hex,
+        "--node-key",
+        &node_hex,
+    ]);
+    let id = opened
+        .split("proposal #")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the proposal id is printed")
+        .to_string();
+    let second = gov_cli(&[
+        "approve",
+        "--endpoint",
+        &endpoint,
+        "--key",
+        &key_of("machida"),
+        "--proposal",
+        &id,
+    ]);
+    assert!(!second.contains("carried out"), "{second}");
+    let third = gov_cli(&[
+        "approve",
+        "--endpoint",
+        &endpoint,
+        "--key",
+        &key_of("tama"),
+        "--proposal",
+        &id,
+    ]);
+    assert!(third.contains("carried out"), "{third}");
+    let listed = gov_cli(&["organizations", "--endpoint", &endpoint]);
+    assert!(
+        listed.contains("kawasaki") && listed.contains(&node_hex),
+        "{listed}"
+    );
     let mut g = GovernanceClient::connect(net.nodes[1].endpoint.clone())
         .await
         .unwrap();

@@ -13,6 +13,7 @@ pub mod devnet;
 pub mod docs;
 pub mod export;
 pub mod genesis;
+pub mod gov;
 pub mod keys;
 pub mod proof;
 pub mod run;
