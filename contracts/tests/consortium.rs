@@ -492,14 +492,40 @@ fn a_self_registered_donor_pledges_anywhere_within_its_limit_and_owns_nothing_el
         })),
     );
     assert_eq!(relief::need(&c.state, 1).unwrap().unwrap().committed, 1);
+    c.ok(
+        OP_A,
+        rl(R::Approve(pb::ApproveShipment { commitment_id: 1 })),
+    );
+    let (token, commitment) = {
+        let secret = [5u8; relief::TOKEN_SECRET_LEN];
+        (
+            relief::token_string(1, &secret),
+            relief::token_commitment(1, &secret),
+        )
+    };
+    c.ok(
+        DONOR,
+        rl(R::Ship(pb::MarkShipped {
+            shipment_id: 1,
+            token_commitment: commitment.to_vec(),
+        })),
+    );
+    c.ok(
+        OP_A,
+        rl(R::Receive(pb::ReceiveShipment {
+            shipment_id: 1,
+            token,
+        })),
+    );
+    assert_eq!(relief::need(&c.state, 1).unwrap().unwrap().fulfilled, 1);
     // It has no organization: no parameters, no volunteer registration, no roles to grant.
     assert_eq!(c.err(DONOR, set_param("x.y", 1)), "governance.missing_role");
     assert_eq!(
         c.err(DONOR, grant([33; 32], pb::RoleKind::RoleDonor, "")),
         "governance.missing_role"
     );
-    // Its open pledges and offers are bounded.
-    for _ in 1..relief::MAX_OPEN_PER_DONOR {
+    // Its open pledges and offers are bounded (the received pledge is no longer open).
+    for _ in 0..relief::MAX_OPEN_PER_DONOR {
         c.ok(DONOR, offer(1));
     }
     assert_eq!(c.err(DONOR, offer(1)), "relief.donor_limit");

@@ -375,3 +375,88 @@ async fn a_validator_key_rotated_under_load_loses_no_height_and_the_old_key_coun
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_limits_change_by_vote_and_blocks_keep_to_them() {
+    let net = Net::start(4, "byzantine").await.unwrap();
+    let mut c = net.nodes[0].client().await.unwrap();
+    // An organization cannot set a block limit of its own.
+    let r = call_receipt(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        gov(pb::governance_call::Call::SetParameter(pb::SetParameter {
+            key: "consensus.max_block_txs".into(),
+            value: 3,
+            effective_from_height: 0,
+        })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.error.unwrap().code, "governance.consortium_parameter");
+    // By vote (one validator organization here), from the next block on.
+    call_ok(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        gov(pb::governance_call::Call::ProposeParameterChange(
+            pb::ProposeParameterChange {
+                key: "consensus.max_block_txs".into(),
+                value: 3,
+                effective_from_height: 0,
+                reason: "smaller blocks".into(),
+            },
+        )),
+    )
+    .await;
+    let from = height(&mut c).await.unwrap() + 1;
+    wait_height(&mut c, from, WAIT).await.unwrap();
+    let h = height(&mut c).await.unwrap();
+    let txs: Vec<pb::SignedTransaction> = (0..30)
+        .map(|_| {
+            sign_body(
+                &net.admin,
+                &body(
+                    &net.admin,
+                    &net.chain_id,
+                    h + 80,
+                    grant(&random_key(), pb::RoleKind::RoleResident, ""),
+                ),
+            )
+        })
+        .collect();
+    let results = c
+        .submit_transactions(pb::SubmitTransactionsRequest { transactions: txs })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    let mut last = 0;
+    for r in &results {
+        assert_eq!(r.code, 0, "{r:?}");
+        let got = wait_committed(&mut c, &r.tx_id, WAIT).await.unwrap();
+        last = last.max(got.height);
+    }
+    let mut biggest = 0;
+    for h in from..=last {
+        let b = c
+            .get_block(pb::GetBlockRequest {
+                by: Some(pb::get_block_request::By::Height(h)),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .block
+            .unwrap();
+        assert!(
+            b.transactions.len() <= 3,
+            "block {h} holds {}",
+            b.transactions.len()
+        );
+        biggest = biggest.max(b.transactions.len());
+    }
+    assert_eq!(
+        biggest, 3,
+        "the limit was never reached, so the test shows nothing"
+    );
+}

@@ -28,6 +28,9 @@ use proposals::{approve, propose, propose_member, propose_parameter};
 pub const VALIDATOR_CHANGE_DELAY: u64 = 2;
 /// Longest parameter key.
 pub const MAX_PARAM_KEY_LEN: usize = 96;
+/// Parameters no organization has a version of its own: they apply to the whole chain (the
+/// node reads `consensus.max_block_txs` and `consensus.max_block_bytes`).
+pub const CONSORTIUM_ONLY_PREFIX: &str = "consensus.";
 /// Longest proposal reason.
 pub const MAX_REASON_CHARS: usize = 280;
 
@@ -910,6 +913,14 @@ fn set_parameter(x: &mut Exec<'_>, signer: &Account, c: &pb::SetParameter) -> Re
         return Err(permission_denied(
             "governance.no_organization",
             "an account without an organization has no parameters to set",
+        ));
+    }
+    if c.key.starts_with(CONSORTIUM_ONLY_PREFIX) {
+        return Err(permission_denied(
+            "governance.consortium_parameter",
+            format!(
+                "parameters under {CONSORTIUM_ONLY_PREFIX} (block limits) are the consortium's: they change only by ProposeParameterChange"
+            ),
         ));
     }
     let from = first_height(x.ctx.height, c.effective_from_height)?;

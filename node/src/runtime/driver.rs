@@ -661,6 +661,22 @@ impl Driver {
             return Some(true);
         }
         let (header, txs) = self.received.get(hash)?.clone();
+        let (max_txs, max_bytes) = self.block_limits(header.height);
+        let bytes: u64 = txs
+            .iter()
+            .map(|t| (t.body.len() + t.signature.len()) as u64)
+            .sum();
+        if txs.len() > max_txs || bytes > max_bytes {
+            tracing::warn!(
+                height = header.height,
+                txs = txs.len(),
+                bytes,
+                max_txs,
+                max_bytes,
+                "proposed block is over the block limits"
+            );
+            return Some(false);
+        }
         if header.time_ms > now + self.params.max_clock_drift_ms {
             tracing::warn!(
                 height = header.height,
@@ -683,6 +699,27 @@ impl Driver {
                 Some(false)
             }
         }
+    }
+
+    /// The block limits at `height`: the consortium-wide parameters `consensus.max_block_txs`
+    /// and `consensus.max_block_bytes` (changed only by vote) in force there, else genesis'.
+    /// A value out of range (below 1, or bytes above what gossip carries) is ignored. Every
+    /// node computes the same limits for a height from committed state.
+    fn block_limits(&self, height: u64) -> (usize, u64) {
+        let state = self.chain.reader.state();
+        let param = |key: &str| {
+            yui_contracts::governance::parameter_at(&state, key, height)
+                .ok()
+                .flatten()
+                .and_then(|v| u64::try_from(v).ok())
+        };
+        let txs = param(P_MAX_BLOCK_TXS)
+            .filter(|v| (1..=MAX_BLOCK_TXS_CAP).contains(v))
+            .unwrap_or(u64::from(self.params.max_block_txs));
+        let bytes = param(P_MAX_BLOCK_BYTES)
+            .filter(|v| (1..=MAX_BLOCK_BYTES_CAP).contains(v))
+            .unwrap_or(self.params.max_block_bytes);
+        (usize::try_from(txs).unwrap_or(usize::MAX), bytes)
     }
 
     fn commit(&mut self, ex: Executed, cert: yui_consensus::CommitCertificate) -> Result<()> {
@@ -773,10 +810,8 @@ impl Driver {
                         .mempool
                         .lock()
                         .map_err(|_| anyhow!("mempool lock poisoned"))?;
-                    m.candidates(
-                        self.params.max_block_txs as usize,
-                        self.params.max_block_bytes,
-                    )
+                    let (max_txs, max_bytes) = self.block_limits(height);
+                    m.candidates(max_txs, max_bytes)
                 };
                 let proposer = self
                     .key
@@ -845,6 +880,16 @@ impl Driver {
         Ok(())
     }
 }
+
+/// The consortium-wide parameter of the most transactions per block.
+pub const P_MAX_BLOCK_TXS: &str = "consensus.max_block_txs";
+/// The consortium-wide parameter of the most transaction bytes per block.
+pub const P_MAX_BLOCK_BYTES: &str = "consensus.max_block_bytes";
+/// No vote can raise the transactions per block above this.
+const MAX_BLOCK_TXS_CAP: u64 = 100_000;
+/// No vote can raise a block's transaction bytes above what one gossip message carries, less a
+/// margin for the proposal's other fields.
+const MAX_BLOCK_BYTES_CAP: u64 = (crate::runtime::p2p::MAX_GOSSIP_BYTES as u64) / 2;
 
 /// How many blocks an equivocation report stays valid for (bounded by the chain's limit).
 const EVIDENCE_EXPIRY_BLOCKS: u64 = 100;
