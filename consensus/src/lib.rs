@@ -9,6 +9,7 @@ pub mod engine;
 pub mod hash;
 pub mod merkle;
 pub mod proposer;
+pub mod sig;
 pub mod types;
 
 pub use engine::{Action, Engine, EngineConfig, Event, Message, SignPoint, Step, Timeout};

@@ -4,7 +4,7 @@
 
 use crate::hash::{domain, hash_borsh, Hash};
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 
 /// A 32-byte ed25519 public key as bytes (validated when a signature is checked).
 pub type PublicKey = [u8; 32];
@@ -258,10 +258,7 @@ fn sign_bytes<T: BorshSerialize>(domain: &[u8], data: &T) -> Vec<u8> {
 }
 
 fn verify_sig(key: &PublicKey, msg: &[u8], sig: &[u8; 64]) -> bool {
-    match VerifyingKey::from_bytes(key) {
-        Ok(vk) => vk.verify_strict(msg, &Signature::from_bytes(sig)).is_ok(),
-        Err(_) => false,
-    }
+    crate::sig::verify(key, msg, sig)
 }
 
 impl VoteData {
@@ -281,7 +278,7 @@ impl VoteData {
 }
 
 impl Vote {
-    /// Strictly verify the signature against `data.validator`.
+    /// Verify the signature (ZIP 215, `sig`) against `data.validator`.
     pub fn verify_signature(&self) -> bool {
         verify_sig(
             &self.data.validator,
@@ -308,7 +305,7 @@ impl ProposalData {
 }
 
 impl Proposal {
-    /// Strictly verify the signature against `data.proposer`.
+    /// Verify the signature (ZIP 215, `sig`) against `data.proposer`.
     pub fn verify_signature(&self) -> bool {
         verify_sig(
             &self.data.proposer,

@@ -45,7 +45,7 @@ fn the_network_benchmark_runs_and_reports() {
             "commit latency p50/p90/p99",
             "node 3: CPU",
             "disk per node",
-            "verify_strict",
+            "(ZIP 215)",
             if batch == "1" {
                 "one transaction per SubmitTransaction call"
             } else {

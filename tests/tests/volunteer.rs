@@ -66,6 +66,9 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
     let chain = net.chain_id.clone();
     let admin = &net.admin;
     let mut c = net.nodes[0].client().await.unwrap();
+    // Reads go to another node than writes: before each, that node is let catch up with the
+    // height the writes were committed at.
+    let mut c1 = net.nodes[1].client().await.unwrap();
     let mut v = VolunteerClient::connect(net.nodes[1].endpoint.clone())
         .await
         .unwrap();
@@ -133,6 +136,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         pb::volunteer_event::Kind::RegistrationApplied(a) => a.application_id.clone(),
         e => panic!("unexpected {e:?}"),
     };
+    same_height(&mut c, &mut c1).await;
     let pending = v
         .list_pending_approvals(pb::ListPendingApprovalsRequest {
             kind: pb::PendingKind::PendingRegistration as i32,
@@ -181,6 +185,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         }
         e => panic!("unexpected {e:?}"),
     };
+    same_height(&mut c, &mut c1).await;
     let listed = v
         .list_opportunities(pb::ListOpportunitiesRequest {
             status: 0,
@@ -216,6 +221,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
     .await;
 
     // The volunteer shows the QR code; the facility checks it before checking in.
+    same_height(&mut c, &mut c1).await;
     let proof = v
         .get_certificate_proof(pb::GetCertificateProofRequest {
             certificate_id: cert_id.clone(),
@@ -233,6 +239,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         proof.qr_text.len(),
         proof.qr_version
     );
+    same_height(&mut c, &mut c1).await;
     let verdict = v
         .verify_certificate(pb::VerifyCertificateRequest {
             certificate_id: String::new(),
@@ -283,6 +290,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
     for i in [5, proof.proof.len() / 2, proof.proof.len() - 3] {
         let mut bad = proof.proof.clone();
         bad[i] ^= 0x01;
+        same_height(&mut c, &mut c1).await;
         let verdict = v
             .verify_certificate(pb::VerifyCertificateRequest {
                 certificate_id: cert_id.clone(),
@@ -307,6 +315,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         assert!(!good && out.contains("INVALID"), "{out}");
     }
     // A damaged QR payload is a clear InvalidArgument.
+    same_height(&mut c, &mut c1).await;
     let err = v
         .verify_certificate(pb::VerifyCertificateRequest {
             certificate_id: String::new(),
@@ -399,6 +408,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
     )
     .await
     .unwrap();
+    same_height(&mut c, &mut c1).await;
     let hist = v
         .get_volunteer_history(pb::GetVolunteerHistoryRequest {
             volunteer_id: vid.clone(),
@@ -413,6 +423,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
     assert_eq!(profile.total_points_granted, 100);
     assert_eq!(hist.activities.len(), 1);
     assert_eq!(hist.activities[0].points, 100);
+    same_height(&mut c, &mut c1).await;
     let found = v
         .search_volunteers(pb::SearchVolunteersRequest {
             skill: "carrying".into(),
@@ -426,6 +437,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         .volunteers;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].volunteer_id, vid);
+    same_height(&mut c, &mut c1).await;
     let none = v
         .search_volunteers(pb::SearchVolunteersRequest {
             skill: "cooking".into(),
@@ -438,6 +450,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         .into_inner()
         .volunteers;
     assert!(none.is_empty());
+    same_height(&mut c, &mut c1).await;
     let pending = v
         .list_pending_approvals(pb::ListPendingApprovalsRequest {
             kind: 0,
@@ -448,6 +461,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         .into_inner()
         .items;
     assert!(pending.is_empty(), "{pending:?}");
+    same_height(&mut c, &mut c1).await;
     let err = v
         .get_volunteer_history(pb::GetVolunteerHistoryRequest {
             volunteer_id: "vol-unknown".into(),
@@ -456,6 +470,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
+    same_height(&mut c, &mut c1).await;
     let err = v
         .list_opportunities(pb::ListOpportunitiesRequest {
             status: 0,
@@ -488,6 +503,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
     )
     .await
     .unwrap();
+    same_height(&mut c, &mut c1).await;
     let verdict = v
         .verify_certificate(pb::VerifyCertificateRequest {
             certificate_id: String::new(),
@@ -513,4 +529,12 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         !good && out.contains("PROOF VALID") && out.contains("revoked"),
         "{out}"
     );
+}
+
+/// Wait (bounded) until the node behind `c1` has every block the node behind `c` has.
+async fn same_height(c: &mut Client, c1: &mut Client) {
+    let h = height(c).await.unwrap();
+    wait_height(c1, h, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
 }

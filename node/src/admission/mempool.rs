@@ -2,11 +2,11 @@
 //! bounded queue the proposer takes blocks from.
 //!
 //! Admission, in order (a rejection stores nothing): size, decoding, chain id, call present,
-//! strict signature (`chain::tx::check_stateless`); the personal-data guard (`guard`); expiry
+//! the signature under ZIP 215, in batches where transactions arrive together (`chain::tx::check_stateless`); the personal-data guard (`guard`); expiry
 //! window; duplicate body (in the mempool or committed within its expiry window); room (count
 //! and bytes); signer's role (`contracts::authorize`) against the committed state.
 
-use crate::chain::tx::{check_expiry, check_stateless, CheckedTx, Reject};
+use crate::chain::tx::{check_expiry, check_stateless, check_stateless_batch, CheckedTx, Reject};
 use crate::chain::ChainReader;
 use crate::setup::config::MempoolConfig;
 use std::collections::{BTreeMap, VecDeque};
@@ -175,6 +175,19 @@ impl Mempool {
 /// guard. The expensive part; run it without holding the mempool lock.
 pub fn precheck(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> {
     let tx = check_stateless(raw, chain_id)?;
+    guard(tx)
+}
+
+/// [`precheck`] of many transactions, their signatures checked in one batch; results in input
+/// order.
+pub fn precheck_batch(raws: Vec<RawTx>, chain_id: &str) -> Vec<Result<CheckedTx, Reject>> {
+    check_stateless_batch(raws, chain_id)
+        .into_iter()
+        .map(|r| r.and_then(guard))
+        .collect()
+}
+
+fn guard(tx: CheckedTx) -> Result<CheckedTx, Reject> {
     crate::admission::guard::check_call(&tx.call)
         .map_err(|v| Reject::PersonalData(v.to_string()))?;
     Ok(tx)

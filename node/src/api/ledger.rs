@@ -75,14 +75,13 @@ impl LedgerApi {
     /// gossiped.
     fn admit(&self, raws: Vec<RawTx>) -> Vec<Result<Hash, Reject>> {
         let tip = self.shared.tip.borrow().height;
-        let checked: Vec<Result<(CheckedTx, RawTx), Reject>> = raws
-            .into_iter()
-            .map(|raw| {
-                let gossip = raw.clone();
-                crate::admission::mempool::precheck(raw, &self.chain.chain_id)
-                    .map(|tx| (tx, gossip))
-            })
-            .collect();
+        let gossip: Vec<RawTx> = raws.clone();
+        let checked: Vec<Result<(CheckedTx, RawTx), Reject>> =
+            crate::admission::mempool::precheck_batch(raws, &self.chain.chain_id)
+                .into_iter()
+                .zip(gossip)
+                .map(|(r, raw)| r.map(|tx| (tx, raw)))
+                .collect();
         let mut accepted = Vec::new();
         let results: Vec<Result<Hash, Reject>> = match self.shared.mempool.lock() {
             Ok(mut m) => {

@@ -12,7 +12,6 @@
 //! trust a header it has not verified.
 
 use crate::vault::{Vault, VaultError};
-use ed25519_dalek::{Signature, VerifyingKey};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tonic::{Request, Response, Status};
@@ -168,17 +167,13 @@ impl PersonalDataApi {
                 "the token's time is more than 60 seconds from the node's clock (check the client's clock)",
             ));
         }
-        let vk = VerifyingKey::from_bytes(&key)
-            .map_err(|_| unauthenticated("the account key is not a valid ed25519 key"))?;
-        vk.verify_strict(
-            &auth_message(method_path, unix_ms),
-            &Signature::from_bytes(&sig),
-        )
-        .map_err(|_| {
-            unauthenticated(&format!(
+        let vk = yui_consensus::sig::Key::from_bytes(&key)
+            .ok_or_else(|| unauthenticated("the account key is not a valid ed25519 key"))?;
+        if !vk.verify(&auth_message(method_path, unix_ms), &sig) {
+            return Err(unauthenticated(&format!(
                 "the signature does not verify for method {method_path} at that time"
-            ))
-        })?;
+            )));
+        }
         let org = self.lookup.organization_of(&key).ok_or_else(|| {
             unauthenticated("this key is not an account with a role on the ledger")
         })?;

@@ -2,7 +2,7 @@
 //! through the same `Chain::validate` the network uses — the hash link to the parent, the
 //! commit certificate against the validator set that the replayed state names for that height
 //! (so validator changes are followed, and a set change without its governance approval is
-//! caught), every transaction's strict signature, expiry and uniqueness, the transaction and
+//! caught), every transaction's signature (ZIP 215, checked in batches), expiry and uniqueness, the transaction and
 //! event Merkle roots, and the state root after re-executing every transaction. The first
 //! failure is reported with its height (and transaction where there is one).
 //!

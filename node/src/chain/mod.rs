@@ -22,7 +22,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use prost::Message as _;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use tx::{check_expiry, check_stateless, CheckedTx, Reject};
+use tx::{check_expiry, check_stateless_batch, CheckedTx, Reject};
 use yui_client::tx::RawTx;
 use yui_consensus::{merkle, CommitCertificate, Hash, Header, ProposerRecord, PublicKey};
 use yui_contracts::{pb, root, Context, Overlay, WriteSet};
@@ -317,16 +317,19 @@ impl Chain {
         if header.time_ms <= self.tip.time_ms {
             return Err(bad("block time is not after its parent's".into()));
         }
-        let mut checked = Vec::with_capacity(txs.len());
-        for (i, t) in txs.iter().enumerate() {
-            let id = t.id();
-            let c = match known(&id) {
-                Some(c) => c,
-                None => check_stateless(t.clone(), &self.reader.chain_id)
-                    .map_err(|e| bad(format!("transaction {i} ({id}): {e}")))?,
-            };
-            checked.push(c);
+        // Transactions this node admitted before were checked then; the others are checked
+        // here, their signatures in one batch.
+        let mut checked: Vec<Option<CheckedTx>> = txs.iter().map(|t| known(&t.id())).collect();
+        let unknown: Vec<usize> = (0..txs.len()).filter(|i| checked[*i].is_none()).collect();
+        let results = check_stateless_batch(
+            unknown.iter().map(|i| txs[*i].clone()).collect(),
+            &self.reader.chain_id,
+        );
+        for (i, r) in unknown.into_iter().zip(results) {
+            let c = r.map_err(|e| bad(format!("transaction {i} ({}): {e}", txs[i].id())))?;
+            checked[i] = Some(c);
         }
+        let checked: Vec<CheckedTx> = checked.into_iter().flatten().collect();
         let ex = self.execute(header.time_ms, header.proposer, checked, true)?;
         let mismatch = |what: &str, want: &Hash, got: &Hash| {
             bad(format!(

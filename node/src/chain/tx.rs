@@ -2,9 +2,9 @@
 //! and when validating a block: size, decoding, chain id, nonce, signature, expiry window.
 //! The bytes and ids are `yui_client::tx`'s, so a client and a node cannot disagree on them.
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use prost::Message as _;
 use yui_client::tx::{sign_bytes, RawTx, NONCE_BYTES};
+use yui_consensus::sig::Key;
 use yui_consensus::Hash;
 use yui_proto::v1 as pb;
 
@@ -109,8 +109,44 @@ pub struct CheckedTx {
     pub call: pb::tx_body::Call,
 }
 
-/// Stateless checks: size, decoding, chain id, a call present, strict signature.
+/// Stateless checks: size, decoding, chain id, a call present, the signature (ZIP 215).
 pub fn check_stateless(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> {
+    let (tx, sig) = decode_stateless(raw, chain_id)?;
+    let key = verifying_key(&tx.signer)
+        .ok_or_else(|| Reject::Malformed("the signer is not a valid ed25519 public key".into()))?;
+    if !key.verify(&sign_bytes(&tx.raw.body), &sig) {
+        return Err(Reject::BadSignature);
+    }
+    Ok(tx)
+}
+
+/// [`check_stateless`] of many transactions, their signatures checked in one batch (the same
+/// answers, about twice as fast; `yui_consensus::sig`). Results in input order.
+pub fn check_stateless_batch(raws: Vec<RawTx>, chain_id: &str) -> Vec<Result<CheckedTx, Reject>> {
+    let decoded: Vec<Result<(CheckedTx, [u8; 64]), Reject>> = raws
+        .into_iter()
+        .map(|raw| decode_stateless(raw, chain_id))
+        .collect();
+    let mut batch = yui_consensus::sig::Batch::new();
+    for (tx, sig) in decoded.iter().flatten() {
+        batch.queue(tx.signer, sign_bytes(&tx.raw.body), *sig);
+    }
+    let mut valid = batch.verify_each().into_iter();
+    decoded
+        .into_iter()
+        .map(|d| {
+            let (tx, _) = d?;
+            if valid.next().unwrap_or(false) {
+                Ok(tx)
+            } else {
+                Err(Reject::BadSignature)
+            }
+        })
+        .collect()
+}
+
+/// Everything [`check_stateless`] checks but the signature, which it returns.
+fn decode_stateless(raw: RawTx, chain_id: &str) -> Result<(CheckedTx, [u8; 64]), Reject> {
     if raw.body.len() > MAX_BODY_BYTES {
         return Err(Reject::TooLarge {
             bytes: raw.body.len(),
@@ -153,18 +189,17 @@ pub fn check_stateless(raw: RawTx, chain_id: &str) -> Result<CheckedTx, Reject> 
             raw.signature.len()
         ))
     })?;
-    let key = verifying_key(&signer)
-        .ok_or_else(|| Reject::Malformed("the signer is not a valid ed25519 public key".into()))?;
-    key.verify_strict(&sign_bytes(&raw.body), &Signature::from_bytes(&sig))
-        .map_err(|_| Reject::BadSignature)?;
-    Ok(CheckedTx {
-        id: raw.id(),
-        body_hash: raw.body_hash(),
-        raw,
-        signer,
-        expires_at_height: body.expires_at_height,
-        call,
-    })
+    Ok((
+        CheckedTx {
+            id: raw.id(),
+            body_hash: raw.body_hash(),
+            raw,
+            signer,
+            expires_at_height: body.expires_at_height,
+            call,
+        },
+        sig,
+    ))
 }
 
 /// The expiry window: a transaction for block `next_height` must expire at or after it and
@@ -198,14 +233,14 @@ const KEY_CACHE: usize = 16_384;
 
 /// The decompressed key of `signer` (`None` if it is not a valid point encoding), from the
 /// cache when it was seen before. The same function of the bytes either way.
-fn verifying_key(signer: &[u8; 32]) -> Option<VerifyingKey> {
-    static CACHE: std::sync::OnceLock<quick_cache::sync::Cache<[u8; 32], VerifyingKey>> =
+fn verifying_key(signer: &[u8; 32]) -> Option<Key> {
+    static CACHE: std::sync::OnceLock<quick_cache::sync::Cache<[u8; 32], Key>> =
         std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(|| quick_cache::sync::Cache::new(KEY_CACHE));
     if let Some(k) = cache.get(signer) {
         return Some(k);
     }
-    let k = VerifyingKey::from_bytes(signer).ok()?;
+    let k = Key::from_bytes(signer)?;
     cache.insert(*signer, k);
     Some(k)
 }
@@ -219,13 +254,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cached_keys_are_the_keys_the_bytes_decode_to() {
+    fn cached_keys_check_the_signatures_the_bytes_check() {
         for seed in 0u8..20 {
-            let k = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key();
-            let bytes = k.to_bytes();
-            // First from the decoder, then from the cache: the same key both times.
-            assert_eq!(verifying_key(&bytes), Some(k));
-            assert_eq!(verifying_key(&bytes), Some(k));
+            let sk = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+            let bytes = sk.verifying_key().to_bytes();
+            let sig = ed25519_dalek::Signer::sign(&sk, b"m").to_bytes();
+            // First from the decoder, then from the cache: the same answers both times.
+            for _ in 0..2 {
+                let k = verifying_key(&bytes).expect("a valid key");
+                assert!(k.verify(b"m", &sig));
+                assert!(!k.verify(b"n", &sig));
+            }
         }
         // Not a point on the curve: refused every time, never cached as valid.
         let bad = (0u8..=255)
@@ -234,10 +273,9 @@ mod tests {
                 x[0] = b;
                 x
             })
-            .find(|x| VerifyingKey::from_bytes(x).is_err())
+            .find(|x| Key::from_bytes(x).is_none())
             .unwrap_or([0xff; 32]);
-        assert!(VerifyingKey::from_bytes(&bad).is_err());
-        assert_eq!(verifying_key(&bad), None);
-        assert_eq!(verifying_key(&bad), None);
+        assert!(verifying_key(&bad).is_none());
+        assert!(verifying_key(&bad).is_none());
     }
 }

@@ -894,6 +894,9 @@ const MAX_BLOCK_BYTES_CAP: u64 = (crate::runtime::p2p::MAX_GOSSIP_BYTES as u64) 
 /// How many blocks an equivocation report stays valid for (bounded by the chain's limit).
 const EVIDENCE_EXPIRY_BLOCKS: u64 = 100;
 
+/// Gossiped transactions checked in one signature batch, at most.
+const ADMISSION_BATCH: usize = 64;
+
 /// Gossiped transactions waiting for admission, at most.
 const ADMISSION_QUEUE: usize = 20_000;
 
@@ -909,21 +912,42 @@ fn spawn_admission(
     std::thread::Builder::new()
         .name("tx-admission".into())
         .spawn(move || {
-            for raw in rx {
-                let id = raw.id();
-                let seen = mempool.lock().map(|m| m.contains(&id)).unwrap_or(true);
-                if seen || reader.body_committed(&raw.body_hash()).unwrap_or(false) {
+            // Transactions gossiped together arrive together: take what is waiting (up to a
+            // batch) and check their signatures in one batch.
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < ADMISSION_BATCH {
+                    match rx.try_recv() {
+                        Ok(raw) => batch.push(raw),
+                        Err(_) => break,
+                    }
+                }
+                let fresh: Vec<RawTx> = batch
+                    .into_iter()
+                    .filter(|raw| {
+                        let seen = mempool
+                            .lock()
+                            .map(|m| m.contains(&raw.id()))
+                            .unwrap_or(true);
+                        !seen && !reader.body_committed(&raw.body_hash()).unwrap_or(true)
+                    })
+                    .collect();
+                if fresh.is_empty() {
                     continue;
                 }
-                let Ok(checked) = crate::admission::mempool::precheck(raw, &reader.chain_id) else {
-                    continue;
-                };
+                let checked = crate::admission::mempool::precheck_batch(fresh, &reader.chain_id);
                 let Ok(tip) = reader.tip() else { continue };
                 let admitted = mempool
                     .lock()
-                    .map(|mut m| m.insert(&reader, checked, tip.height).is_ok())
-                    .unwrap_or(false);
-                if admitted {
+                    .map(|mut m| {
+                        checked
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|c| m.insert(&reader, c, tip.height).ok())
+                            .count()
+                    })
+                    .unwrap_or(0);
+                if admitted > 0 {
                     notify.notify_one();
                 }
             }
