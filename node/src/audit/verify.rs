@@ -2,19 +2,90 @@
 //! through the same `Chain::validate` the network uses — the hash link to the parent, the
 //! commit certificate against the validator set that the replayed state names for that height
 //! (so validator changes are followed, and a set change without its governance approval is
-//! caught), every transaction's signature (ZIP 215, checked in batches), expiry and uniqueness, the transaction and
-//! event Merkle roots, and the state root after re-executing every transaction. The first
-//! failure is reported with its height (and transaction where there is one).
+//! caught), every transaction's signature (ZIP 215, checked in batches on a second thread
+//! ahead of the sequential re-execution), expiry and uniqueness, the transaction and event
+//! Merkle roots, and the state root after re-executing every transaction. The first failure is
+//! reported with its height (and transaction where there is one).
 //!
 //! Verification trusts nothing it reads and must never write to what it verifies.
 
+use crate::chain::tx::{check_stateless_batch, CheckedTx, Reject};
 use crate::chain::{keys, BlockError, Chain, StoreState, StoredBlock, TxLocation};
 use crate::setup::genesis::GenesisDoc;
 use crate::storage::{MemStore, Store};
 use anyhow::{anyhow, Result};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
+use yui_client::tx::RawTx;
+use yui_consensus::Hash;
+
+/// Blocks read and signature-checked ahead of the one being re-executed.
+const LOOKAHEAD: usize = 16;
+
+/// The blocks of a replay, each with its transactions' signatures already checked (in batches)
+/// on a second thread while the block before is re-executed: the replay's two expensive parts,
+/// signatures and execution, run on two cores. A transaction whose check failed is left out of
+/// the map, so validation checks it again and reports it; if the checking thread is gone the
+/// maps are empty and validation checks everything itself.
+struct Prefetch<I> {
+    inner: I,
+    ahead: VecDeque<Result<StoredBlock>>,
+    jobs: SyncSender<Vec<RawTx>>,
+    results: Receiver<Vec<Result<CheckedTx, Reject>>>,
+}
+
+impl<I: Iterator<Item = Result<StoredBlock>>> Prefetch<I> {
+    fn new(inner: I, chain_id: &str) -> Self {
+        let (jobs, job_rx) = sync_channel::<Vec<RawTx>>(LOOKAHEAD);
+        let (res_tx, results) = sync_channel(LOOKAHEAD);
+        let chain_id = chain_id.to_string();
+        let _ = std::thread::Builder::new()
+            .name("verify-signatures".into())
+            .spawn(move || {
+                for txs in job_rx {
+                    if res_tx.send(check_stateless_batch(txs, &chain_id)).is_err() {
+                        return;
+                    }
+                }
+            });
+        Prefetch {
+            inner,
+            ahead: VecDeque::new(),
+            jobs,
+            results,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<StoredBlock>>> Iterator for Prefetch<I> {
+    type Item = (Result<StoredBlock>, HashMap<Hash, CheckedTx>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.ahead.len() < LOOKAHEAD {
+            match self.inner.next() {
+                Some(b) => {
+                    if let Ok(b) = &b {
+                        let _ = self.jobs.send(b.txs.clone());
+                    }
+                    self.ahead.push_back(b);
+                }
+                None => break,
+            }
+        }
+        let b = self.ahead.pop_front()?;
+        let checked = if b.is_ok() {
+            self.results
+                .recv()
+                .map(|r| r.into_iter().flatten().map(|c| (c.id, c)).collect())
+                .unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
+        Some((b, checked))
+    }
+}
 
 /// What a verification found.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -132,7 +203,7 @@ pub fn verify(
         r.result = "failed".into();
         r.failure = Some(Failure { height, reason });
     };
-    for b in blocks {
+    for (b, prechecked) in Prefetch::new(blocks, &genesis.chain_id) {
         let h = chain.tip().height + 1;
         let b = match b {
             Ok(b) => b,
@@ -171,7 +242,7 @@ pub fn verify(
             fail(&mut r, h, format!("the commit certificate of block {h} is not valid for the validator set of that height: {e}"));
             break;
         }
-        let ex = match chain.validate(&b.header, &b.txs) {
+        let ex = match chain.validate_with(&b.header, &b.txs, &|id| prechecked.get(id).cloned()) {
             Ok(ex) => ex,
             Err(BlockError::Invalid(why)) => {
                 fail(&mut r, h, why);
