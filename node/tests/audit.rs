@@ -177,6 +177,24 @@ fn a_changed_transaction_byte_is_detected_at_its_height() {
 }
 
 #[test]
+fn a_block_carrying_a_non_canonical_transaction_is_rejected() {
+    // A proposer includes a transaction whose signed body carries a field the chain does not
+    // define (field 99): correctly signed, yet every validator (and the replay) refuses the
+    // block.
+    let f = fixture();
+    let mut b = f.blocks.clone();
+    let admin = keys::load(&f._dir.path().join("tama-admin-1.key")).unwrap();
+    let mut body = b[2].txs[1].body.clone();
+    body.extend_from_slice(&[0x98, 0x06, 0x01]);
+    let sig = admin.sign(&[b"yui/v1/tx-signature\0".as_slice(), &body].concat());
+    b[2].txs[1] = RawTx {
+        body,
+        signature: sig.to_bytes().to_vec(),
+    };
+    failed_at(&run(&f, b), 3, "canonical");
+}
+
+#[test]
 fn a_dropped_block_is_detected() {
     let f = fixture();
     let mut b = f.blocks.clone();

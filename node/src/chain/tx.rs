@@ -160,6 +160,15 @@ fn decode_stateless(raw: RawTx, chain_id: &str) -> Result<(CheckedTx, [u8; 64]),
             "the transaction body is not a valid TxBody protobuf message: {e}"
         ))
     })?;
+    // Canonical bytes only (tx.proto): what was signed is exactly what the node understood.
+    // prost drops unknown fields when decoding and writes fields in number order without
+    // defaults, so any unknown field (at any depth), duplicate, out-of-order or default-valued
+    // field makes the re-encoding differ.
+    if body.encoded_len() != raw.body.len() || body.encode_to_vec() != raw.body {
+        return Err(Reject::Malformed(
+            "the transaction body is not in canonical form: it has fields this chain does not define (at some depth), or fields repeated, out of order or set to their default value. Encode the TxBody with a standard protobuf encoder from the published .proto files and sign exactly those bytes".into(),
+        ));
+    }
     if body.chain_id != chain_id {
         return Err(Reject::WrongChain {
             got: truncate(&body.chain_id, 64),
@@ -252,6 +261,113 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn signed(key: &ed25519_dalek::SigningKey, body: Vec<u8>) -> RawTx {
+        let signature = ed25519_dalek::Signer::sign(key, &sign_bytes(&body))
+            .to_bytes()
+            .to_vec();
+        RawTx { body, signature }
+    }
+
+    fn grant_body(key: &ed25519_dalek::SigningKey) -> pb::TxBody {
+        yui_client::tx::body_with_nonce(
+            key,
+            "c",
+            10,
+            [7; 16],
+            pb::tx_body::Call::Governance(pb::GovernanceCall {
+                call: Some(pb::governance_call::Call::GrantRole(pb::GrantRole {
+                    account: vec![1; 32],
+                    role: Some(pb::Role {
+                        kind: pb::RoleKind::RoleDonor as i32,
+                        scope: "s".into(),
+                    }),
+                })),
+            }),
+        )
+    }
+
+    /// A length-delimited field `n` holding `inner`.
+    fn field(n: u32, inner: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        prost::encoding::encode_key(n, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(inner.len() as u64, &mut out);
+        out.extend_from_slice(inner);
+        out
+    }
+
+    fn refused_as_non_canonical(raw: RawTx) {
+        match check_stateless(raw.clone(), "c") {
+            Err(Reject::Malformed(m)) => assert!(m.contains("canonical"), "{m}"),
+            other => panic!("accepted or refused otherwise: {other:?}"),
+        }
+        let batch = check_stateless_batch(vec![raw], "c");
+        assert!(matches!(&batch[0], Err(Reject::Malformed(m)) if m.contains("canonical")));
+    }
+
+    #[test]
+    fn only_canonical_bodies_are_accepted_at_any_depth() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let body = grant_body(&key);
+        let canonical = body.encode_to_vec();
+        assert!(check_stateless(signed(&key, canonical.clone()), "c").is_ok());
+        // An unknown field in the body itself (a string smuggling text).
+        let mut top = canonical.clone();
+        top.extend(field(99, "山田太郎 090-1234-5678".as_bytes()));
+        refused_as_non_canonical(signed(&key, top));
+        // An unknown field inside the nested Role (TxBody.governance.grant_role.role).
+        let mut role = pb::Role {
+            kind: pb::RoleKind::RoleDonor as i32,
+            scope: "s".into(),
+        }
+        .encode_to_vec();
+        role.extend(field(15, b"hidden"));
+        let mut grant = pb::GrantRole {
+            account: vec![1; 32],
+            role: None,
+        }
+        .encode_to_vec();
+        grant.extend(field(2, &role));
+        let gov = field(1, &grant);
+        let mut nested = pb::TxBody {
+            call: None,
+            ..body.clone()
+        }
+        .encode_to_vec();
+        nested.extend(field(10, &gov));
+        refused_as_non_canonical(signed(&key, nested));
+        // A default value written out: the empty scope string, encoded anyway.
+        let mut with_default = pb::TxBody {
+            call: None,
+            ..body.clone()
+        }
+        .encode_to_vec();
+        let mut g2 = pb::GrantRole {
+            account: vec![1; 32],
+            role: None,
+        }
+        .encode_to_vec();
+        let mut r2 = pb::Role {
+            kind: pb::RoleKind::RoleDonor as i32,
+            scope: String::new(),
+        }
+        .encode_to_vec();
+        r2.extend(field(2, b""));
+        g2.extend(field(2, &r2));
+        with_default.extend(field(10, &field(1, &g2)));
+        refused_as_non_canonical(signed(&key, with_default));
+        // The same fields in another order.
+        let chain = field(1, b"c");
+        let rest = &canonical[chain.len()..];
+        let mut reordered = rest.to_vec();
+        reordered.extend(&chain);
+        assert_eq!(
+            pb::TxBody::decode(reordered.as_slice()).unwrap(),
+            body,
+            "the same message, other bytes"
+        );
+        refused_as_non_canonical(signed(&key, reordered));
+    }
 
     #[test]
     fn cached_keys_check_the_signatures_the_bytes_check() {
