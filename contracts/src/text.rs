@@ -1,6 +1,8 @@
 //! The one check of free text and references that every contract applies to its arguments:
 //! required text is not blank, no text is longer than its bound (in characters), and no text
-//! holds a control character. Error codes are `<contract>.missing_text`,
+//! holds a control character or an invisible one (zero-width spaces and joiners, soft hyphens,
+//! bidi controls, variation selectors: what a person does not see, and what could hide text
+//! from the personal-data guard). Error codes are `<contract>.missing_text`,
 //! `<contract>.text_too_long`, `<contract>.invalid_text` and `<contract>.missing_id`.
 
 use crate::error::{invalid_argument, Result};
@@ -29,7 +31,43 @@ pub fn check_text(contract: &str, what: &str, s: &str, max: usize, required: boo
             format!("{what} must not contain control characters (line breaks, tabs, ...)"),
         ));
     }
+    if s.chars().any(is_invisible) {
+        return Err(invalid_argument(
+            &format!("{contract}.invalid_text"),
+            format!("{what} must not contain invisible characters (zero-width spaces or joiners, soft hyphens, direction marks, ...)"),
+        ));
+    }
     Ok(())
+}
+
+/// Whether `c` is a character a reader does not see: Unicode format characters (zero-width
+/// space, non-joiner and joiner, word joiner, byte-order mark, soft hyphen, direction marks and
+/// bidi embeddings and isolates, invisible operators, tags), Hangul fillers, variation
+/// selectors and the combining grapheme joiner. Emoji sequences use some of these; free text on
+/// a public ledger does not need them.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// Check a required reference `id` in field `what` of a `contract` call.
@@ -68,7 +106,17 @@ mod tests {
             code(check_text("c", "name", &"水".repeat(11), 10, true)),
             "c.text_too_long"
         );
-        for bad in ["a\nb", "a\tb", "a\u{7}b", "a\u{85}b"] {
+        for bad in [
+            "a\nb",
+            "a\tb",
+            "a\u{7}b",
+            "a\u{85}b",
+            "090\u{200B}1234",
+            "a\u{00AD}b",
+            "a\u{202E}b",
+            "a\u{2060}b",
+            "a\u{FEFF}b",
+        ] {
             assert_eq!(
                 code(check_text("c", "name", bad, 10, false)),
                 "c.invalid_text"

@@ -51,6 +51,17 @@ const REJECT: &[(&str, &str)] = &[
     ("大阪府大阪市北区梅田1-1-1", "address"),
     ("北海道札幌市中央区北1条西2丁目", "address"),
     ("関戸4番2号", "address"),
+    // evasions by invisible characters, width and spacing
+    ("090\u{200B}1234\u{200B}5678", "phone"),
+    ("0\u{200C}9\u{200D}0-1234-5678", "phone"),
+    ("090\u{2060}1234\u{FEFF}5678", "phone"),
+    ("090\u{00AD}1234\u{00AD}5678", "phone"),
+    ("\u{202E}090-1234-5678\u{202C}", "phone"),
+    ("０９０\u{200B}１２３４\u{200B}５６７８", "phone"),
+    ("090 - 1234 - 5678", "phone"),
+    ("tar\u{200B}o@exam\u{200B}ple.jp", "e-mail"),
+    ("〒\u{200B}192-0083", "address"),
+    ("1234\u{200B}5678\u{200B}9018", "My Number"),
 ];
 
 // A bare postal code ("192-0083") names an area, not a person, and looks like many part and

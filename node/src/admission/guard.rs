@@ -14,6 +14,9 @@
 //! app developer's to keep (see `docs/personal-data.md`).
 //!
 //! Judgment calls (documented in `docs/personal-data.md`):
+//! - Invisible characters (zero-width spaces and joiners, soft hyphens, bidi controls, ...) are
+//!   dropped first, so `090` + U+200B + `1234` is seen as `0901234`; contracts refuse them in
+//!   free text outright (`yui_contracts::text::is_invisible`).
 //! - Text is NFKC-normalized first, so full-width digits, `＠` and `．` count like ASCII ones;
 //!   dash look-alikes (`‐ ‑ ‒ – — ― − ー ｰ`) count as `-` between digits.
 //! - E-mail obfuscations with a bracketed "at" (`taro[at]example.jp`, `taro (at) example.jp`,
@@ -216,9 +219,15 @@ pub fn classify(text: &str) -> Option<PersonalDataKind> {
     None
 }
 
-/// NFKC, then dash look-alikes to `-` (NFKC keeps `‐ − ー` etc. as they are).
+/// What a person sees: invisible characters dropped (`yui_contracts::text::is_invisible`), NFKC
+/// (full-width and compatibility forms folded), then dash look-alikes to `-` (NFKC keeps
+/// `‐ − ー` etc. as they are) and the ideographic space to a space.
 fn normalize(text: &str) -> String {
-    text.nfkc()
+    text.chars()
+        .filter(|c| !yui_contracts::text::is_invisible(*c))
+        .collect::<String>()
+        .nfkc()
+        .filter(|c| !yui_contracts::text::is_invisible(*c))
         .map(|c| match c {
             '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FF70}' | '\u{FE63}' => '-',
             '\u{3000}' => ' ',
