@@ -124,6 +124,12 @@ fn id_from_tx(prefix: &str, tx_id: &[u8; 32]) -> String {
     format!("{prefix}-{}", hex::encode(&d.as_bytes()[..10]))
 }
 
+/// The id of an object of `kind` ("app" application, "opp" opportunity, "act" activity, "vol"
+/// volunteer, "cert" certificate) created by transaction `tx_id`.
+pub fn object_id_for(kind: &str, tx_id: &[u8; 32]) -> String {
+    id_from_tx(kind, tx_id)
+}
+
 /// The pseudonymous volunteer id issued by the approving transaction `tx_id`.
 pub fn volunteer_id_for(tx_id: &[u8; 32]) -> String {
     id_from_tx("vol", tx_id)
