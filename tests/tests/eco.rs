@@ -57,6 +57,8 @@ async fn vault_ref(net: &Net, pseudonym: &str) -> pb::PersonRef {
         .unwrap()
         .as_millis() as u64;
     let mut req = tonic::Request::new(pb::PutPersonalDataRequest {
+        purpose: pb::PersonalDataPurpose::ParticipantIdentity as i32,
+        readers: Vec::new(),
         fields: vec![pb::PersonalField {
             name: "name".into(),
             value: pseudonym.into(),

@@ -47,6 +47,8 @@ async fn vault_round_trip_denial_erasure_and_replay() {
             &net.admin,
             method::PUT,
             pb::PutPersonalDataRequest {
+                purpose: pb::PersonalDataPurpose::ResidentContact as i32,
+                readers: Vec::new(),
                 fields: fields.clone(),
             },
         ))
@@ -172,6 +174,8 @@ async fn a_self_registered_donor_can_neither_store_nor_read_personal_data() {
             &net.admin,
             method::PUT,
             pb::PutPersonalDataRequest {
+                purpose: pb::PersonalDataPurpose::ResidentContact as i32,
+                readers: Vec::new(),
                 fields: vec![pb::PersonalField {
                     name: "name".into(),
                     value: "山田 太郎".into(),
@@ -229,6 +233,8 @@ async fn a_self_registered_donor_can_neither_store_nor_read_personal_data() {
             &donor,
             method::PUT,
             pb::PutPersonalDataRequest {
+                purpose: pb::PersonalDataPurpose::ResidentContact as i32,
+                readers: Vec::new(),
                 fields: vec![pb::PersonalField {
                     name: "name".into(),
                     value: "佐藤 花子".into(),
@@ -244,4 +250,90 @@ async fn a_self_registered_donor_can_neither_store_nor_read_personal_data() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_is_read_only_by_holders_of_its_reader_roles() {
+    let net = Net::start(1, "byzantine").await.unwrap();
+    let mut c = net.nodes[0].client().await.unwrap();
+    let operator = random_key();
+    let resident = random_key();
+    for (k, role, scope) in [
+        (&operator, pb::RoleKind::RoleShelterOperator, "shelter-1"),
+        (&resident, pb::RoleKind::RoleResident, ""),
+    ] {
+        call_ok(&mut c, &net.chain_id, &net.admin, grant(k, role, scope)).await;
+    }
+    let mut pd = PersonalDataClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let contact = pd
+        .put(authed(
+            &net.admin,
+            method::PUT,
+            pb::PutPersonalDataRequest {
+                fields: vec![pb::PersonalField {
+                    name: "contact".into(),
+                    value: "田中 美咲".into(),
+                }],
+                purpose: pb::PersonalDataPurpose::ShelterContact as i32,
+                readers: vec![pb::RoleKind::RoleShelterOperator as i32],
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let got = pd
+        .get(authed(
+            &operator,
+            method::GET,
+            pb::GetPersonalDataRequest {
+                id: contact.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.fields[0].value, "田中 美咲");
+    assert_eq!(got.purpose, pb::PersonalDataPurpose::ShelterContact as i32);
+    // Same organization, another role: refused; nor may the operator erase it.
+    let err = pd
+        .get(authed(
+            &resident,
+            method::GET,
+            pb::GetPersonalDataRequest {
+                id: contact.id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+    let err = pd
+        .erase(authed(
+            &operator,
+            method::ERASE,
+            pb::ErasePersonalDataRequest {
+                id: contact.id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+    // A record without a purpose is refused.
+    let err = pd
+        .put(authed(
+            &net.admin,
+            method::PUT,
+            pb::PutPersonalDataRequest {
+                fields: vec![pb::PersonalField {
+                    name: "name".into(),
+                    value: "x".into(),
+                }],
+                purpose: 0,
+                readers: Vec::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
 }

@@ -93,6 +93,8 @@ async fn relief_study_flow_over_grpc() {
             .unwrap()
             .as_millis() as u64;
         let mut req = tonic::Request::new(pb::PutPersonalDataRequest {
+            purpose: pb::PersonalDataPurpose::ShelterContact as i32,
+            readers: Vec::new(),
             fields: vec![
                 pb::PersonalField {
                     name: "contact".into(),

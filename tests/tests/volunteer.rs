@@ -109,6 +109,8 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         .unwrap()
         .as_millis() as u64;
     let mut req = tonic::Request::new(pb::PutPersonalDataRequest {
+        purpose: pb::PersonalDataPurpose::VolunteerIdentity as i32,
+        readers: Vec::new(),
         fields: vec![pb::PersonalField {
             name: "name".into(),
             value: "鈴木 一郎".into(),

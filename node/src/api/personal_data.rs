@@ -11,7 +11,7 @@
 //! This module must never put record content in a status message or a log line, and never
 //! trust a header it has not verified.
 
-use crate::vault::{Vault, VaultError};
+use crate::vault::{Access, Vault, VaultError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tonic::{Request, Response, Status};
@@ -25,13 +25,41 @@ pub use yui_client::auth::{
 /// Most tokens remembered for replay protection (one window's worth of calls).
 pub const MAX_REPLAY_CACHE: usize = 200_000;
 
-/// How the service learns which organization an account belongs to, from governance state.
-/// Return `None` for unknown accounts and for accounts that hold no role any more, so that a
-/// revoked key loses access to its organization's records.
+/// How the service learns which organization an account belongs to and which roles it holds,
+/// from governance state. Return `None` for unknown accounts and for accounts that hold no role
+/// any more, so that a revoked key loses access to its organization's records.
 pub trait AccountLookup: Send + Sync {
-    /// The organization id of the account with this ed25519 public key, if it holds a role.
-    fn organization_of(&self, key: &[u8; 32]) -> Option<String>;
+    /// The organization of the account with this ed25519 public key and its roles (protobuf
+    /// `RoleKind` values), if it holds a role.
+    fn account_of(&self, key: &[u8; 32]) -> Option<Caller>;
 }
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// Its organization.
+    pub org: String,
+    /// Its roles (protobuf `RoleKind` values).
+    pub roles: Vec<i32>,
+}
+
+impl Caller {
+    /// Whether it is one of its organization's admins (who change and erase records).
+    fn is_admin(&self) -> bool {
+        [
+            pb::RoleKind::RoleOrgAdmin,
+            pb::RoleKind::RoleMunicipalityAdmin,
+        ]
+        .iter()
+        .any(|k| self.roles.contains(&(*k as i32)))
+    }
+}
+
+/// Readers of a record stored without any: the organization's admins.
+const DEFAULT_READERS: [pb::RoleKind; 2] = [
+    pb::RoleKind::RoleOrgAdmin,
+    pb::RoleKind::RoleMunicipalityAdmin,
+];
 
 /// [`AccountLookup`] over the committed governance state: an account's organization, if the
 /// account exists, still holds at least one role, and belongs to an organization that is still
@@ -42,11 +70,12 @@ pub trait AccountLookup: Send + Sync {
 pub struct LedgerAccounts(pub crate::chain::ChainReader);
 
 impl AccountLookup for LedgerAccounts {
-    fn organization_of(&self, key: &[u8; 32]) -> Option<String> {
+    fn account_of(&self, key: &[u8; 32]) -> Option<Caller> {
         match yui_contracts::governance::acting_account(&self.0.state(), key) {
-            Ok(acc) if !acc.roles.is_empty() && !acc.organization.is_empty() => {
-                Some(acc.organization)
-            }
+            Ok(acc) if !acc.roles.is_empty() && !acc.organization.is_empty() => Some(Caller {
+                org: acc.organization,
+                roles: acc.roles.iter().map(|r| r.kind.to_proto() as i32).collect(),
+            }),
             Ok(_) | Err(yui_contracts::ContractError::Invalid(_)) => None,
             Err(e) => {
                 tracing::error!(error = %e, "account lookup for the vault failed");
@@ -120,12 +149,12 @@ impl PersonalDataApi {
         PersonalDataServer::new(self)
     }
 
-    /// Verify the request's token for `method_path`; return the caller's organization.
+    /// Verify the request's token for `method_path`; return the caller.
     pub fn authenticate<T>(
         &self,
         request: &Request<T>,
         method_path: &str,
-    ) -> Result<String, Status> {
+    ) -> Result<Caller, Status> {
         let header = request
             .metadata()
             .get(AUTH_HEADER)
@@ -174,11 +203,11 @@ impl PersonalDataApi {
                 "the signature does not verify for method {method_path} at that time"
             )));
         }
-        let org = self.lookup.organization_of(&key).ok_or_else(|| {
+        let caller = self.lookup.account_of(&key).ok_or_else(|| {
             unauthenticated("this key is not an account with a role on the ledger")
         })?;
         self.remember(sig, now, unix_ms)?;
-        Ok(org)
+        Ok(caller)
     }
 
     fn remember(&self, sig: [u8; 64], now: u64, unix_ms: u64) -> Result<(), Status> {
@@ -216,9 +245,37 @@ impl PersonalData for PersonalDataApi {
         &self,
         request: Request<pb::PutPersonalDataRequest>,
     ) -> Result<Response<pb::PutPersonalDataResponse>, Status> {
-        let org = self.authenticate(&request, method::PUT)?;
-        let fields = fields_in(request.into_inner().fields);
-        let (id, commitment) = self.blocking(move |v| v.put(&org, fields)).await?;
+        let caller = self.authenticate(&request, method::PUT)?;
+        let req = request.into_inner();
+        if !matches!(
+            pb::PersonalDataPurpose::try_from(req.purpose),
+            Ok(p) if p != pb::PersonalDataPurpose::Unspecified
+        ) {
+            return Err(Status::invalid_argument(
+                "purpose is required: what the record is kept for (PERSONAL_DATA_PURPOSE_SHELTER_CONTACT, ...)",
+            ));
+        }
+        let mut readers = req.readers.clone();
+        if readers.is_empty() {
+            readers = DEFAULT_READERS.iter().map(|k| *k as i32).collect();
+        }
+        if readers.iter().any(
+            |r| !matches!(pb::RoleKind::try_from(*r), Ok(k) if k != pb::RoleKind::RoleUnspecified),
+        ) {
+            return Err(Status::invalid_argument(
+                "readers must be role kinds (ROLE_SHELTER_OPERATOR, ...)",
+            ));
+        }
+        readers.sort_unstable();
+        readers.dedup();
+        let access = Access {
+            purpose: req.purpose,
+            readers,
+        };
+        let fields = fields_in(req.fields);
+        let (id, commitment) = self
+            .blocking(move |v| v.put(&caller.org, access, fields))
+            .await?;
         Ok(Response::new(pb::PutPersonalDataResponse {
             id,
             commitment: commitment.to_vec(),
@@ -229,9 +286,11 @@ impl PersonalData for PersonalDataApi {
         &self,
         request: Request<pb::GetPersonalDataRequest>,
     ) -> Result<Response<pb::GetPersonalDataResponse>, Status> {
-        let org = self.authenticate(&request, method::GET)?;
+        let caller = self.authenticate(&request, method::GET)?;
         let id = request.into_inner().id;
-        let rec = self.blocking(move |v| v.get(&org, &id)).await?;
+        let rec = self
+            .blocking(move |v| v.get(&caller.org, &caller.roles, &id))
+            .await?;
         Ok(Response::new(pb::GetPersonalDataResponse {
             id: rec.id.clone(),
             commitment: rec.commitment.to_vec(),
@@ -243,6 +302,8 @@ impl PersonalData for PersonalDataApi {
                     value: value.clone(),
                 })
                 .collect(),
+            purpose: rec.access.purpose,
+            readers: rec.access.readers.clone(),
         }))
     }
 
@@ -250,12 +311,15 @@ impl PersonalData for PersonalDataApi {
         &self,
         request: Request<pb::UpdatePersonalDataRequest>,
     ) -> Result<Response<pb::UpdatePersonalDataResponse>, Status> {
-        let org = self.authenticate(&request, method::UPDATE)?;
+        let caller = self.authenticate(&request, method::UPDATE)?;
+        require_admin(&caller)?;
         let req = request.into_inner();
         let id = req.id;
         let fields = fields_in(req.fields);
         let id2 = id.clone();
-        let commitment = self.blocking(move |v| v.update(&org, &id2, fields)).await?;
+        let commitment = self
+            .blocking(move |v| v.update(&caller.org, &id2, fields))
+            .await?;
         Ok(Response::new(pb::UpdatePersonalDataResponse {
             id,
             commitment: commitment.to_vec(),
@@ -266,11 +330,22 @@ impl PersonalData for PersonalDataApi {
         &self,
         request: Request<pb::ErasePersonalDataRequest>,
     ) -> Result<Response<pb::ErasePersonalDataResponse>, Status> {
-        let org = self.authenticate(&request, method::ERASE)?;
+        let caller = self.authenticate(&request, method::ERASE)?;
+        require_admin(&caller)?;
         let id = request.into_inner().id;
         let id2 = id.clone();
-        self.blocking(move |v| v.erase(&org, &id2)).await?;
+        self.blocking(move |v| v.erase(&caller.org, &id2)).await?;
         Ok(Response::new(pb::ErasePersonalDataResponse { id }))
+    }
+}
+
+fn require_admin(caller: &Caller) -> Result<(), Status> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(
+            "only an org admin or municipality admin of the record's organization may change or erase it",
+        ))
     }
 }
 
@@ -281,10 +356,15 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
     use tonic::Code;
 
+    /// Every test account is a municipality admin of its organization (the reader-role rules
+    /// have their own test).
     struct Orgs(BTreeMap<[u8; 32], String>);
     impl AccountLookup for Orgs {
-        fn organization_of(&self, key: &[u8; 32]) -> Option<String> {
-            self.0.get(key).cloned()
+        fn account_of(&self, key: &[u8; 32]) -> Option<Caller> {
+            self.0.get(key).map(|org| Caller {
+                org: org.clone(),
+                roles: vec![pb::RoleKind::RoleMunicipalityAdmin as i32],
+            })
         }
     }
 
@@ -348,7 +428,11 @@ mod tests {
     async fn put(f: &Fixture, key: &SigningKey) -> pb::PutPersonalDataResponse {
         f.api
             .put(signed(
-                pb::PutPersonalDataRequest { fields: record() },
+                pb::PutPersonalDataRequest {
+                    fields: record(),
+                    purpose: pb::PersonalDataPurpose::ResidentContact as i32,
+                    readers: Vec::new(),
+                },
                 key,
                 method::PUT,
                 T0,
@@ -560,10 +644,12 @@ mod tests {
         let chain = crate::chain::Chain::open(store, &doc).unwrap();
         let lookup = LedgerAccounts(chain.reader.clone());
         assert_eq!(
-            lookup.organization_of(&admin.verifying_key().to_bytes()),
+            lookup
+                .account_of(&admin.verifying_key().to_bytes())
+                .map(|c| c.org),
             Some("org-hachioji".to_string())
         );
-        assert_eq!(lookup.organization_of(&[9; 32]), None);
+        assert_eq!(lookup.account_of(&[9; 32]), None);
     }
 
     #[tokio::test]
@@ -572,7 +658,11 @@ mod tests {
         let s = f
             .api
             .put(signed(
-                pb::PutPersonalDataRequest { fields: vec![] },
+                pb::PutPersonalDataRequest {
+                    fields: vec![],
+                    purpose: pb::PersonalDataPurpose::ResidentContact as i32,
+                    readers: Vec::new(),
+                },
                 &f.a,
                 method::PUT,
                 T0,

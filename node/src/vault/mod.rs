@@ -75,6 +75,8 @@ pub struct VaultRecord {
     pub fields: Vec<(String, String)>,
     /// Its current commitment.
     pub commitment: [u8; 32],
+    /// Its purpose and readers.
+    pub access: Access,
 }
 
 // Never print content, not even in debug output.
@@ -100,7 +102,18 @@ enum RecordState {
 #[derive(BorshSerialize, BorshDeserialize)]
 struct StoredRecord {
     org: String,
+    access: Access,
     state: RecordState,
+}
+
+/// What a record is kept for and who in its organization may read it, as protobuf enum values
+/// (`yui.v1.PersonalDataPurpose`, `yui.v1.RoleKind`): the API decides their meaning.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Access {
+    /// The purpose.
+    pub purpose: i32,
+    /// Roles whose holders may read the record, sorted, not empty.
+    pub readers: Vec<i32>,
 }
 
 /// The vault. Cheap to clone; all clones share the same storage.
@@ -285,11 +298,21 @@ impl Vault {
     }
 
     /// Load a record of `org`, checking ownership and tombstones.
-    fn owned_live(&self, org: &str, id: &str) -> Result<(u64, [u8; 24], Vec<u8>)> {
+    /// The live record `id` if `org` owns it and `allowed` accepts its access rule.
+    fn owned_live(
+        &self,
+        org: &str,
+        id: &str,
+        allowed: &dyn Fn(&Access) -> bool,
+    ) -> Result<(u64, [u8; 24], Vec<u8>, Access)> {
         validate_id(id)?;
         let rec = self.load(id)?;
         if rec.org != org {
             tracing::warn!(record = %id, org = %org, "vault access denied: another organization's record");
+            return Err(VaultError::PermissionDenied);
+        }
+        if !allowed(&rec.access) {
+            tracing::warn!(record = %id, org = %org, "vault access denied: the caller holds none of the record's reader roles");
             return Err(VaultError::PermissionDenied);
         }
         match rec.state {
@@ -298,7 +321,7 @@ impl Vault {
                 generation,
                 nonce,
                 ciphertext,
-            } => Ok((generation, nonce, ciphertext)),
+            } => Ok((generation, nonce, ciphertext, rec.access)),
         }
     }
 
@@ -306,6 +329,7 @@ impl Vault {
     fn seal(
         &self,
         org: &str,
+        access: &Access,
         id: &str,
         generation: u64,
         fields: &[(String, String)],
@@ -329,6 +353,7 @@ impl Vault {
             id,
             &StoredRecord {
                 org: org.to_string(),
+                access: access.clone(),
                 state: RecordState::Live {
                     generation,
                     nonce,
@@ -339,9 +364,20 @@ impl Vault {
         Ok(c)
     }
 
-    /// Store a new record owned by `org`. Returns its pseudonymous id and commitment.
-    pub fn put(&self, org: &str, fields: Vec<(String, String)>) -> Result<(String, [u8; 32])> {
+    /// Store a new record owned by `org`, kept for `access.purpose` and readable by holders of
+    /// `access.readers`. Returns its pseudonymous id and commitment.
+    pub fn put(
+        &self,
+        org: &str,
+        access: Access,
+        fields: Vec<(String, String)>,
+    ) -> Result<(String, [u8; 32])> {
         let fields = canonical_fields(fields)?;
+        if access.readers.is_empty() {
+            return Err(VaultError::InvalidArgument(
+                "a record needs at least one reader role".into(),
+            ));
+        }
         let _guard = self.lock();
         let id = format!("{RECORD_ID_PREFIX}{}", hex::encode(random::<16>()?));
         if self
@@ -353,14 +389,15 @@ impl Vault {
         {
             return Err(internal("record id collision"));
         }
-        let c = self.seal(org, &id, 0, &fields)?;
+        let c = self.seal(org, &access, &id, 0, &fields)?;
         tracing::info!(record = %id, org = %org, op = "put", "vault access");
         Ok((id, c))
     }
 
-    /// Read a record of `org`.
-    pub fn get(&self, org: &str, id: &str) -> Result<VaultRecord> {
-        let (generation, nonce, ciphertext) = self.owned_live(org, id)?;
+    /// Read a record of `org` for a caller holding `roles`: one of them must be a reader role.
+    pub fn get(&self, org: &str, roles: &[i32], id: &str) -> Result<VaultRecord> {
+        let may_read = |a: &Access| a.readers.iter().any(|r| roles.contains(r));
+        let (generation, nonce, ciphertext, access) = self.owned_live(org, id, &may_read)?;
         let Some(key) = self.read_key(id, generation)? else {
             // An erase that crashed after shredding the key: the content is gone for good.
             tracing::warn!(record = %id, org = %org, "vault record has no key; treating as erased");
@@ -385,18 +422,20 @@ impl Vault {
             id: id.to_string(),
             fields,
             commitment: c,
+            access,
         })
     }
 
-    /// Replace the fields of a record of `org` under a new key. Returns the new commitment.
+    /// Replace the fields of a record of `org` under a new key (its purpose and readers stay).
+    /// Returns the new commitment.
     pub fn update(&self, org: &str, id: &str, fields: Vec<(String, String)>) -> Result<[u8; 32]> {
         let fields = canonical_fields(fields)?;
         let _guard = self.lock();
-        let (generation, _, _) = self.owned_live(org, id)?;
+        let (generation, _, _, access) = self.owned_live(org, id, &|_| true)?;
         let next = generation
             .checked_add(1)
             .ok_or_else(|| internal("key generation overflow"))?;
-        let c = self.seal(org, id, next, &fields)?;
+        let c = self.seal(org, &access, id, next, &fields)?;
         self.shred_key(id, generation)?;
         tracing::info!(record = %id, org = %org, op = "update", "vault access");
         Ok(c)
@@ -406,8 +445,8 @@ impl Vault {
     /// an erased record again succeeds (retries are safe).
     pub fn erase(&self, org: &str, id: &str) -> Result<()> {
         let _guard = self.lock();
-        let generation = match self.owned_live(org, id) {
-            Ok((generation, _, _)) => generation,
+        let (generation, access) = match self.owned_live(org, id, &|_| true) {
+            Ok((generation, _, _, access)) => (generation, access),
             Err(VaultError::Erased) => return Ok(()),
             Err(e) => return Err(e),
         };
@@ -417,6 +456,7 @@ impl Vault {
             id,
             &StoredRecord {
                 org: org.to_string(),
+                access,
                 state: RecordState::Erased,
             },
         )?;
@@ -426,8 +466,14 @@ impl Vault {
 
     /// Whether `commitment` is the current commitment of record `id` of `org`. Needs the key,
     /// so after erasure this answers `Erased`: nobody can link a ledger commitment any more.
-    pub fn verify_commitment(&self, org: &str, id: &str, commitment: &[u8; 32]) -> Result<bool> {
-        let rec = self.get(org, id)?;
+    pub fn verify_commitment(
+        &self,
+        org: &str,
+        roles: &[i32],
+        id: &str,
+        commitment: &[u8; 32],
+    ) -> Result<bool> {
+        let rec = self.get(org, roles, id)?;
         Ok(&rec.commitment == commitment)
     }
 
@@ -441,6 +487,16 @@ impl Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reader role of the test records.
+    const READER: &[i32] = &[2];
+
+    fn acc() -> Access {
+        Access {
+            purpose: 1,
+            readers: READER.to_vec(),
+        }
+    }
 
     fn fields(name: &str) -> Vec<(String, String)> {
         vec![
@@ -473,9 +529,9 @@ mod tests {
     fn round_trip_and_update() {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::open(dir.path()).unwrap();
-        let (id, c) = v.put("org-hachioji", fields("山田 太郎")).unwrap();
+        let (id, c) = v.put("org-hachioji", acc(), fields("山田 太郎")).unwrap();
         validate_id(&id).unwrap();
-        let rec = v.get("org-hachioji", &id).unwrap();
+        let rec = v.get("org-hachioji", READER, &id).unwrap();
         assert_eq!(rec.commitment, c);
         assert_eq!(
             rec.fields,
@@ -486,7 +542,7 @@ mod tests {
         );
         let c2 = v.update("org-hachioji", &id, fields("山田 花子")).unwrap();
         assert_ne!(c, c2);
-        let rec = v.get("org-hachioji", &id).unwrap();
+        let rec = v.get("org-hachioji", READER, &id).unwrap();
         assert_eq!(rec.fields[0].1, "山田 花子");
         assert_eq!(rec.commitment, c2);
         // The old key generation was shredded.
@@ -495,15 +551,15 @@ mod tests {
         // Reopening keeps everything.
         drop(v);
         let v = Vault::open(dir.path()).unwrap();
-        assert_eq!(v.get("org-hachioji", &id).unwrap().commitment, c2);
+        assert_eq!(v.get("org-hachioji", READER, &id).unwrap().commitment, c2);
     }
 
     #[test]
     fn same_content_gives_unlinkable_ids_and_commitments() {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::open(dir.path()).unwrap();
-        let (id1, c1) = v.put("org", fields("x")).unwrap();
-        let (id2, c2) = v.put("org", fields("x")).unwrap();
+        let (id1, c1) = v.put("org", acc(), fields("x")).unwrap();
+        let (id2, c2) = v.put("org", acc(), fields("x")).unwrap();
         assert_ne!(id1, id2);
         assert_ne!(c1, c2);
     }
@@ -512,14 +568,17 @@ mod tests {
     fn another_organization_is_denied() {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::open(dir.path()).unwrap();
-        let (id, _) = v.put("org-a", fields("a")).unwrap();
-        assert_eq!(v.get("org-b", &id), Err(VaultError::PermissionDenied));
+        let (id, _) = v.put("org-a", acc(), fields("a")).unwrap();
+        assert_eq!(
+            v.get("org-b", READER, &id),
+            Err(VaultError::PermissionDenied)
+        );
         assert_eq!(
             v.update("org-b", &id, fields("b")),
             Err(VaultError::PermissionDenied)
         );
         assert_eq!(v.erase("org-b", &id), Err(VaultError::PermissionDenied));
-        assert_eq!(v.get("org-a", &id).unwrap().fields[0].1, "a");
+        assert_eq!(v.get("org-a", READER, &id).unwrap().fields[0].1, "a");
     }
 
     #[test]
@@ -527,7 +586,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::open(dir.path()).unwrap();
         let unknown = format!("pd_{}", "0".repeat(32));
-        assert_eq!(v.get("org", &unknown), Err(VaultError::NotFound));
+        assert_eq!(v.get("org", READER, &unknown), Err(VaultError::NotFound));
         for bad in [
             "",
             "pd_",
@@ -535,7 +594,7 @@ mod tests {
             &format!("pd_{}", "A".repeat(32)),
         ] {
             assert!(matches!(
-                v.get("org", bad),
+                v.get("org", READER, bad),
                 Err(VaultError::InvalidArgument(_))
             ));
         }
@@ -564,13 +623,16 @@ mod tests {
     fn erase_then_get_is_erased_and_key_is_gone() {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::open(dir.path()).unwrap();
-        let (id, c) = v.put("org", fields("erase-me")).unwrap();
-        assert!(v.verify_commitment("org", &id, &c).unwrap());
+        let (id, c) = v.put("org", acc(), fields("erase-me")).unwrap();
+        assert!(v.verify_commitment("org", READER, &id, &c).unwrap());
         let key = std::fs::read(v.key_path(&id, 0)).unwrap();
         assert_eq!(key.len(), 32);
         v.erase("org", &id).unwrap();
-        assert_eq!(v.get("org", &id), Err(VaultError::Erased));
-        assert_eq!(v.verify_commitment("org", &id, &c), Err(VaultError::Erased));
+        assert_eq!(v.get("org", READER, &id), Err(VaultError::Erased));
+        assert_eq!(
+            v.verify_commitment("org", READER, &id, &c),
+            Err(VaultError::Erased)
+        );
         assert_eq!(v.update("org", &id, fields("y")), Err(VaultError::Erased));
         // Retrying an erase is fine; another org still cannot touch the tombstone.
         v.erase("org", &id).unwrap();
@@ -588,7 +650,7 @@ mod tests {
             );
         }
         let v = Vault::open(dir.path()).unwrap();
-        assert_eq!(v.get("org", &id), Err(VaultError::Erased));
+        assert_eq!(v.get("org", READER, &id), Err(VaultError::Erased));
     }
 
     #[test]
@@ -597,7 +659,7 @@ mod tests {
         let v = Vault::open(dir.path()).unwrap();
         let marker = "ZZ-distinctive-plaintext-8d1f2c-八王子市旭町";
         let (id, _) = v
-            .put("org", vec![("address".into(), marker.into())])
+            .put("org", acc(), vec![("address".into(), marker.into())])
             .unwrap();
         v.flush().unwrap();
         let files = files_under(dir.path());
@@ -621,7 +683,7 @@ mod tests {
     fn tampered_ciphertext_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::open(dir.path()).unwrap();
-        let (id, _) = v.put("org", fields("x")).unwrap();
+        let (id, _) = v.put("org", acc(), fields("x")).unwrap();
         let mut rec = v.load(&id).unwrap();
         if let RecordState::Live { ciphertext, .. } = &mut rec.state {
             if let Some(b) = ciphertext.first_mut() {
@@ -629,7 +691,38 @@ mod tests {
             }
         }
         v.store(&id, &rec).unwrap();
-        assert!(matches!(v.get("org", &id), Err(VaultError::Internal(_))));
+        assert!(matches!(
+            v.get("org", READER, &id),
+            Err(VaultError::Internal(_))
+        ));
+    }
+
+    #[test]
+    fn only_holders_of_a_reader_role_read_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = Vault::open(dir.path()).unwrap();
+        let (id, _) = v.put("org", acc(), fields("x")).unwrap();
+        assert!(v.get("org", READER, &id).is_ok());
+        assert!(v.get("org", &[2, 7], &id).is_ok());
+        assert!(matches!(
+            v.get("org", &[3, 5], &id),
+            Err(VaultError::PermissionDenied)
+        ));
+        assert!(matches!(
+            v.get("other", READER, &id),
+            Err(VaultError::PermissionDenied)
+        ));
+        assert!(matches!(
+            v.put(
+                "org",
+                Access {
+                    purpose: 1,
+                    readers: vec![]
+                },
+                fields("y")
+            ),
+            Err(VaultError::InvalidArgument(_))
+        ));
     }
 
     #[test]
@@ -638,6 +731,7 @@ mod tests {
             id: "pd_x".into(),
             fields: fields("secret-name"),
             commitment: [0; 32],
+            access: acc(),
         };
         assert!(!format!("{r:?}").contains("secret-name"));
     }
