@@ -529,6 +529,12 @@ fn a_self_registered_donor_pledges_anywhere_within_its_limit_and_owns_nothing_el
         c.ok(DONOR, offer(1));
     }
     assert_eq!(c.err(DONOR, offer(1)), "relief.donor_limit");
+    // A member organization's donor account is not bounded: its organization answers for it.
+    let member_donor = [40u8; 32];
+    c.ok(ADMIN, grant(member_donor, pb::RoleKind::RoleDonor, ""));
+    for _ in 0..=relief::MAX_OPEN_PER_DONOR {
+        c.ok(member_donor, offer(1));
+    }
 }
 
 // ---- property: no call of Machida's accounts changes anything Hachioji owns ---------------

@@ -642,9 +642,20 @@ pub(super) fn ship(x: &mut Exec<'_>, c: &pb::MarkShipped) -> Result<()> {
     Ok(())
 }
 
-/// Change a donor's count of open pledges and offers by `delta` (+1 or -1), refusing to go
-/// above `MAX_OPEN_PER_DONOR`.
+/// Change a self-registered donor's count of open pledges and offers by one (up or down),
+/// refusing to go above `MAX_OPEN_PER_DONOR`.
 fn donor_open(x: &mut Exec<'_>, donor: &[u8], up: bool) -> Result<()> {
+    // Only donors that belong to no organization (self-registered) are bounded: a member
+    // organization answers for its own accounts. An account's organization never changes, so
+    // the count goes up and down for the same donors.
+    let Ok(key) = <[u8; 32]>::try_from(donor) else {
+        return Ok(());
+    };
+    let self_registered =
+        crate::governance::account(&*x.state, &key)?.is_some_and(|a| a.organization.is_empty());
+    if !self_registered {
+        return Ok(());
+    }
     let k = [K_DONOR_OPEN, donor].concat();
     let n: u64 = get_borsh(&*x.state, &k)?.unwrap_or(0);
     let n = if up {

@@ -45,9 +45,10 @@ pub const MAX_DETAILS_CHARS: usize = 280;
 pub const MAX_NAME_CHARS: usize = 120;
 /// Most attributes of an item.
 pub const MAX_ATTRIBUTES: usize = 16;
-/// Most open pledges and offers one donor may have at once (pledges until received or
-/// cancelled, offers until they expire): it bounds what a self-registered donor can add to the
-/// state.
+/// Most open pledges and offers one self-registered donor (an account of no organization) may
+/// have at once (pledges until received or cancelled, offers until they expire): it bounds what
+/// a flood of self-registered donors can add to the state. Member organizations' donor accounts
+/// are not bounded: their organization answers for them.
 pub const MAX_OPEN_PER_DONOR: u64 = 100;
 /// Most requests one offer can have (bounds the work of expiring it).
 pub const MAX_REQUESTS_PER_OFFER: usize = 1000;
