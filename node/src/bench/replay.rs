@@ -1,7 +1,8 @@
 //! `yui bench replay`: how fast `yui verify` replays a chain on this machine, next to the
 //! machine's own single-core ed25519 verification rate (the physical reference). Builds a
 //! synthetic chain of signed governance transactions in memory, writes it as an export file,
-//! and times the verification of that file on one thread.
+//! and times the verification of that file (re-execution on one thread, signatures checked in
+//! batches on a second).
 
 use crate::audit::{export, verify};
 use crate::bench::common::{batch_sig_rate, sig_rate, tempfile_dir};
@@ -101,7 +102,7 @@ pub fn replay(txs: usize, per_block: usize) -> Result<()> {
     }
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
-    println!("replay (yui verify, one thread): {median:.0} transactions/s (median of 3, {txs} txs, {per_block} per block)");
+    println!("replay (yui verify, signatures on a second thread): {median:.0} transactions/s (median of 3, {txs} txs, {per_block} per block)");
     println!("single-core ed25519 (ZIP 215): {sig:.0} signatures/s one by one, {batch_sig:.0}/s in batches of 64 (median of 5)");
     println!(
         "ratio replay / batch signature rate: {:.2}",
