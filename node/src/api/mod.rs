@@ -63,9 +63,16 @@ pub async fn serve(
             }
         }
     });
+    // Reflection in both versions stock tools speak (grpcurl and Python's grpcio-reflection
+    // use v1alpha, newer tools v1), listing the health service too.
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yui_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(yui_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     // Small request/response messages: without TCP_NODELAY, Nagle's algorithm and delayed
     // ACKs add ~40 ms to every call.
@@ -84,6 +91,7 @@ pub async fn serve(
         .layer(crate::runtime::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(eco.eco_server())
         .add_service(eco.points_server())
         .add_service(
