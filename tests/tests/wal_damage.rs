@@ -14,7 +14,10 @@ use yui_tests::*;
 /// How long the restarted network may take to decide the stalled height. A node locked on a
 /// value unlocks the others only in a round it proposes in (every fourth round), and round
 /// timeouts grow by half a second a round: its second such round starts about a minute in.
-const WAIT: Duration = Duration::from_secs(150);
+/// One full-suite run on 2026-12-02 needed more than 150 s (a standalone run of the same code
+/// 70 s for all three cases); why some restarts take that long is an open question (see the
+/// issue notes), so the wait is generous rather than tight.
+const WAIT: Duration = Duration::from_secs(300);
 
 /// Where to damage the WAL.
 #[derive(Clone, Copy, Debug)]
