@@ -280,25 +280,13 @@ async fn stopping_and_restarting_every_node_loses_no_committed_transaction() {
 /// An extra node process in `net.dir/name`, dialing every node of `net`: `validator` says
 /// whether `key` (relative to its directory) is a validator key or an observer's node key.
 fn extra_node(net: &Net, name: &str, key: &str, validator: bool, genesis: &str) -> NodeProc {
-    let free = yui_node::setup::localnet::free_ports(2).unwrap();
-    let at = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let key = Some(std::path::PathBuf::from(key));
-    let config = yui_node::setup::config::NodeConfig {
-        data_dir: "data".into(),
-        genesis: genesis.into(),
-        validator_key: if validator { key.clone() } else { None },
-        node_key: if validator { None } else { key },
-        grpc_listen: at(free[0]),
-        p2p_listen: at(free[1]),
-        peers: net.nodes.iter().map(|n| n.config.p2p_listen).collect(),
-        metrics_listen: None,
-        log_format: Default::default(),
-        mempool: Default::default(),
-    };
-    NodeProc(
-        yui_node::setup::localnet::LocalNode::write(name, &net.dir.path().join(name), config)
-            .unwrap(),
+    net.extra_node(
+        name,
+        std::path::Path::new(key),
+        validator,
+        std::path::Path::new(genesis),
     )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -707,11 +707,12 @@ impl Driver {
     /// node computes the same limits for a height from committed state.
     fn block_limits(&self, height: u64) -> (usize, u64) {
         let state = self.chain.reader.state();
-        let param = |key: &str| {
-            yui_contracts::governance::parameter_at(&state, key, height)
-                .ok()
-                .flatten()
-                .and_then(|v| u64::try_from(v).ok())
+        let param = |key: &str| match yui_contracts::governance::parameter_at(&state, key, height) {
+            Ok(v) => v.and_then(|v| u64::try_from(v).ok()),
+            Err(e) => {
+                tracing::error!(parameter = key, height, error = %e, "cannot read a block-limit parameter; using genesis' limit (the store is failing)");
+                None
+            }
         };
         let txs = param(P_MAX_BLOCK_TXS)
             .filter(|v| (1..=MAX_BLOCK_TXS_CAP).contains(v))
