@@ -26,6 +26,7 @@ const NEW_VALIDATOR: [u8; 32] = [24; 32];
 const DISASTER: &str = "d-hachioji";
 const SHELTER: &str = "s-hachioji";
 const PROGRAM: &str = "p-hachioji";
+const ITEM: &str = "rice-5kg-hachioji";
 const GRID_FY2026: &str = "eco.grid_g_per_mwh.fy2026";
 
 fn gov(c: G) -> Call {
@@ -156,6 +157,16 @@ fn setup() -> (Chain, String, String) {
     c.ok(OP_A, post_need(SHELTER));
     c.ok(
         ADMIN,
+        rl(R::AddItem(pb::AddCatalogueItem {
+            item_id: ITEM.into(),
+            category: "food".into(),
+            name: "Rice 5 kg".into(),
+            unit: "bag".into(),
+            attributes: vec![],
+        })),
+    );
+    c.ok(
+        ADMIN,
         ec(E::CreateProgram(pb::CreateProgram {
             program_id: PROGRAM.into(),
             name: "Hachioji EV".into(),
@@ -251,6 +262,43 @@ fn another_municipality_can_touch_none_of_hachiojis_objects() {
         ),
         "eco.not_program_admin"
     );
+    // Catalogue items: Hachioji's own item is Hachioji's; the basic items are nobody's to change.
+    let update = |id: &str| {
+        rl(R::UpdateItem(pb::UpdateCatalogueItem {
+            item_id: id.into(),
+            category: "food".into(),
+            name: "Rice 10 kg".into(),
+            unit: "bag".into(),
+            attributes: vec![],
+        }))
+    };
+    let retire = |id: &str| {
+        rl(R::RetireItem(pb::RetireCatalogueItem {
+            item_id: id.into(),
+        }))
+    };
+    let before = relief::item(&c.state, ITEM).unwrap().unwrap();
+    assert_eq!(before.organization, "hachioji");
+    assert_eq!(c.err(ADMIN_B, update(ITEM)), "relief.not_owner");
+    assert_eq!(c.err(ADMIN_B, retire(ITEM)), "relief.not_owner");
+    assert_eq!(relief::item(&c.state, ITEM).unwrap().unwrap(), before);
+    assert_eq!(c.err(ADMIN, update("food")), "relief.consortium_item");
+    assert_eq!(c.err(ADMIN_B, retire("food")), "relief.consortium_item");
+    c.ok(ADMIN, update(ITEM));
+    c.ok(ADMIN, retire(ITEM));
+    let after = relief::item(&c.state, ITEM).unwrap().unwrap();
+    assert_eq!(after.name, "Rice 10 kg");
+    assert!(after.updated_at_height > 0 && after.retired_at_height >= after.updated_at_height);
+    // A retired item is named by no new need, and is changed no more.
+    let mut need = post_need(SHELTER);
+    if let Call::Relief(pb::ReliefCall {
+        call: Some(R::PostNeed(n)),
+    }) = &mut need
+    {
+        n.item_id = ITEM.into();
+    }
+    assert_eq!(c.err(OP_A, need), "relief.item_retired");
+    assert_eq!(c.err(ADMIN, update(ITEM)), "relief.item_retired");
     // Machida's admin can only set Machida's own version of a parameter.
     c.ok(ADMIN_B, set_param(GRID_FY2026, 1));
     let h = c.height + 1;
@@ -474,6 +522,41 @@ fn consortium_wide_parameters_change_only_by_vote() {
 }
 
 #[test]
+fn consensus_parameters_are_known_keys_within_their_ranges() {
+    let (mut c, _, _) = setup();
+    let propose = |key: &str, value| {
+        gov(G::ProposeParameterChange(pb::ProposeParameterChange {
+            key: key.into(),
+            value,
+            effective_from_height: 0,
+            reason: String::new(),
+        }))
+    };
+    for (key, lo, hi) in governance::CONSENSUS_PARAMETERS {
+        for bad in [lo - 1, hi + 1, i64::MIN, i64::MAX] {
+            assert_eq!(
+                c.err(ADMIN, propose(key, bad)),
+                "governance.parameter_out_of_range",
+                "{key} = {bad}"
+            );
+        }
+        assert_eq!(
+            governance::parameter_at(&c.state, key, u64::MAX).unwrap(),
+            None
+        );
+    }
+    assert_eq!(
+        c.err(ADMIN, propose("consensus.max_validators", 10)),
+        "governance.unknown_consensus_parameter"
+    );
+    c.ok(ADMIN, propose("consensus.max_expiry_blocks", 20));
+    assert_eq!(
+        governance::parameter_at(&c.state, "consensus.max_expiry_blocks", c.height + 1).unwrap(),
+        Some(20)
+    );
+}
+
+#[test]
 fn a_self_registered_donor_pledges_anywhere_within_its_limit_and_owns_nothing_else() {
     let (mut c, _, _) = setup();
     let register = gov(G::RegisterDonor(pb::RegisterDonor {}));
@@ -544,8 +627,9 @@ fn hachioji_view(c: &Chain, vol: &str) -> String {
     let s = &c.state;
     let h = c.height + 1;
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         relief::shelter(s, SHELTER).unwrap(),
+        relief::item(s, ITEM).unwrap(),
         relief::disaster(s, DISASTER).unwrap(),
         relief::need(s, 1)
             .unwrap()
@@ -580,6 +664,16 @@ fn machida_call() -> impl Strategy<Value = ([u8; 32], Call)> {
             participant_id: "nobody".into()
         }))),
         Just(remove("hachioji")),
+        Just(rl(R::RetireItem(pb::RetireCatalogueItem {
+            item_id: ITEM.into()
+        }))),
+        Just(rl(R::UpdateItem(pb::UpdateCatalogueItem {
+            item_id: ITEM.into(),
+            category: "food".into(),
+            name: "x".into(),
+            unit: "x".into(),
+            attributes: vec![],
+        }))),
         Just(join("machida2", pb::OrganizationKind::Municipality, None)),
         Just(gov(G::ProposeParameterChange(pb::ProposeParameterChange {
             key: GRID_FY2026.into(),

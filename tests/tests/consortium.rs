@@ -377,7 +377,7 @@ async fn a_validator_key_rotated_under_load_loses_no_height_and_the_old_key_coun
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn block_limits_change_by_vote_and_blocks_keep_to_them() {
+async fn consensus_parameters_change_by_vote_and_blocks_keep_to_them() {
     let net = Net::start(4, "byzantine").await.unwrap();
     let mut c = net.nodes[0].client().await.unwrap();
     // An organization cannot set a block limit of its own.
@@ -459,4 +459,73 @@ async fn block_limits_change_by_vote_and_blocks_keep_to_them() {
         biggest, 3,
         "the limit was never reached, so the test shows nothing"
     );
+
+    // The expiry window, by vote too: from then on a body may expire at most 20 blocks ahead.
+    let before = c
+        .get_chain_info(pb::GetChainInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .max_expiry_blocks;
+    assert!(
+        before > 40,
+        "genesis' window {before} is too short for this test"
+    );
+    call_ok(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        gov(pb::governance_call::Call::ProposeParameterChange(
+            pb::ProposeParameterChange {
+                key: "consensus.max_expiry_blocks".into(),
+                value: 20,
+                effective_from_height: 0,
+                reason: "shorter replay window".into(),
+            },
+        )),
+    )
+    .await;
+    let from = height(&mut c).await.unwrap() + 1;
+    wait_height(&mut c, from, WAIT).await.unwrap();
+    let info = c
+        .get_chain_info(pb::GetChainInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.max_expiry_blocks, 20);
+    let h = info.height;
+    let submit = |expires: u64| {
+        sign_body(
+            &net.admin,
+            &body(
+                &net.admin,
+                &net.chain_id,
+                expires,
+                grant(&random_key(), pb::RoleKind::RoleResident, ""),
+            ),
+        )
+    };
+    let results = c
+        .submit_transactions(pb::SubmitTransactionsRequest {
+            transactions: vec![submit(h + 40), submit(h + 15)],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(
+        results[0].code,
+        tonic::Code::FailedPrecondition as u32,
+        "{:?}",
+        results[0]
+    );
+    assert!(
+        results[0].message.contains("max_expiry_blocks 20"),
+        "{}",
+        results[0].message
+    );
+    assert_eq!(results[1].code, 0, "{:?}", results[1]);
+    wait_committed(&mut c, &results[1].tx_id, WAIT)
+        .await
+        .unwrap();
 }

@@ -29,8 +29,27 @@ pub const VALIDATOR_CHANGE_DELAY: u64 = 2;
 /// Longest parameter key.
 pub const MAX_PARAM_KEY_LEN: usize = 96;
 /// Parameters no organization has a version of its own: they apply to the whole chain (the
-/// node reads `consensus.max_block_txs` and `consensus.max_block_bytes`).
+/// node reads the ones in [`CONSENSUS_PARAMETERS`]).
 pub const CONSORTIUM_ONLY_PREFIX: &str = "consensus.";
+/// The consortium parameters the node obeys, each with the range a vote may set: `(key, lowest,
+/// highest)`. A proposal for another `consensus.` key, or a value outside, is refused.
+pub const CONSENSUS_PARAMETERS: &[(&str, i64, i64)] = &[
+    // Transactions per block.
+    ("consensus.max_block_txs", 1, 100_000),
+    // Transaction bytes per block: at most half of what one gossip message carries.
+    ("consensus.max_block_bytes", 1, 8 * 1024 * 1024),
+    // How far ahead of the next block a transaction may expire. Replay protection keeps every
+    // unexpired body in memory and re-reads that many blocks at start.
+    ("consensus.max_expiry_blocks", 1, 100_000),
+];
+
+/// The range a vote may set consortium parameter `key` to, if the node knows it.
+pub fn consensus_parameter_range(key: &str) -> Option<(i64, i64)> {
+    CONSENSUS_PARAMETERS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, lo, hi)| (lo, hi))
+}
 /// Longest proposal reason.
 pub const MAX_REASON_CHARS: usize = 280;
 
@@ -919,7 +938,7 @@ fn set_parameter(x: &mut Exec<'_>, signer: &Account, c: &pb::SetParameter) -> Re
         return Err(permission_denied(
             "governance.consortium_parameter",
             format!(
-                "parameters under {CONSORTIUM_ONLY_PREFIX} (block limits) are the consortium's: they change only by ProposeParameterChange"
+                "parameters under {CONSORTIUM_ONLY_PREFIX} (block limits, expiry window) are the consortium's: they change only by ProposeParameterChange"
             ),
         ));
     }

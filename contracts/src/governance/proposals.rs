@@ -218,7 +218,30 @@ fn check_member_change(state: &dyn StateRead, change: &ProposalChange) -> Result
             }
             Ok(())
         }
-        ProposalChange::Parameter { key, .. } => check_param_key(key),
+        ProposalChange::Parameter { key, value, .. } => {
+            check_param_key(key)?;
+            if !key.starts_with(CONSORTIUM_ONLY_PREFIX) {
+                return Ok(());
+            }
+            match consensus_parameter_range(key) {
+                Some((lo, hi)) if (lo..=hi).contains(value) => Ok(()),
+                Some((lo, hi)) => Err(invalid_argument(
+                    "governance.parameter_out_of_range",
+                    format!("{key} must be between {lo} and {hi}; {value} was proposed"),
+                )),
+                None => Err(invalid_argument(
+                    "governance.unknown_consensus_parameter",
+                    format!(
+                        "{key} is not a consortium parameter; the known ones are {}",
+                        CONSENSUS_PARAMETERS
+                            .iter()
+                            .map(|(k, _, _)| *k)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+            }
+        }
         ProposalChange::Validator(_) => Ok(()),
     }
 }

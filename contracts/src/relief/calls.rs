@@ -153,20 +153,26 @@ pub(super) fn register_shelter(
     Ok(())
 }
 
-pub(super) fn add_item(x: &mut Exec<'_>, c: &pb::AddCatalogueItem) -> Result<()> {
-    check_ref("relief", "item_id", &c.item_id)?;
-    check_ref("relief", "category", &c.category)?;
-    check_text("relief", "name", &c.name, MAX_NAME_CHARS, true)?;
-    check_text("relief", "unit", &c.unit, 60, true)?;
-    if c.attributes.len() > MAX_ATTRIBUTES {
+/// The fields of a catalogue item a municipality writes, checked.
+fn check_item_fields(category: &str, name: &str, unit: &str, attributes: &[String]) -> Result<()> {
+    check_ref("relief", "category", category)?;
+    check_text("relief", "name", name, MAX_NAME_CHARS, true)?;
+    check_text("relief", "unit", unit, 60, true)?;
+    if attributes.len() > MAX_ATTRIBUTES {
         return Err(invalid_argument(
             "relief.too_many_attributes",
             format!("at most {MAX_ATTRIBUTES} attributes"),
         ));
     }
-    for a in &c.attributes {
+    for a in attributes {
         check_ref("relief", "attribute", a)?;
     }
+    Ok(())
+}
+
+pub(super) fn add_item(x: &mut Exec<'_>, signer: &Account, c: &pb::AddCatalogueItem) -> Result<()> {
+    check_ref("relief", "item_id", &c.item_id)?;
+    check_item_fields(&c.category, &c.name, &c.unit, &c.attributes)?;
     if item(&*x.state, &c.item_id)?.is_some() {
         return Err(already_exists(
             "relief.item_exists",
@@ -179,10 +185,93 @@ pub(super) fn add_item(x: &mut Exec<'_>, c: &pb::AddCatalogueItem) -> Result<()>
         name: c.name.clone(),
         unit: c.unit.clone(),
         attributes: c.attributes.clone(),
+        organization: signer.organization.clone(),
+        updated_at_height: 0,
+        retired_at_height: 0,
     };
     records::put_item(x.state, &i)?;
-    emit(x, pb::relief_event::Kind::ItemAdded(i));
+    emit(x, pb::relief_event::Kind::ItemChanged(i));
     Ok(())
+}
+
+/// The catalogue item `id`, if the signer's municipality owns it and it is in use.
+fn own_item(x: &Exec<'_>, signer: &Account, id: &str) -> Result<pb::CatalogueItem> {
+    check_ref("relief", "item_id", id)?;
+    let i = req(
+        item(&*x.state, id)?,
+        "relief.unknown_item",
+        "catalogue item",
+    )?;
+    if i.organization.is_empty() {
+        return Err(permission_denied(
+            "relief.consortium_item",
+            format!("catalogue item {id} is one of the consortium's basic items, which are never changed; add an item of your own instead"),
+        ));
+    }
+    if i.organization != signer.organization {
+        return Err(permission_denied(
+            "relief.not_owner",
+            format!(
+                "catalogue item {id} belongs to {}; only its municipality changes it",
+                i.organization
+            ),
+        ));
+    }
+    if i.retired_at_height != 0 {
+        return Err(precondition(
+            "relief.item_retired",
+            format!(
+                "catalogue item {id} was retired at height {}",
+                i.retired_at_height
+            ),
+        ));
+    }
+    Ok(i)
+}
+
+pub(super) fn update_item(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::UpdateCatalogueItem,
+) -> Result<()> {
+    let mut i = own_item(x, signer, &c.item_id)?;
+    check_item_fields(&c.category, &c.name, &c.unit, &c.attributes)?;
+    i.category = c.category.clone();
+    i.name = c.name.clone();
+    i.unit = c.unit.clone();
+    i.attributes = c.attributes.clone();
+    i.updated_at_height = x.ctx.height;
+    records::put_item(x.state, &i)?;
+    emit(x, pb::relief_event::Kind::ItemChanged(i));
+    Ok(())
+}
+
+pub(super) fn retire_item(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::RetireCatalogueItem,
+) -> Result<()> {
+    let mut i = own_item(x, signer, &c.item_id)?;
+    i.retired_at_height = x.ctx.height;
+    records::put_item(x.state, &i)?;
+    emit(x, pb::relief_event::Kind::ItemChanged(i));
+    Ok(())
+}
+
+/// The catalogue item a new need or offer names: it must exist and be in use.
+fn item_in_use(state: &dyn StateRead, id: &str) -> Result<pb::CatalogueItem> {
+    check_ref("relief", "item_id", id)?;
+    let i = req(item(state, id)?, "relief.unknown_item", "catalogue item")?;
+    if i.retired_at_height != 0 {
+        return Err(precondition(
+            "relief.item_retired",
+            format!(
+                "catalogue item {id} was retired at height {}; choose another item",
+                i.retired_at_height
+            ),
+        ));
+    }
+    Ok(i)
 }
 
 pub(super) fn open_disaster(
@@ -234,12 +323,7 @@ pub(super) fn post_need(x: &mut Exec<'_>, signer: &Account, c: &pb::PostNeed) ->
         "shelter",
     )?;
     require_operator(&*x.state, signer, &s.shelter_id)?;
-    check_ref("relief", "item_id", &c.item_id)?;
-    let it = req(
-        item(&*x.state, &c.item_id)?,
-        "relief.unknown_item",
-        "catalogue item",
-    )?;
+    let it = item_in_use(&*x.state, &c.item_id)?;
     check_quantity(c.quantity)?;
     check_text("relief", "details", &c.details, MAX_DETAILS_CHARS, false)?;
     if !matches!(
@@ -361,12 +445,7 @@ pub(super) fn pledge(x: &mut Exec<'_>, c: &pb::Pledge) -> Result<()> {
 
 pub(super) fn post_offer(x: &mut Exec<'_>, c: &pb::PostOffer) -> Result<()> {
     let d = open_disaster_of(&*x.state, &c.disaster_id)?;
-    check_ref("relief", "item_id", &c.item_id)?;
-    let it = req(
-        item(&*x.state, &c.item_id)?,
-        "relief.unknown_item",
-        "catalogue item",
-    )?;
+    let it = item_in_use(&*x.state, &c.item_id)?;
     check_quantity(c.quantity)?;
     check_text("relief", "details", &c.details, MAX_DETAILS_CHARS, false)?;
     if c.available_until_ms <= x.ctx.time_ms {

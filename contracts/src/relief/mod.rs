@@ -125,9 +125,14 @@ pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::ReliefCall
             "relief.unknown_call",
             "the relief call is empty or unknown to this node",
         )),
-        Some(R::RegisterShelter(_) | R::AddItem(_) | R::OpenDisaster(_) | R::CloseDisaster(_)) => {
-            account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief")
-        }
+        Some(
+            R::RegisterShelter(_)
+            | R::AddItem(_)
+            | R::UpdateItem(_)
+            | R::RetireItem(_)
+            | R::OpenDisaster(_)
+            | R::CloseDisaster(_),
+        ) => account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief"),
         Some(R::PostNeed(_) | R::CloseNeed(_) | R::Request(_) | R::Approve(_) | R::Receive(_)) => {
             account.require_any(&[RoleKind::ShelterOperator], "acting for a shelter")?;
             match calls::shelter_of_call(state, call)? {
@@ -154,6 +159,8 @@ pub fn call_name(call: &pb::ReliefCall) -> &'static str {
         None => "relief.unknown",
         Some(R::RegisterShelter(_)) => "relief.register_shelter",
         Some(R::AddItem(_)) => "relief.add_item",
+        Some(R::UpdateItem(_)) => "relief.update_item",
+        Some(R::RetireItem(_)) => "relief.retire_item",
         Some(R::OpenDisaster(_)) => "relief.open_disaster",
         Some(R::CloseDisaster(_)) => "relief.close_disaster",
         Some(R::PostNeed(_)) => "relief.post_need",
@@ -180,6 +187,9 @@ pub fn init_genesis(state: &mut dyn State) -> Result<()> {
                 name: name.into(),
                 unit: unit.into(),
                 attributes: attrs.iter().map(|a| a.to_string()).collect(),
+                organization: String::new(),
+                updated_at_height: 0,
+                retired_at_height: 0,
             },
         )?;
     }
@@ -196,7 +206,9 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::ReliefCall) -> Result<()> {
             "the relief call is empty",
         )),
         Some(R::RegisterShelter(c)) => calls::register_shelter(x, &signer, c),
-        Some(R::AddItem(c)) => calls::add_item(x, c),
+        Some(R::AddItem(c)) => calls::add_item(x, &signer, c),
+        Some(R::UpdateItem(c)) => calls::update_item(x, &signer, c),
+        Some(R::RetireItem(c)) => calls::retire_item(x, &signer, c),
         Some(R::OpenDisaster(c)) => calls::open_disaster(x, &signer, c),
         Some(R::CloseDisaster(c)) => calls::close_disaster(x, &signer, c),
         Some(R::PostNeed(c)) => calls::post_need(x, &signer, c),

@@ -113,6 +113,9 @@ pub struct Item {
     name: String,
     unit: String,
     attributes: Vec<String>,
+    organization: String,
+    updated_at_height: u64,
+    retired_at_height: u64,
 }
 
 impl Stored for Item {
@@ -124,6 +127,9 @@ impl Stored for Item {
             name: self.name,
             unit: self.unit,
             attributes: self.attributes,
+            organization: self.organization,
+            updated_at_height: self.updated_at_height,
+            retired_at_height: self.retired_at_height,
         }
     }
     fn from_api(i: &pb::CatalogueItem) -> Result<Self, Failed> {
@@ -133,6 +139,9 @@ impl Stored for Item {
             name,
             unit,
             attributes,
+            organization,
+            updated_at_height,
+            retired_at_height,
         } = i;
         Ok(Item {
             item_id: item_id.clone(),
@@ -140,6 +149,9 @@ impl Stored for Item {
             name: name.clone(),
             unit: unit.clone(),
             attributes: attributes.clone(),
+            organization: organization.clone(),
+            updated_at_height: *updated_at_height,
+            retired_at_height: *retired_at_height,
         })
     }
 }

@@ -74,7 +74,10 @@ impl Mempool {
         tx: CheckedTx,
         tip_height: u64,
     ) -> Result<Hash, Reject> {
-        check_expiry(&tx, tip_height + 1, chain.max_expiry_blocks)?;
+        let window = chain
+            .max_expiry_at(tip_height + 1)
+            .map_err(|e| Reject::Internal(e.to_string()))?;
+        check_expiry(&tx, tip_height + 1, window)?;
         if let Some(pending) = self.bodies.get(&tx.body_hash) {
             return Err(Reject::DuplicatePending { pending: *pending });
         }

@@ -280,7 +280,7 @@ impl Ledger for LedgerApi {
             quorum_power: set.quorum_power(),
             total_power: total,
             genesis_hash: self.chain.genesis_hash.0.to_vec(),
-            max_expiry_blocks: self.chain.max_expiry_blocks,
+            max_expiry_blocks: self.chain.max_expiry_at(tip.height + 1).map_err(internal)?,
             tolerated_faults: tolerated as u32,
             status: status_proto(self.shared.status.borrow().status) as i32,
             peer_height: self.shared.status.borrow().peer_height,

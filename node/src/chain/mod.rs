@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod keys;
+pub mod params;
 mod reader;
 mod replay;
 mod state;
@@ -182,11 +183,13 @@ impl Chain {
     }
 
     /// Rebuild the replay window from the blocks that can hold unexpired bodies: a body
-    /// committed at height `c` expires at most at `c + max_expiry_blocks`.
+    /// committed at height `c` expires at most at `c` + the expiry window then, so the longest
+    /// window the chain ever had bounds how far back to read.
     fn load_replay_window(&self) -> Result<()> {
         let r = &self.reader;
         let next = self.tip.height + 1;
-        let from = self.tip.height.saturating_sub(r.max_expiry_blocks).max(1);
+        let window = r.longest_expiry_until(self.tip.height)?;
+        let from = self.tip.height.saturating_sub(window).max(1);
         let mut w = r
             .replay
             .write()
@@ -233,12 +236,15 @@ impl Chain {
         let mut txs = Vec::with_capacity(candidates.len());
         let mut receipts = Vec::with_capacity(candidates.len());
         let mut bodies = BTreeSet::new();
+        let window = r
+            .max_expiry_at(height)
+            .map_err(|e| BlockError::Failed(e.to_string()))?;
         for (index, tx) in candidates.into_iter().enumerate() {
             let dup = !bodies.insert(tx.body_hash) || r.body_committed(&tx.body_hash)?;
             let check = if dup {
                 Err(Reject::DuplicateCommitted)
             } else {
-                check_expiry(&tx, height, r.max_expiry_blocks)
+                check_expiry(&tx, height, window)
             };
             if let Err(e) = check {
                 if strict {

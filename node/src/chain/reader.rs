@@ -25,7 +25,7 @@ pub struct ChainReader {
     pub genesis_hash: Hash,
     /// Fault model.
     pub fault_model: FaultModel,
-    /// Max expiry window.
+    /// Genesis' expiry window (a vote can change it: [`ChainReader::max_expiry_at`]).
     pub max_expiry_blocks: u64,
     /// Committed bodies that have not expired (replay protection).
     pub replay: Arc<RwLock<ReplayWindow>>,

@@ -457,7 +457,12 @@ impl Driver {
         let body = yui_client::tx::body(
             key,
             &self.chain.reader.chain_id,
-            tip + EVIDENCE_EXPIRY_BLOCKS.min(self.chain.reader.max_expiry_blocks),
+            tip + EVIDENCE_EXPIRY_BLOCKS.min(
+                self.chain
+                    .reader
+                    .max_expiry_at(tip + 1)
+                    .unwrap_or(self.chain.reader.max_expiry_blocks),
+            ),
             call,
         );
         let raw = RawTx::from_proto(yui_client::tx::sign(key, &body));
@@ -701,26 +706,20 @@ impl Driver {
         }
     }
 
-    /// The block limits at `height`: the consortium-wide parameters `consensus.max_block_txs`
-    /// and `consensus.max_block_bytes` (changed only by vote) in force there, else genesis'.
-    /// A value out of range (below 1, or bytes above what gossip carries) is ignored. Every
-    /// node computes the same limits for a height from committed state.
+    /// The block limits at `height` (genesis', or the ones voted for: [`crate::chain::params`]).
+    /// A failing read is logged and genesis' limits apply.
     fn block_limits(&self, height: u64) -> (usize, u64) {
-        let state = self.chain.reader.state();
-        let param = |key: &str| match yui_contracts::governance::parameter_at(&state, key, height) {
-            Ok(v) => v.and_then(|v| u64::try_from(v).ok()),
-            Err(e) => {
-                tracing::error!(parameter = key, height, error = %e, "cannot read a block-limit parameter; using genesis' limit (the store is failing)");
-                None
-            }
-        };
-        let txs = param(P_MAX_BLOCK_TXS)
-            .filter(|v| (1..=MAX_BLOCK_TXS_CAP).contains(v))
-            .unwrap_or(u64::from(self.params.max_block_txs));
-        let bytes = param(P_MAX_BLOCK_BYTES)
-            .filter(|v| (1..=MAX_BLOCK_BYTES_CAP).contains(v))
-            .unwrap_or(self.params.max_block_bytes);
-        (usize::try_from(txs).unwrap_or(usize::MAX), bytes)
+        let genesis = (
+            usize::try_from(self.params.max_block_txs).unwrap_or(usize::MAX),
+            self.params.max_block_bytes,
+        );
+        self.chain
+            .reader
+            .block_limits_at(height, self.params.max_block_txs, self.params.max_block_bytes)
+            .unwrap_or_else(|e| {
+                tracing::error!(height, error = %e, "cannot read the block limits; using genesis' (the store is failing)");
+                genesis
+            })
     }
 
     fn commit(&mut self, ex: Executed, cert: yui_consensus::CommitCertificate) -> Result<()> {
@@ -881,16 +880,6 @@ impl Driver {
         Ok(())
     }
 }
-
-/// The consortium-wide parameter of the most transactions per block.
-pub const P_MAX_BLOCK_TXS: &str = "consensus.max_block_txs";
-/// The consortium-wide parameter of the most transaction bytes per block.
-pub const P_MAX_BLOCK_BYTES: &str = "consensus.max_block_bytes";
-/// No vote can raise the transactions per block above this.
-const MAX_BLOCK_TXS_CAP: u64 = 100_000;
-/// No vote can raise a block's transaction bytes above what one gossip message carries, less a
-/// margin for the proposal's other fields.
-const MAX_BLOCK_BYTES_CAP: u64 = (crate::runtime::p2p::MAX_GOSSIP_BYTES as u64) / 2;
 
 /// How many blocks an equivocation report stays valid for (bounded by the chain's limit).
 const EVIDENCE_EXPIRY_BLOCKS: u64 = 100;
