@@ -228,12 +228,26 @@ fn role_arguments_are_validated() {
         assert_eq!(code(&r), want);
         assert_eq!(s, before);
     }
-    let r = execute(
-        &mut s,
-        &ctx(key(1), 1),
-        &grant(key(70), pb::RoleKind::RoleShelterOperator, "shelter-1"),
-    )
-    .unwrap();
+    let operator = grant(key(70), pb::RoleKind::RoleShelterOperator, "shelter-1");
+    // The shelter must be one of the granting municipality's.
+    let r = execute(&mut s, &ctx(key(1), 1), &operator).unwrap();
+    assert_eq!(code(&r), "governance.not_own_shelter");
+    let register = pb::tx_body::Call::Relief(pb::ReliefCall {
+        call: Some(pb::relief_call::Call::RegisterShelter(
+            pb::RegisterShelter {
+                shelter_id: "shelter-1".into(),
+                name: "Gym".into(),
+                area: "North".into(),
+                contact: Some(pb::PersonRef {
+                    vault_id: "pd_1".into(),
+                    commitment: vec![1; 32],
+                }),
+            },
+        )),
+    });
+    let r = execute(&mut s, &ctx(key(1), 1), &register).unwrap();
+    assert_eq!(code(&r), "ok");
+    let r = execute(&mut s, &ctx(key(1), 1), &operator).unwrap();
     assert_eq!(code(&r), "ok");
     assert!(governance::account(&s, &key(70))
         .unwrap()

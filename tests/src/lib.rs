@@ -300,27 +300,26 @@ impl Net {
     /// under the network's, the network's genesis, every node of the network as a peer, and
     /// `node_key` as its network key. Not started.
     pub fn outside_node(&self, name: &str, node_key: &Path) -> Result<NodeProc> {
-        self.extra_node(name, node_key, false, Path::new("../genesis.json"))
+        self.extra_node(name, None, Some(node_key), Path::new("../genesis.json"))
     }
 
     /// A node beyond the network's own, in `dir/name`, with every node of the network as a
-    /// peer: a validator with `key` as its validator key, or a non-voting node with it as its
-    /// network key, reading the genesis file `genesis` (paths relative to its directory).
-    /// Not started.
+    /// peer: a validator if it has a validator key, known on the network by `node_key` if
+    /// given (else by its validator key), reading the genesis file `genesis` (paths relative
+    /// to its directory). Not started.
     pub fn extra_node(
         &self,
         name: &str,
-        key: &Path,
-        validator: bool,
+        validator_key: Option<&Path>,
+        node_key: Option<&Path>,
         genesis: &Path,
     ) -> Result<NodeProc> {
         let ports = free_ports(2)?;
-        let key = Some(key.to_path_buf());
         let config = NodeConfig {
             data_dir: "data".into(),
             genesis: genesis.to_path_buf(),
-            validator_key: if validator { key.clone() } else { None },
-            node_key: if validator { None } else { key },
+            validator_key: validator_key.map(Path::to_path_buf),
+            node_key: node_key.map(Path::to_path_buf),
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], ports[0])),
             p2p_listen: SocketAddr::from(([127, 0, 0, 1], ports[1])),
             peers: self.nodes.iter().map(|n| n.config.p2p_listen).collect(),

@@ -529,3 +529,168 @@ async fn consensus_parameters_change_by_vote_and_blocks_keep_to_them() {
         .await
         .unwrap();
 }
+
+fn rl(c: pb::relief_call::Call) -> pb::tx_body::Call {
+    pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) })
+}
+
+fn ec(c: pb::eco_call::Call) -> pb::tx_body::Call {
+    pb::tx_body::Call::Eco(pb::EcoCall { call: Some(c) })
+}
+
+/// Submit `call` signed by `key`; it must be refused: at submit with PERMISSION_DENIED and the
+/// contract's code as the status' `ErrorInfo` reason, or (where the mempool cannot tell) in
+/// its receipt. The contract's code either way.
+async fn refused(
+    c: &mut Client,
+    chain_id: &str,
+    key: &SigningKey,
+    call: pb::tx_body::Call,
+) -> String {
+    use tonic_types::StatusExt as _;
+    let h = height(c).await.unwrap();
+    match submit(c, sign_body(key, &body(key, chain_id, h + 50, call))).await {
+        Err(status) => {
+            assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+            let info = status
+                .get_details_error_info()
+                .expect("the refusal carries an ErrorInfo");
+            assert_eq!(info.domain, "yui");
+            info.reason
+        }
+        Ok(id) => {
+            let r = wait_committed(c, &id, WAIT).await.unwrap().receipt.unwrap();
+            assert!(!r.success, "the call was carried out");
+            r.error.unwrap().code
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_municipalities_act_only_on_their_own_objects() {
+    let net = Net::start_consortium(&["hachioji", "machida", "tama", "hino"])
+        .await
+        .unwrap();
+    let mut c = net.nodes[0].client().await.unwrap();
+    let orgs = ["hachioji", "machida"];
+    // Each sets up its own disaster, shelter, catalogue item, program and parameter.
+    for (i, org) in orgs.iter().enumerate() {
+        let admin = &net.admins[i];
+        for call in [
+            rl(pb::relief_call::Call::OpenDisaster(pb::OpenDisaster {
+                disaster_id: format!("d-{org}"),
+                name: "flood".into(),
+            })),
+            rl(pb::relief_call::Call::RegisterShelter(
+                pb::RegisterShelter {
+                    shelter_id: format!("s-{org}"),
+                    name: "gym".into(),
+                    area: "north".into(),
+                    contact: Some(pb::PersonRef {
+                        vault_id: "pd_x".into(),
+                        commitment: vec![1; 32],
+                    }),
+                },
+            )),
+            rl(pb::relief_call::Call::AddItem(pb::AddCatalogueItem {
+                item_id: format!("rice-{org}"),
+                category: "food".into(),
+                name: "Rice 5 kg".into(),
+                unit: "bag".into(),
+                attributes: vec![],
+            })),
+            ec(pb::eco_call::Call::CreateProgram(pb::CreateProgram {
+                program_id: format!("p-{org}"),
+                name: "EV".into(),
+                points_per_kg: 10,
+                points_expiry_days: 0,
+            })),
+            gov(pb::governance_call::Call::SetParameter(pb::SetParameter {
+                key: "eco.grid_g_per_mwh.fy2026".into(),
+                value: 400_000 + i as i64,
+                effective_from_height: 0,
+            })),
+        ] {
+            call_ok(&mut c, &net.chain_id, admin, call).await;
+        }
+    }
+    // Each tries the other's objects: every attempt refused, at submit where the node can tell.
+    for (i, org) in orgs.iter().enumerate() {
+        let other = orgs[1 - i];
+        let admin = &net.admins[1 - i];
+        let operator = random_key();
+        call_ok(
+            &mut c,
+            &net.chain_id,
+            admin,
+            grant(&operator, pb::RoleKind::RoleResident, ""),
+        )
+        .await;
+        let attempts = [
+            (
+                rl(pb::relief_call::Call::CloseDisaster(pb::CloseDisaster {
+                    disaster_id: format!("d-{org}"),
+                })),
+                "relief.not_municipality_admin",
+            ),
+            (
+                rl(pb::relief_call::Call::RetireItem(pb::RetireCatalogueItem {
+                    item_id: format!("rice-{org}"),
+                })),
+                "relief.not_owner",
+            ),
+            (
+                ec(pb::eco_call::Call::CreateReport(pb::CreateCreditReport {
+                    program_id: format!("p-{org}"),
+                    period_start_ms: 0,
+                    period_end_ms: 1,
+                })),
+                "eco.not_program_admin",
+            ),
+            (
+                grant(
+                    &operator,
+                    pb::RoleKind::RoleShelterOperator,
+                    &format!("s-{org}"),
+                ),
+                "governance.not_own_shelter",
+            ),
+        ];
+        for (call, code) in attempts {
+            let got = refused(&mut c, &net.chain_id, admin, call.clone()).await;
+            assert_eq!(got, code, "{other} acting on {org}: {call:?}");
+        }
+    }
+    // Nothing changed: items in use, and each municipality's parameter is its own.
+    let mut rc = yui_proto::v1::relief_client::ReliefClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let items = rc
+        .list_catalogue(pb::ListCatalogueRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    for org in orgs {
+        let item = items
+            .iter()
+            .find(|i| i.item_id == format!("rice-{org}"))
+            .expect("the item is listed");
+        assert_eq!(item.organization, org);
+        assert_eq!(item.retired_at_height, 0);
+    }
+    let mut g = GovernanceClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    for (i, org) in orgs.iter().enumerate() {
+        let p = g
+            .get_parameter(pb::GetParameterRequest {
+                key: "eco.grid_g_per_mwh.fy2026".into(),
+                organization: org.to_string(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(p.value, 400_000 + i as i64, "{org}");
+    }
+}

@@ -258,6 +258,26 @@ async fn a_record_is_read_only_by_holders_of_its_reader_roles() {
     let mut c = net.nodes[0].client().await.unwrap();
     let operator = random_key();
     let resident = random_key();
+    // A shelter-operator role names a shelter of the granting municipality.
+    call_ok(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        pb::tx_body::Call::Relief(pb::ReliefCall {
+            call: Some(pb::relief_call::Call::RegisterShelter(
+                pb::RegisterShelter {
+                    shelter_id: "shelter-1".into(),
+                    name: "Gym".into(),
+                    area: "North".into(),
+                    contact: Some(pb::PersonRef {
+                        vault_id: "pd_placeholder".into(),
+                        commitment: vec![1; 32],
+                    }),
+                },
+            )),
+        }),
+    )
+    .await;
     for (k, role, scope) in [
         (&operator, pb::RoleKind::RoleShelterOperator, "shelter-1"),
         (&resident, pb::RoleKind::RoleResident, ""),

@@ -98,7 +98,7 @@ fn req_report(state: &dyn StateRead, id: &str) -> Result<pb::CreditReport> {
 }
 
 /// The signer must be a municipality admin of the program's organization.
-fn require_admin(signer: &Account, p: &Program) -> Result<()> {
+pub(super) fn require_admin(signer: &Account, p: &Program) -> Result<()> {
     if signer.has_kind(RoleKind::MunicipalityAdmin) && signer.organization == p.organization {
         return Ok(());
     }

@@ -113,8 +113,33 @@ pub fn id_for(prefix: &str, tx_id: &[u8; 32]) -> String {
     format!("{prefix}-{}", hex::encode(&tx_id[..16]))
 }
 
-/// Mempool pre-check of the signer's role for an eco call.
-pub fn authorize(_state: &dyn StateRead, account: &Account, call: &pb::EcoCall) -> Result<()> {
+/// The program an eco admin call acts on, where committed state already holds the object the
+/// call names (a program, a participant, a report).
+fn program_of_call(state: &dyn StateRead, call: &pb::EcoCall) -> Result<Option<Program>> {
+    let program_id = match call.call.as_ref() {
+        Some(E::RegisterParticipant(c)) => Some(c.program_id.clone()),
+        Some(E::CreateReport(c)) => Some(c.program_id.clone()),
+        Some(E::RemoveParticipant(pb::RemoveParticipant { participant_id, .. }))
+        | Some(E::RegisterDevice(pb::RegisterDevice { participant_id, .. }))
+        | Some(E::GrantPoints(pb::GrantEcoPoints { participant_id, .. })) => {
+            participant(state, participant_id)?.map(|p| p.program)
+        }
+        Some(E::CertifyReport(pb::CertifyCreditReport { report_id, .. }))
+        | Some(E::RecordSale(pb::RecordCreditSale { report_id, .. })) => {
+            report(state, report_id)?.map(|r| r.program_id)
+        }
+        _ => None,
+    };
+    match program_id {
+        Some(id) => program(state, &id),
+        None => Ok(None),
+    }
+}
+
+/// Mempool pre-check of the signer's role for an eco call, and, where committed state already
+/// holds the program the call acts on, that the signer is an admin of its municipality
+/// (execution checks again).
+pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::EcoCall) -> Result<()> {
     match call.call.as_ref() {
         None => Err(invalid_argument(
             "eco.unknown_call",
@@ -128,7 +153,13 @@ pub fn authorize(_state: &dyn StateRead, account: &Account, call: &pb::EcoCall) 
             ],
             "submitting a reading",
         ),
-        Some(_) => account.require_any(&[RoleKind::MunicipalityAdmin], "managing an eco program"),
+        Some(_) => {
+            account.require_any(&[RoleKind::MunicipalityAdmin], "managing an eco program")?;
+            match program_of_call(state, call)? {
+                Some(p) => calls::require_admin(account, &p),
+                None => Ok(()),
+            }
+        }
     }
 }
 

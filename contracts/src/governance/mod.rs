@@ -862,6 +862,18 @@ fn grant_role(x: &mut Exec<'_>, signer: &Account, c: &pb::GrantRole) -> Result<(
             ),
         ));
     }
+    if role.kind == RoleKind::ShelterOperator
+        && crate::relief::shelter(&*x.state, &role.scope)?
+            .is_none_or(|s| s.municipality != signer.organization)
+    {
+        return Err(permission_denied(
+            "governance.not_own_shelter",
+            format!(
+                "a shelter-operator role names a shelter of the granting municipality; {} has no shelter {}",
+                signer.organization, role.scope
+            ),
+        ));
+    }
     if acct.roles.contains(&role) {
         return Err(already_exists(
             "governance.role_held",

@@ -92,7 +92,7 @@ pub(super) fn shelter_of_call(
     })
 }
 
-fn require_municipality(signer: &Account, municipality: &str) -> Result<()> {
+pub(super) fn require_municipality(signer: &Account, municipality: &str) -> Result<()> {
     if signer.has_kind(RoleKind::MunicipalityAdmin) && signer.organization == municipality {
         return Ok(());
     }
@@ -194,6 +194,26 @@ pub(super) fn add_item(x: &mut Exec<'_>, signer: &Account, c: &pb::AddCatalogueI
     Ok(())
 }
 
+/// The signer's municipality must own catalogue item `i` (the basic items are nobody's).
+pub(super) fn require_item_owner(signer: &Account, i: &pb::CatalogueItem) -> Result<()> {
+    if i.organization.is_empty() {
+        return Err(permission_denied(
+            "relief.consortium_item",
+            format!("catalogue item {} is one of the consortium's basic items, which are never changed; add an item of your own instead", i.item_id),
+        ));
+    }
+    if i.organization != signer.organization {
+        return Err(permission_denied(
+            "relief.not_owner",
+            format!(
+                "catalogue item {} belongs to {}; only its municipality changes it",
+                i.item_id, i.organization
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The catalogue item `id`, if the signer's municipality owns it and it is in use.
 fn own_item(x: &Exec<'_>, signer: &Account, id: &str) -> Result<pb::CatalogueItem> {
     check_ref("relief", "item_id", id)?;
@@ -202,21 +222,7 @@ fn own_item(x: &Exec<'_>, signer: &Account, id: &str) -> Result<pb::CatalogueIte
         "relief.unknown_item",
         "catalogue item",
     )?;
-    if i.organization.is_empty() {
-        return Err(permission_denied(
-            "relief.consortium_item",
-            format!("catalogue item {id} is one of the consortium's basic items, which are never changed; add an item of your own instead"),
-        ));
-    }
-    if i.organization != signer.organization {
-        return Err(permission_denied(
-            "relief.not_owner",
-            format!(
-                "catalogue item {id} belongs to {}; only its municipality changes it",
-                i.organization
-            ),
-        ));
-    }
+    require_item_owner(signer, &i)?;
     if i.retired_at_height != 0 {
         return Err(precondition(
             "relief.item_retired",

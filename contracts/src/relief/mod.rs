@@ -118,21 +118,32 @@ pub fn totals(state: &dyn StateRead, disaster_id: &str, item_id: &str) -> Result
 }
 
 /// Mempool pre-check of the signer's role for a relief call, and, where the committed state
-/// already names the shelter, that the signer operates it (execution checks again).
+/// already holds the object the call names (a shelter, a disaster, a catalogue item), that
+/// the signer acts for its owner (execution checks again).
 pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::ReliefCall) -> Result<()> {
     match call.call.as_ref() {
         None => Err(invalid_argument(
             "relief.unknown_call",
             "the relief call is empty or unknown to this node",
         )),
-        Some(
-            R::RegisterShelter(_)
-            | R::AddItem(_)
-            | R::UpdateItem(_)
-            | R::RetireItem(_)
-            | R::OpenDisaster(_)
-            | R::CloseDisaster(_),
-        ) => account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief"),
+        Some(R::RegisterShelter(_) | R::AddItem(_) | R::OpenDisaster(_)) => {
+            account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief")
+        }
+        Some(R::CloseDisaster(c)) => {
+            account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief")?;
+            match disaster(state, &c.disaster_id)? {
+                Some(d) => calls::require_municipality(account, &d.municipality),
+                None => Ok(()),
+            }
+        }
+        Some(R::UpdateItem(pb::UpdateCatalogueItem { item_id, .. }))
+        | Some(R::RetireItem(pb::RetireCatalogueItem { item_id })) => {
+            account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief")?;
+            match item(state, item_id)? {
+                Some(i) => calls::require_item_owner(account, &i),
+                None => Ok(()),
+            }
+        }
         Some(R::PostNeed(_) | R::CloseNeed(_) | R::Request(_) | R::Approve(_) | R::Receive(_)) => {
             account.require_any(&[RoleKind::ShelterOperator], "acting for a shelter")?;
             match calls::shelter_of_call(state, call)? {

@@ -86,7 +86,11 @@ fn signer_volunteer(state: &dyn StateRead, signer: &[u8; 32]) -> Result<Voluntee
 
 /// The signer must be a municipality admin of `owner`, the organization that owns the object.
 fn require_owner(x: &Exec<'_>, owner: &str, what: &str) -> Result<()> {
-    let signer = governance::signer_account(x)?;
+    owner_check(&governance::signer_account(x)?, owner, what)
+}
+
+/// [`require_owner`] for a known account.
+pub(super) fn owner_check(signer: &Account, owner: &str, what: &str) -> Result<()> {
     if signer.has_kind(RoleKind::MunicipalityAdmin)
         && !owner.is_empty()
         && signer.organization == owner

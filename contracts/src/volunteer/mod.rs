@@ -140,12 +140,10 @@ pub fn certificate_id_for(tx_id: &[u8; 32]) -> String {
     id_from_tx("cert", tx_id)
 }
 
-/// Mempool pre-check of the signer's role for a volunteer call.
-pub fn authorize(
-    _state: &dyn StateRead,
-    account: &Account,
-    call: &pb::VolunteerCall,
-) -> Result<()> {
+/// Mempool pre-check of the signer's role for a volunteer call, and, for the calls on an
+/// application or a registration committed state already holds, that the signer is an admin
+/// of the municipality that owns it (execution checks again).
+pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::VolunteerCall) -> Result<()> {
     use RoleKind::{Facility, MunicipalityAdmin, Resident};
     match call.call.as_ref() {
         None => Err(invalid_argument(
@@ -159,10 +157,24 @@ pub fn authorize(
             account.require_any(&[Resident], "this volunteer call")
         }
         Some(
-            V::ApproveRegistration(_)
-            | V::RejectRegistration(_)
-            | V::RevokeRegistration(_)
-            | V::ApproveOpportunity(_)
+            V::ApproveRegistration(pb::ApproveRegistration { application_id, .. })
+            | V::RejectRegistration(pb::RejectRegistration { application_id, .. }),
+        ) => {
+            account.require_any(&[MunicipalityAdmin], "this municipal volunteer call")?;
+            match application(state, application_id)? {
+                Some(a) => calls::owner_check(account, &a.municipality, "received the application"),
+                None => Ok(()),
+            }
+        }
+        Some(V::RevokeRegistration(pb::RevokeRegistration { volunteer_id, .. })) => {
+            account.require_any(&[MunicipalityAdmin], "this municipal volunteer call")?;
+            match volunteer(state, volunteer_id)? {
+                Some(v) => calls::owner_check(account, &v.municipality, "registered the volunteer"),
+                None => Ok(()),
+            }
+        }
+        Some(
+            V::ApproveOpportunity(_)
             | V::RelayRequest(_)
             | V::ApproveActivity(_)
             | V::RejectActivity(_),

@@ -128,6 +128,16 @@ impl Chain {
         let r = self.run(signer, call);
         r.result.expect_err("call should fail").code
     }
+
+    /// The code the mempool's pre-check refuses `call` with at submit, if it does.
+    pub fn refused_at_submit(&self, signer: [u8; 32], call: &Call) -> Option<String> {
+        yui_contracts::authorize(&self.state, &signer, call)
+            .err()
+            .map(|e| match e {
+                yui_contracts::ContractError::Invalid(i) => i.code,
+                yui_contracts::ContractError::Failed(f) => panic!("the state failed: {f}"),
+            })
+    }
 }
 
 /// Unix ms of midnight JST at the start of a civil date.

@@ -163,13 +163,19 @@ impl Ledger for LedgerApi {
                     tx_id: id.0.to_vec(),
                     code: 0,
                     message: String::new(),
+                    error_code: String::new(),
                 },
                 Err(r) => {
+                    let error_code = match &r {
+                        Reject::Refused(i) => i.code.clone(),
+                        _ => String::new(),
+                    };
                     let status = Status::from(r);
                     pb::SubmitResult {
                         tx_id: Vec::new(),
                         code: status.code() as u32,
                         message: status.message().to_string(),
+                        error_code,
                     }
                 }
             })

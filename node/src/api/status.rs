@@ -4,7 +4,9 @@
 //! client's data.
 
 use crate::chain::tx::Reject;
+use std::collections::HashMap;
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
 
 /// INTERNAL for a failure of this node (logged here, once).
 pub fn internal(e: impl std::fmt::Display) -> Status {
@@ -42,9 +44,21 @@ impl From<Reject> for Status {
             },
             Reject::Internal(_) => Code::Internal,
         };
-        Status::new(code, message)
+        match &r {
+            // The contract's stable code travels as a standard `google.rpc.ErrorInfo` detail
+            // (reason = the code, domain = "yui"), which stock gRPC clients decode.
+            Reject::Refused(i) => Status::with_error_details(
+                code,
+                message,
+                ErrorDetails::with_error_info(i.code.clone(), ERROR_DOMAIN, HashMap::new()),
+            ),
+            _ => Status::new(code, message),
+        }
     }
 }
+
+/// The `ErrorInfo.domain` of every contract error.
+pub const ERROR_DOMAIN: &str = "yui";
 
 #[cfg(test)]
 mod tests {

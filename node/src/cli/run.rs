@@ -88,8 +88,8 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
         println!("metrics: http://{m}/metrics");
     }
     let net_key = match (&key, &cfg.node_key) {
-        (Some(k), _) => k.clone(),
-        (None, Some(path)) => keys::load(path)?,
+        (_, Some(path)) => keys::load(path)?,
+        (Some(k), None) => k.clone(),
         (None, None) => bail!("an observer needs `node_key` (listed in genesis observers); a validator needs `validator_key`"),
     };
     let allowed = genesis.network_keys()?;

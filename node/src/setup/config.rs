@@ -21,8 +21,10 @@ pub struct NodeConfig {
     /// Address the gRPC API listens on. Port 0 picks a free port (printed at start).
     #[serde(default = "default_grpc")]
     pub grpc_listen: SocketAddr,
-    /// This node's network key file, for an observer (a validator uses its validator key).
-    /// Its public key must be listed in genesis `observers` or admitted by a membership vote.
+    /// This node's network key file: an observer's identity on the peer-to-peer network. A
+    /// validator uses its validator key unless this is set too (to keep the transport identity
+    /// apart from the signing key). Its public key must be listed in genesis `observers` or
+    /// admitted by a membership vote.
     #[serde(default)]
     pub node_key: Option<PathBuf>,
     /// Address the peer-to-peer network listens on. Port 0 picks a free port.
