@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use yui_node::runtime::driver::now_ms;
 use yui_node::setup::config::NodeConfig;
 use yui_node::setup::genesis::{ConsensusParams, FaultModelName};
-use yui_node::setup::localnet::{free_ports, LocalNet, LocalNode, Options, READY_TIMEOUT};
+pub use yui_node::setup::localnet::free_ports;
+use yui_node::setup::localnet::{LocalNet, LocalNode, Options, READY_TIMEOUT};
 use yui_node::setup::network::{NetworkDesc, OrgDesc};
 use yui_proto::v1 as pb;
 use yui_proto::v1::ledger_client::LedgerClient;
@@ -140,9 +141,9 @@ impl NodeProc {
         });
     }
 
-    /// A connected client.
+    /// A connected client (over TLS trusting the network's CA when the node serves TLS).
     pub async fn client(&self) -> Result<Client> {
-        Ok(LedgerClient::connect(self.endpoint.clone()).await?)
+        self.0.ledger().await
     }
 }
 
@@ -260,7 +261,35 @@ impl Net {
         Ok(net)
     }
 
+    /// Like `start`, with every node serving its API over TLS (certificates of a CA made for
+    /// the network, in `dir/tls/`).
+    pub async fn start_tls(validators: u32) -> Result<Net> {
+        let mut net = Net::create_with(
+            FaultModelName::Byzantine,
+            vec![OrgDesc {
+                id: "tama".into(),
+                name: "Tama City".into(),
+                validators,
+                ..OrgDesc::default()
+            }],
+            true,
+        )
+        .await?;
+        for n in &mut net.nodes {
+            n.start().await?;
+        }
+        Ok(net)
+    }
+
     async fn create_from(fault_model: FaultModelName, organizations: Vec<OrgDesc>) -> Result<Net> {
+        Net::create_with(fault_model, organizations, false).await
+    }
+
+    async fn create_with(
+        fault_model: FaultModelName,
+        organizations: Vec<OrgDesc>,
+        tls: bool,
+    ) -> Result<Net> {
         let turn = turn_lock().lock_owned().await;
         let dir = tempfile::Builder::new().prefix("yui-test-").tempdir()?;
         if std::env::var_os("YUI_KEEP_TEST_DIRS").is_some() {
@@ -278,6 +307,7 @@ impl Net {
         };
         let opts = Options {
             metrics: true,
+            tls,
             ..Options::default()
         };
         let mut local = LocalNet::create(dir.path(), &desc, now_ms(), &opts)?;
@@ -325,6 +355,10 @@ impl Net {
             peers: self.nodes.iter().map(|n| n.config.p2p_listen).collect(),
             metrics_listen: None,
             log_format: Default::default(),
+            grpc_tls_cert: None,
+            grpc_tls_key: None,
+            grpc_client_ca: None,
+            allow_plaintext: false,
             mempool: Default::default(),
         };
         Ok(NodeProc(LocalNode::write(

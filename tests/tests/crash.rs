@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use yui_proto::v1 as pb;
 use yui_tests::*;
@@ -22,6 +24,8 @@ async fn kill_9_in_a_loop_while_writing_loses_nothing_committed() {
         let endpoint = net.nodes[0].endpoint.clone();
         let admin = net.admin.clone();
         let chain_id = net.chain_id.clone();
+        let committed = Arc::new(AtomicUsize::new(0));
+        let counter = committed.clone();
         // A writer that keeps submitting and records what it saw committed.
         let writer = tokio::spawn(async move {
             let mut seen = Vec::new();
@@ -44,13 +48,22 @@ async fn kill_9_in_a_loop_while_writing_loses_nothing_committed() {
                     break;
                 };
                 match wait_committed(&mut c, &id, Duration::from_secs(5)).await {
-                    Ok(r) => seen.push((id, r.height, r.index)),
+                    Ok(r) => {
+                        seen.push((id, r.height, r.index));
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(_) => break,
                 }
             }
             seen
         });
-        // Let it write for a while (varying per round), then kill -9.
+        // Once it has committed something this round (bounded: a loaded machine is slow), let
+        // it write for a while more (varying per round), then kill -9 in the middle of it.
+        let started = std::time::Instant::now();
+        while committed.load(Ordering::Relaxed) == 0 && started.elapsed() < Duration::from_secs(30)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         tokio::time::sleep(Duration::from_millis(300 + 170 * round as u64)).await;
         let h_before = height(&mut c).await.unwrap();
         net.nodes[0].kill9();

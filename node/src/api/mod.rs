@@ -1,6 +1,6 @@
 //! The gRPC API: one file per service over the committed chain (`Ledger`, `Governance`,
 //! `Relief`, `Eco` and `Points`, `Volunteer`) and the personal-data vault (`PersonalData`), plus health and
-//! reflection, all served by [`serve`]. Every error becomes a status in [`status`]; QR codes
+//! reflection, all served by [`serve`] (over TLS as [`tls`] decides). Every error becomes a status in [`status`]; QR codes
 //! for labels and certificates are drawn in [`qr`]; [`reference`] renders the API reference
 //! from the `.proto` files.
 //!
@@ -15,6 +15,7 @@ pub mod qr;
 pub mod reference;
 pub mod relief;
 pub mod status;
+pub mod tls;
 pub mod volunteer;
 
 use crate::runtime::driver::NodeStatus;
@@ -29,9 +30,10 @@ use tonic_health::ServingStatus;
 use volunteer::VolunteerApi;
 use yui_proto::v1::ledger_server::LedgerServer;
 
-/// Serve the API on `addr` until `shutdown` resolves.
+/// Serve the API on `addr` until `shutdown` resolves, over TLS if `transport` says so.
 pub async fn serve(
     addr: SocketAddr,
+    transport: tls::Transport,
     api: LedgerApi,
     personal_data: Option<PersonalDataApi>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
@@ -87,7 +89,11 @@ pub async fn serve(
     let eco = EcoApi {
         chain: api.chain.clone(),
     };
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let tls::Transport::Tls { config, .. } = transport {
+        builder = builder.tls_config(config)?;
+    }
+    builder
         .layer(crate::runtime::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(reflection)

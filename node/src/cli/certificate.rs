@@ -49,9 +49,9 @@ pub enum Command {
 pub async fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Get { endpoint, id, out } => {
-            let mut c = pb::volunteer_client::VolunteerClient::connect(endpoint.clone())
-                .await
-                .with_context(|| format!("cannot connect to {endpoint}"))?;
+            let mut c = pb::volunteer_client::VolunteerClient::new(
+                crate::setup::certs::from_env(&endpoint).await?,
+            );
             let r = c
                 .get_certificate_proof(pb::GetCertificateProofRequest { certificate_id: id })
                 .await?
@@ -109,9 +109,9 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
                 println!("(offline check only: give --endpoint to check that it has not been revoked since)");
                 return Ok(ExitCode::SUCCESS);
             };
-            let mut v = pb::volunteer_client::VolunteerClient::connect(endpoint.clone())
-                .await
-                .with_context(|| format!("cannot connect to {endpoint}"))?;
+            let mut v = pb::volunteer_client::VolunteerClient::new(
+                crate::setup::certs::from_env(&endpoint).await?,
+            );
             let r = v
                 .verify_certificate(pb::VerifyCertificateRequest {
                     certificate_id: c.certificate_id.clone(),

@@ -24,6 +24,10 @@ pub struct Args {
     /// First gRPC port (0 = pick free ports).
     #[arg(long, default_value_t = 0)]
     base_port: u16,
+    /// Serve the gRPC APIs over TLS, with a CA and certificates made for this network in
+    /// `DIR/tls/` (as a deployment on separate hosts must; see docs/security.md).
+    #[arg(long)]
+    tls: bool,
 }
 
 /// The municipalities of a devnet, in order.
@@ -66,6 +70,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         metrics: true,
         base_port: (args.base_port != 0).then_some(args.base_port),
         mempool: None,
+        tls: args.tls,
     };
     let mut net = LocalNet::create(&dir, &desc, now_ms(), &opts)?;
     println!(
@@ -90,9 +95,25 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         );
     }
     println!(
-        "Admin keys (org_admin + municipality_admin) are in {}. Press Ctrl-C to stop.",
+        "Admin keys (org_admin + municipality_admin) are in {}.",
         dir.join("keys").display()
     );
+    if let Some(first) = net.nodes.first() {
+        let addr = first.config.grpc_listen;
+        match &net.tls {
+            Some(tls) => {
+                let ca = tls.ca.display();
+                println!("TLS: the nodes' certificates chain to the CA {ca} (for localhost and 127.0.0.1).");
+                println!("  grpcurl -cacert {ca} {addr} yui.v1.Ledger/GetChainInfo");
+                println!("  python: grpc.secure_channel(\"{addr}\", grpc.ssl_channel_credentials(open(\"{ca}\", \"rb\").read()))");
+            }
+            None => {
+                println!("  grpcurl -plaintext {addr} yui.v1.Ledger/GetChainInfo");
+                println!("  python: grpc.insecure_channel(\"{addr}\")");
+            }
+        }
+    }
+    println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     // SIGTERM lets each node flush and stop cleanly.
     net.stop_all();

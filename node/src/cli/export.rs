@@ -39,10 +39,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 
 /// Export blocks 1..=the node's height at the start, asking for one block at a time.
 async fn from_node(endpoint: &str, out: &Path) -> Result<u64> {
-    let mut c = pb::ledger_client::LedgerClient::connect(endpoint.to_string())
-        .await
-        .with_context(|| format!("cannot connect to {endpoint}"))?
-        .max_decoding_message_size(MAX_BLOCK_MESSAGE_BYTES);
+    let mut c =
+        pb::ledger_client::LedgerClient::new(crate::setup::certs::from_env(endpoint).await?)
+            .max_decoding_message_size(MAX_BLOCK_MESSAGE_BYTES);
     let info = c
         .get_chain_info(pb::GetChainInfoRequest {})
         .await?

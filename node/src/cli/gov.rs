@@ -254,17 +254,17 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
 async fn governance(
     endpoint: &str,
 ) -> Result<pb::governance_client::GovernanceClient<tonic::transport::Channel>> {
-    pb::governance_client::GovernanceClient::connect(endpoint.to_string())
-        .await
-        .with_context(|| format!("cannot connect to {endpoint}"))
+    Ok(pb::governance_client::GovernanceClient::new(
+        crate::setup::certs::from_env(endpoint).await?,
+    ))
 }
 
 /// Sign `call`, submit it, wait for its receipt and print what governance did.
 async fn submit_and_report(signer: &Signer, call: G) -> Result<ExitCode> {
     let key = crate::setup::keys::load(&signer.key)?;
-    let mut c = pb::ledger_client::LedgerClient::connect(signer.endpoint.clone())
-        .await
-        .with_context(|| format!("cannot connect to {}", signer.endpoint))?;
+    let mut c = pb::ledger_client::LedgerClient::new(
+        crate::setup::certs::from_env(&signer.endpoint).await?,
+    );
     let info = c
         .get_chain_info(pb::GetChainInfoRequest {})
         .await?

@@ -58,9 +58,9 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
                 }
                 _ => bail!("give --tx or --event"),
             };
-            let mut c = pb::ledger_client::LedgerClient::connect(endpoint.clone())
-                .await
-                .with_context(|| format!("cannot connect to {endpoint}"))?;
+            let mut c = pb::ledger_client::LedgerClient::new(
+                crate::setup::certs::from_env(&endpoint).await?,
+            );
             let proof = c
                 .get_proof(pb::GetProofRequest {
                     target: Some(target),

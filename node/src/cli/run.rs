@@ -52,6 +52,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 }
 
 async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
+    // Decided first: a node that may not serve its API as configured opens nothing.
+    let transport = api::tls::transport(&cfg)?;
     let genesis = GenesisDoc::load(&cfg.genesis)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
@@ -153,9 +155,21 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
         vault,
         Arc::new(personal_data::LedgerAccounts(api.chain.clone())),
     );
-    let server = tokio::spawn(api::serve(addr, api, Some(personal_data), stop_rx.clone()));
+    let scheme = transport.scheme();
+    let tls_note = match &transport {
+        api::tls::Transport::Tls { mutual: true, .. } => ", TLS with client certificates",
+        api::tls::Transport::Tls { .. } => ", TLS",
+        api::tls::Transport::Plaintext => "",
+    };
+    let server = tokio::spawn(api::serve(
+        addr,
+        transport,
+        api,
+        Some(personal_data),
+        stop_rx.clone(),
+    ));
     println!(
-        "yui node ready: gRPC http://{addr} (chain {}, height {})",
+        "yui node ready: gRPC {scheme}://{addr} (chain {}, height {}{tls_note})",
         genesis.chain_id, tip.height
     );
     let mut driver_task = tokio::spawn(driver.run(stop_rx));

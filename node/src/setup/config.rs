@@ -18,9 +18,26 @@ pub struct NodeConfig {
     /// to run an observer that follows the chain without voting.
     #[serde(default)]
     pub validator_key: Option<PathBuf>,
-    /// Address the gRPC API listens on. Port 0 picks a free port (printed at start).
+    /// Address the gRPC API listens on. Port 0 picks a free port (printed at start). Any
+    /// address but a loopback one needs TLS (`grpc_tls_cert` and `grpc_tls_key`), or
+    /// `allow_plaintext = true`.
     #[serde(default = "default_grpc")]
     pub grpc_listen: SocketAddr,
+    /// PEM certificate chain the gRPC API presents (TLS 1.2/1.3 by rustls). Set together with
+    /// `grpc_tls_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_tls_cert: Option<PathBuf>,
+    /// PEM private key of `grpc_tls_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): when set, a client must present a certificate signed by one of
+    /// them (mutual TLS). Needs `grpc_tls_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_client_ca: Option<PathBuf>,
+    /// Serve the gRPC API without TLS on a non-loopback address. Off by default: backends
+    /// send personal data and auth tokens over this API, and anyone on the path reads them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plaintext: bool,
     /// This node's network key file: an observer's identity on the peer-to-peer network. A
     /// validator uses its validator key unless this is set too (to keep the transport identity
     /// apart from the signing key). Its public key must be listed in genesis `observers` or
@@ -101,6 +118,9 @@ impl NodeConfig {
         c.genesis = base.join(&c.genesis);
         c.validator_key = c.validator_key.map(|k| base.join(k));
         c.node_key = c.node_key.map(|k| base.join(k));
+        c.grpc_tls_cert = c.grpc_tls_cert.map(|k| base.join(k));
+        c.grpc_tls_key = c.grpc_tls_key.map(|k| base.join(k));
+        c.grpc_client_ca = c.grpc_client_ca.map(|k| base.join(k));
         Ok(c)
     }
 }

@@ -7,6 +7,7 @@
 //! It must never bind or connect to any address but 127.0.0.1, and never signal a process it
 //! did not start.
 
+use crate::setup::certs;
 use crate::setup::config::{MempoolConfig, NodeConfig};
 use crate::setup::genesis::GenesisDoc;
 use crate::setup::network::{self, NetworkDesc};
@@ -36,6 +37,9 @@ pub struct Options {
     pub base_port: Option<u16>,
     /// Mempool bounds of every node (the default when `None`).
     pub mempool: Option<MempoolConfig>,
+    /// Serve each node's gRPC API over TLS, with certificates from a CA made for this network
+    /// (`dir/tls/`, [`certs::make_local_ca`]).
+    pub tls: bool,
 }
 
 /// One node of a local network.
@@ -54,8 +58,10 @@ pub struct LocalNode {
     pub data_dir: PathBuf,
     /// Its log file (stderr of the process, appended across restarts).
     pub log: PathBuf,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` when it serves TLS.
     pub endpoint: String,
+    /// The CA certificate its TLS certificate chains to, when it serves TLS.
+    pub ca: Option<PathBuf>,
     child: Option<Child>,
     /// How the process ended, once it was seen to have exited by itself.
     exited: Option<std::process::ExitStatus>,
@@ -70,6 +76,8 @@ pub struct LocalNet {
     pub genesis: GenesisDoc,
     /// The nodes.
     pub nodes: Vec<LocalNode>,
+    /// The CA and certificates, when the nodes serve TLS.
+    pub tls: Option<certs::LocalTls>,
 }
 
 fn localhost(port: u16) -> SocketAddr {
@@ -133,6 +141,12 @@ impl LocalNet {
                 .collect::<Result<_>>()?,
         };
         let p2p: Vec<SocketAddr> = ports.chunks(3).map(|c| localhost(c[1])).collect();
+        let tls = if opts.tls {
+            let names: Vec<String> = names.iter().map(|(n, _)| n.clone()).collect();
+            Some(certs::make_local_ca(dir, &names)?)
+        } else {
+            None
+        };
         let mut nodes = Vec::with_capacity(names.len());
         for (i, ((name, validator), ports)) in names.into_iter().zip(ports.chunks(3)).enumerate() {
             let node_dir = dir.join(format!("node{}", i + 1));
@@ -152,6 +166,10 @@ impl LocalNet {
                     .collect(),
                 metrics_listen: opts.metrics.then(|| localhost(ports[2])),
                 log_format: Default::default(),
+                grpc_tls_cert: tls.as_ref().map(|t| t.servers[i].cert.clone()),
+                grpc_tls_key: tls.as_ref().map(|t| t.servers[i].key.clone()),
+                grpc_client_ca: None,
+                allow_plaintext: false,
                 mempool: opts.mempool.unwrap_or_default(),
             };
             nodes.push(LocalNode::write(&name, &node_dir, config)?);
@@ -160,6 +178,7 @@ impl LocalNet {
             dir: dir.to_path_buf(),
             genesis,
             nodes,
+            tls,
         })
     }
 
@@ -202,7 +221,21 @@ impl LocalNode {
         Ok(LocalNode {
             name: name.to_string(),
             validator: config.validator_key.is_some(),
-            endpoint: format!("http://{}", config.grpc_listen),
+            endpoint: format!(
+                "{}://{}",
+                if config.grpc_tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                config.grpc_listen
+            ),
+            // A mutual-TLS node's CA is the same local CA, next to its certificate.
+            ca: config
+                .grpc_tls_cert
+                .as_ref()
+                .and_then(|c| c.parent())
+                .map(|d| dir.join(d).join("ca.pem")),
             data_dir: dir.join(&config.data_dir),
             log: dir.join("node.log"),
             config_path,
@@ -240,13 +273,32 @@ impl LocalNode {
         Ok(())
     }
 
+    /// A channel to its API: over TLS trusting the local CA when it serves TLS, presenting the
+    /// local client certificate when it asks for one.
+    pub async fn channel(&self) -> Result<tonic::transport::Channel> {
+        let client = match (&self.ca, &self.config.grpc_client_ca) {
+            (Some(ca), Some(_)) => ca.parent().map(|d| certs::CertFiles {
+                cert: d.join("client.pem"),
+                key: d.join("client.key"),
+            }),
+            _ => None,
+        };
+        certs::channel(&self.endpoint, self.ca.as_deref(), client.as_ref()).await
+    }
+
+    /// A `Ledger` client of its API ([`LocalNode::channel`]).
+    pub async fn ledger(
+        &self,
+    ) -> Result<pb::ledger_client::LedgerClient<tonic::transport::Channel>> {
+        Ok(pb::ledger_client::LedgerClient::new(self.channel().await?))
+    }
+
     /// Wait until the node's gRPC answers `GetChainInfo`, at most `timeout`; fails at once if
     /// the process exits, with its log.
     pub async fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(mut c) = pb::ledger_client::LedgerClient::connect(self.endpoint.clone()).await
-            {
+            if let Ok(mut c) = self.ledger().await {
                 if c.get_chain_info(pb::GetChainInfoRequest {}).await.is_ok() {
                     return Ok(());
                 }

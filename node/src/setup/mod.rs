@@ -4,6 +4,7 @@
 //!
 //! Setup reads and writes configuration; it must never open a chain store or touch consensus.
 
+pub mod certs;
 pub mod config;
 pub mod genesis;
 pub mod keys;
