@@ -4,6 +4,8 @@
 //! transaction signing (`yui-client`). Every process is killed when its `NodeProc` is
 //! dropped; every wait is bounded.
 
+pub mod hosts;
+
 use anyhow::{anyhow, bail, Result};
 pub use ed25519_dalek::SigningKey;
 use nix::sys::signal::Signal;
@@ -81,8 +83,7 @@ pub async fn fetch_metrics(node: &NodeProc) -> Result<String> {
     tokio::time::timeout(Duration::from_secs(10), fut).await?
 }
 
-/// A `yui run` process of a test network: the shared launcher's node, with the test-only
-/// fault switch on.
+/// A `yui run` process of a test network: the shared launcher's node.
 pub struct NodeProc(pub LocalNode);
 
 impl std::ops::Deref for NodeProc {
@@ -101,7 +102,7 @@ impl std::ops::DerefMut for NodeProc {
 impl NodeProc {
     /// Start the process and wait (bounded) until its gRPC answers.
     pub async fn start(&mut self) -> Result<()> {
-        self.0.spawn(&yui_bin()?, &[("YUI_TEST_FAULTS", "1")])?;
+        self.0.spawn(&yui_bin()?, &[])?;
         self.0.wait_ready(READY_TIMEOUT).await
     }
 
@@ -118,17 +119,6 @@ impl NodeProc {
     /// Delete the data directory (the node must be stopped).
     pub fn wipe(&self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
-    }
-
-    /// Cut the node off the network (test-only fault injection: with `YUI_TEST_FAULTS=1` the
-    /// node drops every gossip and sync message while `data_dir/partitioned` exists), or heal.
-    pub fn partition(&self, cut: bool) {
-        let flag = self.data_dir.join("partitioned");
-        if cut {
-            let _ = std::fs::write(flag, b"");
-        } else {
-            let _ = std::fs::remove_file(flag);
-        }
     }
 
     /// Freeze (SIGSTOP) or resume (SIGCONT) the process: while frozen it sends and receives

@@ -10,7 +10,6 @@ use yui_tests::yui_bin;
 fn run_ok(args: &[&str]) -> String {
     let out = Command::new(yui_bin().unwrap())
         .args(args)
-        .env("YUI_TEST_FAULTS", "0")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -120,8 +120,6 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
             allowed,
             observers: genesis.observer_keys()?,
             chain_id: genesis.chain_id.clone(),
-            partition_flag: std::env::var_os("YUI_TEST_FAULTS")
-                .map(|_| cfg.data_dir.join("partitioned")),
         },
         reader.clone(),
         in_tx,

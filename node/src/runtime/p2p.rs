@@ -67,17 +67,13 @@ pub const TX_BATCH_MS: u64 = 5;
 /// Most transactions in one gossiped batch.
 pub const TX_BATCH_MAX: usize = 256;
 
-/// Publish a batch of transactions (unless a test has cut this node off).
+/// Publish a batch of transactions.
 fn publish_txs(
     swarm: &mut libp2p::Swarm<Behaviour>,
     topic: &gossipsub::IdentTopic,
     seq: u64,
     txs: Vec<RawTx>,
-    cut_off: &dyn Fn() -> bool,
 ) {
-    if cut_off() {
-        return;
-    }
     let bytes = borsh::to_vec(&(seq, Gossip::Txs(txs))).unwrap_or_default();
     if let Err(e) = swarm.behaviour_mut().gossip.publish(topic.clone(), bytes) {
         tracing::debug!(error = %e, "gossip publish skipped");
@@ -162,10 +158,6 @@ pub struct NetConfig {
     pub observers: Vec<[u8; 32]>,
     /// Chain id (part of every topic name).
     pub chain_id: String,
-    /// Test-only fault injection: while this file exists, the node neither sends nor accepts
-    /// gossip or sync messages (a network partition). Set only when the environment variable
-    /// `YUI_TEST_FAULTS=1` is present; production nodes never look at it.
-    pub partition_flag: Option<std::path::PathBuf>,
 }
 
 /// The peer id of an ed25519 public key.
@@ -377,9 +369,7 @@ pub fn spawn(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(4096);
     let peers: Vec<Multiaddr> = cfg.peers.iter().map(multiaddr).collect();
-    let partition_flag = cfg.partition_flag.clone();
     let observers = cfg.observers.clone();
-    let cut_off = move || partition_flag.as_ref().is_some_and(|f| f.exists());
     let handle = tokio::spawn(async move {
         let mut connected: BTreeSet<PeerId> = BTreeSet::new();
         let mut seq: u64 = 0;
@@ -391,7 +381,7 @@ pub fn spawn(
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep_until(flush_at), if !tx_batch.is_empty() => {
                     seq += 1;
-                    publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch), &cut_off);
+                    publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch));
                 }
                 _ = redial.tick() => {
                     // The allow-list follows committed governance: members admitted or removed
@@ -429,9 +419,6 @@ pub fn spawn(
                 }
                 cmd = out_rx.recv() => {
                     let Some(cmd) = cmd else { return };
-                    if cut_off() {
-                        continue;
-                    }
                     match cmd {
                         Outbound::Publish(g) if matches!(g.as_ref(), Gossip::Tx(_)) => {
                             if let Gossip::Tx(raw) = *g {
@@ -441,7 +428,7 @@ pub fn spawn(
                                 tx_batch.push(raw);
                                 if tx_batch.len() >= TX_BATCH_MAX {
                                     seq += 1;
-                                    publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch), &cut_off);
+                                    publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch));
                                 }
                             }
                         }
@@ -487,9 +474,6 @@ pub fn spawn(
                     SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                         tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
                     }
-                    SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message { .. }))
-                    | SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message { .. }))
-                        if cut_off() => {}
                     SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message { propagation_source, message, .. })) => {
                         match <(u64, Gossip)>::try_from_slice(&message.data) {
                             Ok((_, Gossip::Txs(txs))) => {

@@ -53,6 +53,14 @@ fn named(cn: &str) -> DistinguishedName {
 /// Make a CA and certificates for `nodes` (server, for `localhost` and 127.0.0.1) and one
 /// client in `dir/tls/`. Keys are readable by the owner only. Existing files are replaced.
 pub fn make_local_ca(dir: &Path, nodes: &[String]) -> Result<LocalTls> {
+    let hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let named: Vec<(String, Vec<String>)> =
+        nodes.iter().map(|n| (n.clone(), hosts.clone())).collect();
+    make_ca(dir, &named)
+}
+
+/// [`make_local_ca`] with the host names and IP addresses each node's certificate names.
+pub fn make_ca(dir: &Path, nodes: &[(String, Vec<String>)]) -> Result<LocalTls> {
     let tls = dir.join("tls");
     std::fs::create_dir_all(&tls).with_context(|| format!("cannot create {}", tls.display()))?;
     let ca_key = KeyPair::generate()?;
@@ -64,13 +72,10 @@ pub fn make_local_ca(dir: &Path, nodes: &[String]) -> Result<LocalTls> {
     let ca = tls.join("ca.pem");
     std::fs::write(&ca, ca_cert.pem()).with_context(|| format!("cannot write {}", ca.display()))?;
     write_secret(&tls.join("ca.key"), &ca_key.serialize_pem())?;
-    let issue = |name: &str, server: bool| -> Result<CertFiles> {
+    let issue = |name: &str, hosts: Option<&Vec<String>>| -> Result<CertFiles> {
         let key = KeyPair::generate()?;
-        let sans = if server {
-            vec!["localhost".to_string(), "127.0.0.1".to_string()]
-        } else {
-            Vec::new()
-        };
+        let server = hosts.is_some();
+        let sans = hosts.cloned().unwrap_or_default();
         let mut params = CertificateParams::new(sans)?;
         params.distinguished_name = named(name);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -91,9 +96,9 @@ pub fn make_local_ca(dir: &Path, nodes: &[String]) -> Result<LocalTls> {
     };
     let servers = nodes
         .iter()
-        .map(|n| issue(n, true))
+        .map(|(n, hosts)| issue(n, Some(hosts)))
         .collect::<Result<Vec<_>>>()?;
-    let client = issue("client", false)?;
+    let client = issue("client", None)?;
     Ok(LocalTls {
         ca,
         servers,

@@ -62,6 +62,9 @@ pub struct LocalNode {
     pub endpoint: String,
     /// The CA certificate its TLS certificate chains to, when it serves TLS.
     pub ca: Option<PathBuf>,
+    /// A command the node is started under (its program, then its arguments), for example
+    /// `ip netns exec NAME` to run it in a network namespace; empty: started directly.
+    pub launcher: Vec<std::ffi::OsString>,
     child: Option<Child>,
     /// How the process ended, once it was seen to have exited by itself.
     exited: Option<std::process::ExitStatus>,
@@ -241,6 +244,7 @@ impl LocalNode {
             config_path,
             config,
             dir: dir.to_path_buf(),
+            launcher: Vec::new(),
             child: None,
             exited: None,
         })
@@ -256,7 +260,14 @@ impl LocalNode {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("cannot open {}", self.log.display()))?;
-        let mut cmd = Command::new(exe);
+        let mut cmd = match self.launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
         cmd.arg("run")
             .arg("--config")
             .arg(&self.config_path)
