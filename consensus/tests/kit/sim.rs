@@ -108,7 +108,30 @@ pub struct Sim {
     pub drop_pct: u64,
     pub dup_pct: u64,
     pub max_delay: u64,
+    /// Every message takes at least this long (a WAN's floor).
+    pub min_delay: u64,
+    /// One node whose every link is this much slower (an island's link).
+    pub slow: Option<(usize, u64)>,
+    /// Messages put on the network (each copy to each receiver).
+    pub messages: u64,
+    /// When each node decided each height.
+    pub decided_at: BTreeMap<Height, Vec<u64>>,
+    /// Heights some node decided in a round after 0.
+    pub late: BTreeSet<Height>,
+    /// The engines' configuration (a restarted engine gets it too).
+    pub engine_config: EngineConfig,
     pub failure: Option<String>,
+}
+
+/// A network's shape for [`Sim::new_with`], instead of the seed's random one.
+#[derive(Clone, Copy, Debug)]
+pub struct Network {
+    pub min_delay: u64,
+    pub max_delay: u64,
+    pub drop_pct: u64,
+    pub dup_pct: u64,
+    /// One node whose every link is this much slower.
+    pub slow: Option<(usize, u64)>,
 }
 
 pub const REBROADCAST_MS: u64 = 500;
@@ -138,6 +161,17 @@ pub fn block(height: Height, round: Round, node: usize, tag: u8) -> Hash {
 
 impl Sim {
     pub fn new(seed: u64, scenario: Scenario) -> Sim {
+        Sim::new_with(seed, scenario, config(), None)
+    }
+
+    /// [`Sim::new`] with the engines' timeouts and, if given, a fixed network shape.
+    pub fn new_with(
+        seed: u64,
+        scenario: Scenario,
+        engine_config: EngineConfig,
+        network: Option<Network>,
+    ) -> Sim {
+        let config = || engine_config.clone();
         let mut rng = Rng(seed);
         let n = scenario.n_validators;
         let keys: Vec<SigningKey> = (0..n)
@@ -190,9 +224,10 @@ impl Sim {
                 certs: BTreeMap::new(),
             });
         }
-        let (drop_pct, dup_pct, max_delay) = match scenario.family {
-            Family::Lossy => (rng.below(30), rng.below(20), 1 + rng.below(400)),
-            _ => (rng.below(5), rng.below(5), 1 + rng.below(100)),
+        let (drop_pct, dup_pct, max_delay) = match (network, scenario.family) {
+            (Some(n), _) => (n.drop_pct, n.dup_pct, n.max_delay.max(1)),
+            (None, Family::Lossy) => (rng.below(30), rng.below(20), 1 + rng.below(400)),
+            (None, _) => (rng.below(5), rng.below(5), 1 + rng.below(100)),
         };
         let mut sim = Sim {
             rng,
@@ -209,6 +244,12 @@ impl Sim {
             drop_pct,
             dup_pct,
             max_delay,
+            min_delay: network.map_or(0, |n| n.min_delay),
+            slow: network.and_then(|n| n.slow),
+            messages: 0,
+            decided_at: BTreeMap::new(),
+            late: BTreeSet::new(),
+            engine_config: engine_config.clone(),
             failure: None,
         };
         if sim.scenario.family == Family::CrashRestart {
@@ -267,8 +308,14 @@ impl Sim {
                 continue;
             }
             let copies = if self.rng.chance(self.dup_pct) { 2 } else { 1 };
+            let slow = match self.slow {
+                Some((node, extra)) if node == from || node == to => extra,
+                _ => 0,
+            };
+            let spread = self.max_delay.saturating_sub(self.min_delay).max(1);
             for _ in 0..copies {
-                let at = self.now + 1 + self.rng.below(self.max_delay);
+                let at = self.now + 1 + self.min_delay + slow + self.rng.below(spread);
+                self.messages += 1;
                 self.push(at, What::Deliver(to, m.clone()));
             }
         }
@@ -411,7 +458,19 @@ impl Sim {
                     ));
                     return;
                 }
-                self.nodes[i].decided.insert(cert.height, cert.block_hash);
+                if self.nodes[i]
+                    .decided
+                    .insert(cert.height, cert.block_hash)
+                    .is_none()
+                {
+                    self.decided_at
+                        .entry(cert.height)
+                        .or_default()
+                        .push(self.now);
+                    if cert.round > 0 {
+                        self.late.insert(cert.height);
+                    }
+                }
                 self.nodes[i].certs.insert(cert.height, cert.clone());
                 self.check(cert.height);
                 if cert.height < self.scenario.heights {
@@ -542,8 +601,10 @@ impl Sim {
                 What::Restart(i) => {
                     if !self.nodes[i].alive {
                         // A fresh engine, recovering only what the WAL persisted.
-                        self.nodes[i].engine =
-                            Engine::new(config(), Some(self.keys[self.nodes[i].key_index].clone()));
+                        self.nodes[i].engine = Engine::new(
+                            self.engine_config.clone(),
+                            Some(self.keys[self.nodes[i].key_index].clone()),
+                        );
                         self.nodes[i].alive = true;
                         let next = self.nodes[i].decided.keys().max().copied().unwrap_or(0) + 1;
                         self.start_height(i, next);
