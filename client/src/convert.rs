@@ -47,6 +47,7 @@ pub fn header_to_pb(h: &Header) -> pb::BlockHeader {
         tx_root: h.tx_root.0.to_vec(),
         state_root: h.state_root.0.to_vec(),
         event_root: h.event_root.0.to_vec(),
+        protocol_version: h.protocol_version,
     }
 }
 
@@ -62,6 +63,7 @@ pub fn header_from_pb(h: &pb::BlockHeader) -> Result<Header, ConvertError> {
         tx_root: hash(&h.tx_root, "transaction root")?,
         state_root: hash(&h.state_root, "state root")?,
         event_root: hash(&h.event_root, "event root")?,
+        protocol_version: h.protocol_version,
     })
 }
 
@@ -152,6 +154,7 @@ mod tests {
             tx_root: Hash([4; 32]),
             state_root: Hash([5; 32]),
             event_root: Hash([6; 32]),
+            protocol_version: 1,
         }
     }
 

@@ -177,6 +177,9 @@ pub struct Header {
     pub state_root: Hash,
     /// Merkle root of receipts with their events.
     pub event_root: Hash,
+    /// The protocol version the block follows: 1, until the consortium schedules another by
+    /// vote from a height on (`consensus.protocol_version`).
+    pub protocol_version: u32,
 }
 
 impl Header {

@@ -596,6 +596,12 @@ fn consensus_parameters_are_known_keys_within_their_ranges() {
         "governance.unknown_consensus_parameter"
     );
     c.ok(ADMIN, propose("consensus.max_expiry_blocks", 20));
+    // The protocol version never goes down once a higher one is scheduled.
+    c.ok(ADMIN, propose("consensus.protocol_version", 3));
+    assert_eq!(
+        c.err(ADMIN, propose("consensus.protocol_version", 2)),
+        "governance.protocol_downgrade"
+    );
     assert_eq!(
         governance::parameter_at(&c.state, "consensus.max_expiry_blocks", c.height + 1).unwrap(),
         Some(20)

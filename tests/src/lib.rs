@@ -26,40 +26,65 @@ use yui_proto::v1::ledger_client::LedgerClient;
 /// A gRPC client of the Ledger service.
 pub type Client = LedgerClient<tonic::transport::Channel>;
 
-/// The `yui` binary, built once per test run.
-pub fn yui_bin() -> Result<PathBuf> {
+/// Build the `yui` binary of this test's profile with `features`; its path.
+fn build_yui(features: &[&str]) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // target/<profile>/deps/<test> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot locate the target directory")?
+        .to_path_buf();
+    let release = profile_dir.ends_with("release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", "yui-node", "--bin", "yui"]);
+    if release {
+        cmd.arg("--release");
+    }
+    if !features.is_empty() {
+        cmd.arg("--features").arg(features.join(","));
+    }
+    // The build's own messages are kept, so a failure says why (CI shows only the end of
+    // a run's output, which is this error, not cargo's lines far above it).
+    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        return Err(format!(
+            "building the yui binary failed ({}):\n{tail}",
+            out.status
+        ));
+    }
+    Ok(profile_dir.join("yui"))
+}
+
+/// A second build of `yui` that also knows the next protocol version (the test-only cargo
+/// feature `protocol-next`), copied beside the first; built once per test run. The ordinary
+/// build is put back in place afterwards.
+pub fn yui_next_bin() -> Result<PathBuf> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        // target/<profile>/deps/<test> -> target/<profile>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .ok_or("cannot locate the target directory")?
-            .to_path_buf();
-        let release = profile_dir.ends_with("release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "yui-node", "--bin", "yui"]);
-        if release {
-            cmd.arg("--release");
+        let plain = yui_bin().map_err(|e| e.to_string())?;
+        let next = build_yui(&["protocol-next"])?;
+        let copy = next.with_file_name("yui-protocol-next");
+        std::fs::copy(&next, &copy).map_err(|e| format!("cannot copy {}: {e}", next.display()))?;
+        if build_yui(&[])? != plain {
+            return Err("the ordinary build moved".into());
         }
-        // The build's own messages are kept, so a failure says why (CI shows only the end of
-        // a run's output, which is this error, not cargo's lines far above it).
-        let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let lines: Vec<&str> = stderr.lines().collect();
-            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-            return Err(format!(
-                "building the yui binary failed ({}):\n{tail}",
-                out.status
-            ));
-        }
-        Ok(profile_dir.join("yui"))
+        Ok(copy)
     })
     .clone()
     .map_err(|e| anyhow!(e))
+}
+
+/// The `yui` binary, built once per test run.
+pub fn yui_bin() -> Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| build_yui(&[]))
+        .clone()
+        .map_err(|e| anyhow!(e))
 }
 
 /// Fetch `http://ADDR/metrics` from a node's metrics address (bounded by time).

@@ -41,7 +41,13 @@ pub const CONSENSUS_PARAMETERS: &[(&str, i64, i64)] = &[
     // How far ahead of the next block a transaction may expire. Replay protection keeps every
     // unexpired body in memory and re-reads that many blocks at start.
     ("consensus.max_expiry_blocks", 1, 100_000),
+    // The protocol version blocks follow from the height the proposal names (an upgrade):
+    // never lower than the newest one scheduled.
+    ("consensus.protocol_version", 1, 1_000_000),
 ];
+
+/// The consortium parameter of the protocol version.
+pub const PROTOCOL_VERSION: &str = "consensus.protocol_version";
 
 /// The range a vote may set consortium parameter `key` to, if the node knows it.
 pub fn consensus_parameter_range(key: &str) -> Option<(i64, i64)> {

@@ -224,7 +224,22 @@ fn check_member_change(state: &dyn StateRead, change: &ProposalChange) -> Result
                 return Ok(());
             }
             match consensus_parameter_range(key) {
-                Some((lo, hi)) if (lo..=hi).contains(value) => Ok(()),
+                Some((lo, hi)) if (lo..=hi).contains(value) => {
+                    if key == PROTOCOL_VERSION {
+                        let newest = get_borsh::<(u64, i64)>(
+                            state,
+                            &[K_PARAM_NEWEST, key.as_bytes()].concat(),
+                        )?
+                        .map_or(1, |(_, v)| v);
+                        if *value < newest {
+                            return Err(invalid_argument(
+                            "governance.protocol_downgrade",
+                            format!("the protocol version never goes down: version {newest} is already scheduled, {value} was proposed"),
+                        ));
+                        }
+                    }
+                    Ok(())
+                }
                 Some((lo, hi)) => Err(invalid_argument(
                     "governance.parameter_out_of_range",
                     format!("{key} must be between {lo} and {hi}; {value} was proposed"),

@@ -277,6 +277,16 @@ impl Chain {
         let validators = r
             .validator_set(height)
             .map_err(|e| BlockError::Failed(format!("{e:#}")))?;
+        let protocol_version = r
+            .protocol_version_at(height)
+            .map_err(|e| BlockError::Failed(format!("{e:#}")))?;
+        if !params::SUPPORTED_PROTOCOL.contains(&protocol_version) {
+            return Err(BlockError::Failed(format!(
+                "height {height} follows protocol version {protocol_version}, which this build does not know (it knows {}..={}): install a release that supports version {protocol_version}",
+                params::SUPPORTED_PROTOCOL.start(),
+                params::SUPPORTED_PROTOCOL.end()
+            )));
+        }
         let header = Header {
             chain_id: r.chain_id.clone(),
             height,
@@ -287,6 +297,7 @@ impl Chain {
             tx_root: merkle::root(&tx_ids),
             state_root: Hash(root::next_root(&self.tip.state_root, height, &writes)),
             event_root: merkle::root(&leaves),
+            protocol_version,
         };
         Ok(Executed {
             header,
@@ -344,6 +355,12 @@ impl Chain {
             ))
         };
         let e = &ex.header;
+        if e.protocol_version != header.protocol_version {
+            return Err(bad(format!(
+                "block {} says protocol version {}, but version {} is in force at its height",
+                header.height, header.protocol_version, e.protocol_version
+            )));
+        }
         if e.validator_set_hash != header.validator_set_hash {
             return Err(mismatch(
                 "validator-set hash (the set the state names for this height)",

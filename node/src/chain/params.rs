@@ -1,5 +1,5 @@
-//! The consortium-wide parameters the node itself obeys: the block limits and the expiry
-//! window. Each starts at its genesis value and changes only by the > 2/3 vote of
+//! The consortium-wide parameters the node itself obeys: the block limits, the expiry
+//! window and the protocol version. Each starts at its genesis value and changes only by the > 2/3 vote of
 //! `ProposeParameterChange` on a `consensus.` key, from the height the proposal names. Every
 //! node reads the same committed versions, so every node computes the same limits for a
 //! height. A voted value outside the range a node can carry is ignored (genesis' value stays in
@@ -15,6 +15,33 @@ pub const P_MAX_BLOCK_TXS: &str = "consensus.max_block_txs";
 pub const P_MAX_BLOCK_BYTES: &str = "consensus.max_block_bytes";
 /// How far ahead of the next block a transaction may expire (`expires_at_height`).
 pub const P_MAX_EXPIRY_BLOCKS: &str = "consensus.max_expiry_blocks";
+/// The protocol version blocks follow from the height a vote names (an upgrade).
+pub const P_PROTOCOL_VERSION: &str = governance::PROTOCOL_VERSION;
+
+/// The protocol versions this build of the node can follow. A build with the test-only cargo
+/// feature `protocol-next` also knows the next one (the upgrade test runs two builds).
+pub const SUPPORTED_PROTOCOL: std::ops::RangeInclusive<u32> = 1
+    ..=if cfg!(feature = "protocol-next") {
+        2
+    } else {
+        1
+    };
+
+/// The consortium scheduled a protocol version this build does not know: the node stops
+/// before the height it applies at (exit status [`crate::cli::run::EXIT_UPGRADE`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the consortium scheduled protocol version {version} from height {height}; this build knows versions {min} to {max}: install a release that supports protocol version {version}, then start the node again")]
+pub struct UpgradeRequired {
+    /// The version scheduled.
+    pub version: u32,
+    /// The first height it applies at.
+    pub height: u64,
+    /// The lowest version this build knows.
+    pub min: u32,
+    /// The highest version this build knows.
+    pub max: u32,
+}
+
 /// The highest value a vote may set `key` to (the contracts refuse a proposal outside).
 fn cap(key: &str) -> u64 {
     governance::consensus_parameter_range(key)
@@ -69,6 +96,29 @@ impl ChainReader {
         Ok(self
             .consensus_param(P_MAX_EXPIRY_BLOCKS, height)?
             .unwrap_or(self.max_expiry_blocks))
+    }
+
+    /// The protocol version blocks at `height` follow: 1 until a vote scheduled another.
+    pub fn protocol_version_at(&self, height: u64) -> Result<u32> {
+        Ok(self
+            .consensus_param(P_PROTOCOL_VERSION, height)?
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(1))
+    }
+
+    /// Whether this build can follow block `height`; [`UpgradeRequired`] if not.
+    pub fn check_protocol(&self, height: u64) -> Result<()> {
+        let version = self.protocol_version_at(height)?;
+        if SUPPORTED_PROTOCOL.contains(&version) {
+            return Ok(());
+        }
+        Err(UpgradeRequired {
+            version,
+            height,
+            min: *SUPPORTED_PROTOCOL.start(),
+            max: *SUPPORTED_PROTOCOL.end(),
+        }
+        .into())
     }
 
     /// The longest expiry window any height up to `height` had: how far back a committed body

@@ -48,6 +48,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     Ok(match run_node(cfg).await? {
         Outcome::Stopped => ExitCode::SUCCESS,
         Outcome::Fault => ExitCode::from(EXIT_FAULT),
+        Outcome::Upgrade => ExitCode::from(EXIT_UPGRADE),
     })
 }
 
@@ -182,6 +183,21 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
     };
     // Every receiver may be gone already (a task that ended); nothing is left to tell then.
     let _ = stop_tx.send(true);
+    if let Some(up) = fault
+        .as_ref()
+        .and_then(|e| e.downcast_ref::<crate::chain::params::UpgradeRequired>())
+    {
+        // Not a fault: the consortium moved on to rules this build does not know.
+        tracing::error!(
+            version = up.version,
+            height = up.height,
+            "stopping before height {}: {up}",
+            up.height
+        );
+        let _ = server.await;
+        let _ = net_task.await;
+        return Ok(Outcome::Upgrade);
+    }
     if let Some(e) = fault {
         // Fail stop: one line that says what failed and what to do, then a non-zero exit for
         // the supervisor. Nothing acknowledged is lost: a commit is reported only after its
@@ -205,11 +221,18 @@ enum Outcome {
     Stopped,
     /// Consensus stopped on a local fault.
     Fault,
+    /// Stopped before a protocol version this build does not know.
+    Upgrade,
 }
 
 /// The exit status of a node whose consensus stopped on a local fault (a supervisor restarts
 /// it; 1 is left to errors at start).
 pub const EXIT_FAULT: u8 = 2;
+
+/// The exit status of a node that stopped before a protocol version its build does not know:
+/// restarting the same binary cannot help (`deploy/yui.service` does not), installing a
+/// release that supports the version does.
+pub const EXIT_UPGRADE: u8 = 3;
 
 async fn sigterm() -> Result<()> {
     let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

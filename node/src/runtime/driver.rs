@@ -295,7 +295,11 @@ impl Driver {
     /// Run until `shutdown` resolves. An error is a local fault that stopped consensus on
     /// this node (fail stop): the status turns `Stopped` before it is returned.
     pub async fn run(mut self, shutdown: watch::Receiver<bool>) -> Result<()> {
-        let result = self.run_until(shutdown).await;
+        let next = self.chain.tip().height + 1;
+        let result = match self.chain.reader.check_protocol(next) {
+            Ok(()) => self.run_until(shutdown).await,
+            Err(e) => Err(e),
+        };
         if result.is_err() {
             self.status_tx
                 .send_modify(|s| s.status = NodeStatus::Stopped);
@@ -753,7 +757,9 @@ impl Driver {
         }
         let _ = self.tip_tx.send(tip);
         self.update_status();
-        Ok(())
+        // An upgrade the consortium scheduled from the next height, which this build cannot
+        // follow: stop here, cleanly, rather than vote on rules it does not know.
+        self.chain.reader.check_protocol(next)
     }
 
     fn carry_out(&mut self, now: u64, action: Action, events: &mut VecDeque<Event>) -> Result<()> {
