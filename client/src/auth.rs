@@ -22,6 +22,8 @@ pub mod method {
     pub const UPDATE: &str = "/yui.v1.PersonalData/Update";
     /// `Erase`.
     pub const ERASE: &str = "/yui.v1.PersonalData/Erase";
+    /// `Disclose`.
+    pub const DISCLOSE: &str = "/yui.v1.PersonalData/Disclose";
 }
 
 /// The message a token signs.

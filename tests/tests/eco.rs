@@ -63,6 +63,7 @@ async fn vault_ref(net: &Net, pseudonym: &str) -> pb::PersonRef {
             name: "name".into(),
             value: pseudonym.into(),
         }],
+        ..Default::default()
     });
     req.metadata_mut().insert(
         AUTH_HEADER,

@@ -50,6 +50,7 @@ async fn vault_round_trip_denial_erasure_and_replay() {
                 purpose: pb::PersonalDataPurpose::ResidentContact as i32,
                 readers: Vec::new(),
                 fields: fields.clone(),
+                ..Default::default()
             },
         ))
         .await
@@ -114,7 +115,10 @@ async fn vault_round_trip_denial_erasure_and_replay() {
     pd.erase(authed(
         &net.admin,
         method::ERASE,
-        pb::ErasePersonalDataRequest { id: put.id.clone() },
+        pb::ErasePersonalDataRequest {
+            id: put.id.clone(),
+            ..Default::default()
+        },
     ))
     .await
     .unwrap();
@@ -180,6 +184,7 @@ async fn a_self_registered_donor_can_neither_store_nor_read_personal_data() {
                     name: "name".into(),
                     value: "山田 太郎".into(),
                 }],
+                ..Default::default()
             },
         ))
         .await
@@ -239,6 +244,7 @@ async fn a_self_registered_donor_can_neither_store_nor_read_personal_data() {
                     name: "name".into(),
                     value: "佐藤 花子".into(),
                 }],
+                ..Default::default()
             },
         ))
         .await
@@ -298,6 +304,7 @@ async fn a_record_is_read_only_by_holders_of_its_reader_roles() {
                 }],
                 purpose: pb::PersonalDataPurpose::ShelterContact as i32,
                 readers: vec![pb::RoleKind::RoleShelterOperator as i32],
+                ..Default::default()
             },
         ))
         .await
@@ -334,6 +341,7 @@ async fn a_record_is_read_only_by_holders_of_its_reader_roles() {
             method::ERASE,
             pb::ErasePersonalDataRequest {
                 id: contact.id.clone(),
+                ..Default::default()
             },
         ))
         .await
@@ -351,9 +359,148 @@ async fn a_record_is_read_only_by_holders_of_its_reader_roles() {
                 }],
                 purpose: 0,
                 readers: Vec::new(),
+                ..Default::default()
             },
         ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_holds_erasure_until_a_legal_basis_and_disclosure_exports_a_subject() {
+    let net = Net::start(1, "byzantine").await.unwrap();
+    let mut pd = PersonalDataClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let year_ahead = now_ms() + 365 * 24 * 3600 * 1000;
+    let put = |value: &str, subject: &str, retain: u64| pb::PutPersonalDataRequest {
+        fields: vec![pb::PersonalField {
+            name: "name".into(),
+            value: value.into(),
+        }],
+        purpose: pb::PersonalDataPurpose::ParticipantIdentity as i32,
+        retain_until_ms: retain,
+        retention_rule: if retain > 0 {
+            "j-credit-monitoring-2y".into()
+        } else {
+            String::new()
+        },
+        subject: subject.into(),
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    for (value, subject, retain) in [
+        ("高橋 一郎", "ptc-7f3a", year_ahead),
+        ("高橋 一郎 (monitoring)", "ptc-7f3a", 0),
+        ("伊藤 二郎", "ptc-9b1c", 0),
+    ] {
+        ids.push(
+            pd.put(authed(&net.admin, method::PUT, put(value, subject, retain)))
+                .await
+                .unwrap()
+                .into_inner()
+                .id,
+        );
+    }
+    // A retention period without its rule's name is refused.
+    let mut nameless = put("x", "ptc-1", year_ahead);
+    nameless.retention_rule = String::new();
+    let err = pd
+        .put(authed(&net.admin, method::PUT, nameless))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    // Within its retention period the record cannot be erased without a legal basis ...
+    let erase = |id: &str, basis: &str| pb::ErasePersonalDataRequest {
+        id: id.into(),
+        legal_basis: basis.into(),
+    };
+    let err = pd
+        .erase(authed(&net.admin, method::ERASE, erase(&ids[0], "")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("j-credit-monitoring-2y") && err.message().contains("legal basis"),
+        "{}",
+        err.message()
+    );
+    // ... and a legal basis with personal data in it is refused too.
+    let err = pd
+        .erase(authed(
+            &net.admin,
+            method::ERASE,
+            erase(&ids[0], "request by 090-1234-5678"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert!(!err.message().contains("1234"), "{}", err.message());
+    // Disclosure: every live record of one subject, as records and as JSON.
+    let disclose = |subject: &str| {
+        authed(
+            &net.admin,
+            method::DISCLOSE,
+            pb::DisclosePersonalDataRequest {
+                subject: subject.into(),
+            },
+        )
+    };
+    let d = pd
+        .disclose(disclose("ptc-7f3a"))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got: Vec<&str> = d.records.iter().map(|r| r.id.as_str()).collect();
+    got.sort_unstable();
+    let mut want = vec![ids[0].as_str(), ids[1].as_str()];
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let json: serde_json::Value = serde_json::from_str(&d.json).unwrap();
+    assert_eq!(json["subject"], "ptc-7f3a");
+    assert_eq!(json["records"].as_array().unwrap().len(), 2);
+    assert!(d.json.contains("高橋 一郎"));
+    assert!(!d.json.contains("伊藤"));
+    // With a legal basis it is erased, and disclosure no longer shows it.
+    pd.erase(authed(
+        &net.admin,
+        method::ERASE,
+        erase(&ids[0], "APPI art. 35 request, decision 2026-118"),
+    ))
+    .await
+    .unwrap();
+    let d = pd
+        .disclose(disclose("ptc-7f3a"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(d.records.len(), 1);
+    assert_eq!(d.records[0].id, ids[1]);
+    // Only admins disclose: a resident of the organization is refused.
+    let resident = random_key();
+    let mut c = net.nodes[0].client().await.unwrap();
+    call_ok(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        grant(&resident, pb::RoleKind::RoleResident, ""),
+    )
+    .await;
+    let err = pd
+        .disclose(authed(
+            &resident,
+            method::DISCLOSE,
+            pb::DisclosePersonalDataRequest {
+                subject: "ptc-7f3a".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+    // No stored value reached the node's log.
+    let log = net.nodes[0].log_text();
+    for value in ["高橋", "伊藤", "090-1234-5678"] {
+        assert!(!log.contains(value), "the log holds {value}");
+    }
 }

@@ -105,6 +105,7 @@ async fn relief_study_flow_over_grpc() {
                     value: "042-123-4567".into(),
                 },
             ],
+            ..Default::default()
         });
         req.metadata_mut().insert(
             AUTH_HEADER,

@@ -115,6 +115,7 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
             name: "name".into(),
             value: "鈴木 一郎".into(),
         }],
+        ..Default::default()
     });
     req.metadata_mut().insert(
         AUTH_HEADER,

@@ -116,6 +116,7 @@ fn to_status(e: VaultError) -> Status {
         VaultError::NotFound => Status::not_found(e.to_string()),
         VaultError::PermissionDenied => Status::permission_denied(e.to_string()),
         VaultError::Erased => Status::failed_precondition(e.to_string()),
+        VaultError::Retained { .. } => Status::failed_precondition(e.to_string()),
         VaultError::InvalidArgument(m) => Status::invalid_argument(m),
         VaultError::Internal(m) => {
             tracing::error!(error = %m, "personal-data vault failure");
@@ -268,9 +269,19 @@ impl PersonalData for PersonalDataApi {
         }
         readers.sort_unstable();
         readers.dedup();
+        check_code("retention_rule", &req.retention_rule, false)?;
+        check_code("subject", &req.subject, true)?;
+        if req.retain_until_ms > 0 && req.retention_rule.is_empty() {
+            return Err(Status::invalid_argument(
+                "retain_until_ms needs retention_rule: the name of the rule that sets the period",
+            ));
+        }
         let access = Access {
             purpose: req.purpose,
             readers,
+            retain_until_ms: req.retain_until_ms,
+            retention_rule: req.retention_rule,
+            subject: req.subject,
         };
         let fields = fields_in(req.fields);
         let (id, commitment) = self
@@ -291,20 +302,7 @@ impl PersonalData for PersonalDataApi {
         let rec = self
             .blocking(move |v| v.get(&caller.org, &caller.roles, &id))
             .await?;
-        Ok(Response::new(pb::GetPersonalDataResponse {
-            id: rec.id.clone(),
-            commitment: rec.commitment.to_vec(),
-            fields: rec
-                .fields
-                .iter()
-                .map(|(name, value)| pb::PersonalField {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
-            purpose: rec.access.purpose,
-            readers: rec.access.readers.clone(),
-        }))
+        Ok(Response::new(record_out(&rec)))
     }
 
     async fn update(
@@ -332,10 +330,95 @@ impl PersonalData for PersonalDataApi {
     ) -> Result<Response<pb::ErasePersonalDataResponse>, Status> {
         let caller = self.authenticate(&request, method::ERASE)?;
         require_admin(&caller)?;
-        let id = request.into_inner().id;
+        let req = request.into_inner();
+        if req.legal_basis.chars().count() > 200 {
+            return Err(Status::invalid_argument(
+                "legal_basis is at most 200 characters",
+            ));
+        }
+        // The legal basis is kept with the tombstone: no personal data in it either.
+        crate::admission::guard::check_text("legal_basis", &req.legal_basis)
+            .map_err(|v| Status::invalid_argument(v.to_string()))?;
+        let id = req.id;
         let id2 = id.clone();
-        self.blocking(move |v| v.erase(&caller.org, &id2)).await?;
+        let now = crate::runtime::driver::now_ms();
+        self.blocking(move |v| v.erase(&caller.org, &id2, now, &req.legal_basis))
+            .await?;
         Ok(Response::new(pb::ErasePersonalDataResponse { id }))
+    }
+
+    async fn disclose(
+        &self,
+        request: Request<pb::DisclosePersonalDataRequest>,
+    ) -> Result<Response<pb::DisclosePersonalDataResponse>, Status> {
+        let caller = self.authenticate(&request, method::DISCLOSE)?;
+        require_admin(&caller)?;
+        let subject = request.into_inner().subject;
+        check_code("subject", &subject, true)?;
+        if subject.is_empty() {
+            return Err(Status::invalid_argument("subject is required"));
+        }
+        let s2 = subject.clone();
+        let records = self.blocking(move |v| v.disclose(&caller.org, &s2)).await?;
+        let json = serde_json::json!({
+            "subject": subject,
+            "records": records.iter().map(|r| serde_json::json!({
+                "id": r.id,
+                "purpose": pb::PersonalDataPurpose::try_from(r.access.purpose)
+                    .map(|p| p.as_str_name())
+                    .unwrap_or("UNKNOWN"),
+                "retain_until_ms": r.access.retain_until_ms,
+                "retention_rule": r.access.retention_rule,
+                "fields": r.fields.iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect::<serde_json::Map<_, _>>(),
+            })).collect::<Vec<_>>(),
+        });
+        Ok(Response::new(pb::DisclosePersonalDataResponse {
+            records: records.iter().map(record_out).collect(),
+            json: json.to_string(),
+        }))
+    }
+}
+
+/// The API form of a record.
+fn record_out(rec: &crate::vault::VaultRecord) -> pb::GetPersonalDataResponse {
+    pb::GetPersonalDataResponse {
+        id: rec.id.clone(),
+        commitment: rec.commitment.to_vec(),
+        fields: rec
+            .fields
+            .iter()
+            .map(|(name, value)| pb::PersonalField {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        purpose: rec.access.purpose,
+        readers: rec.access.readers.clone(),
+        retain_until_ms: rec.access.retain_until_ms,
+        retention_rule: rec.access.retention_rule.clone(),
+        subject: rec.access.subject.clone(),
+    }
+}
+
+/// A short code field (a rule name, a pseudonymous subject): at most 64 of `[A-Za-z0-9._-]`
+/// (`[a-z0-9._-]` unless `upper`). Empty is allowed here; the caller says when it is not.
+fn check_code(what: &str, v: &str, upper: bool) -> Result<(), Status> {
+    let ok = v.len() <= 64
+        && v.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'.' | b'_' | b'-')
+                || (upper && b.is_ascii_uppercase())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "{what} is at most 64 characters of {}0-9 . _ -",
+            if upper { "A-Z a-z " } else { "a-z " }
+        )))
     }
 }
 
@@ -432,6 +515,7 @@ mod tests {
                     fields: record(),
                     purpose: pb::PersonalDataPurpose::ResidentContact as i32,
                     readers: Vec::new(),
+                    ..Default::default()
                 },
                 key,
                 method::PUT,
@@ -492,7 +576,10 @@ mod tests {
         assert_ne!(upd.commitment, put.commitment);
         f.api
             .erase(signed(
-                pb::ErasePersonalDataRequest { id: put.id.clone() },
+                pb::ErasePersonalDataRequest {
+                    id: put.id.clone(),
+                    ..Default::default()
+                },
                 &f.a,
                 method::ERASE,
                 T0 + 3,
@@ -662,6 +749,7 @@ mod tests {
                     fields: vec![],
                     purpose: pb::PersonalDataPurpose::ResidentContact as i32,
                     readers: Vec::new(),
+                    ..Default::default()
                 },
                 &f.a,
                 method::PUT,

@@ -51,6 +51,14 @@ pub enum VaultError {
     /// The record was erased (its key was destroyed).
     #[error("this personal-data record was erased; its content can no longer be read")]
     Erased,
+    /// The record must be kept longer (its retention rule), and no legal basis was given.
+    #[error("this personal-data record must be kept until {until} (retention rule {rule:?}); erase it earlier only with a legal basis (legal_basis), which is recorded")]
+    Retained {
+        /// The end of the retention period, as an RFC 3339 date and time (UTC).
+        until: String,
+        /// The rule's name.
+        rule: String,
+    },
     /// The request is malformed (bad id, field names or sizes).
     #[error("{0}")]
     InvalidArgument(String),
@@ -96,7 +104,8 @@ enum RecordState {
         nonce: [u8; 24],
         ciphertext: Vec<u8>,
     },
-    Erased,
+    /// Erased at `at_ms`; `legal_basis` when it was erased before its retention period ended.
+    Erased { at_ms: u64, legal_basis: String },
 }
 
 #[derive(BorshSerialize, BorshDeserialize)]
@@ -107,14 +116,25 @@ struct StoredRecord {
 }
 
 /// What a record is kept for and who in its organization may read it, as protobuf enum values
-/// (`yui.v1.PersonalDataPurpose`, `yui.v1.RoleKind`): the API decides their meaning.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+/// (`yui.v1.PersonalDataPurpose`, `yui.v1.RoleKind`): the API decides their meaning; how long
+/// it must be kept; and whom it is about.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Access {
     /// The purpose.
     pub purpose: i32,
     /// Roles whose holders may read the record, sorted, not empty.
     pub readers: Vec<i32>,
+    /// Kept at least until this time (Unix ms; 0: no retention period).
+    pub retain_until_ms: u64,
+    /// The retention rule's name, e.g. `j-credit-monitoring-2y` (empty with no period).
+    pub retention_rule: String,
+    /// The pseudonymous id of the person the record is about, as the organization's backend
+    /// names them (empty: not said). A disclosure request exports every record of one subject.
+    pub subject: String,
 }
+
+/// Most records one disclosure returns.
+pub const MAX_DISCLOSED: usize = 1_000;
 
 /// The vault. Cheap to clone; all clones share the same storage.
 #[derive(Clone)]
@@ -200,6 +220,29 @@ fn aad(id: &str, org: &str) -> Vec<u8> {
     a.push(0);
     a.extend_from_slice(org.as_bytes());
     a
+}
+
+/// Unix ms as an RFC 3339 UTC date and time, for messages.
+fn rfc3339(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn random<const N: usize>() -> Result<[u8; N]> {
@@ -316,7 +359,7 @@ impl Vault {
             return Err(VaultError::PermissionDenied);
         }
         match rec.state {
-            RecordState::Erased => Err(VaultError::Erased),
+            RecordState::Erased { .. } => Err(VaultError::Erased),
             RecordState::Live {
                 generation,
                 nonce,
@@ -441,27 +484,86 @@ impl Vault {
         Ok(c)
     }
 
-    /// Erase a record of `org`: shred its key, drop its ciphertext, keep a tombstone. Erasing
-    /// an erased record again succeeds (retries are safe).
-    pub fn erase(&self, org: &str, id: &str) -> Result<()> {
+    /// Erase a record of `org` at `now_ms`: shred its key, drop its ciphertext, keep a
+    /// tombstone. A record still within its retention period is erased only with a
+    /// `legal_basis`, which the tombstone keeps. Erasing an erased record again succeeds
+    /// (retries are safe).
+    pub fn erase(&self, org: &str, id: &str, now_ms: u64, legal_basis: &str) -> Result<()> {
         let _guard = self.lock();
         let (generation, access) = match self.owned_live(org, id, &|_| true) {
             Ok((generation, _, _, access)) => (generation, access),
             Err(VaultError::Erased) => return Ok(()),
             Err(e) => return Err(e),
         };
+        if access.retain_until_ms > now_ms && legal_basis.is_empty() {
+            return Err(VaultError::Retained {
+                until: rfc3339(access.retain_until_ms),
+                rule: access.retention_rule.clone(),
+            });
+        }
         // Key first: once it is gone the content is unrecoverable even if we crash here.
         self.shred_key(id, generation)?;
+        let early = access.retain_until_ms > now_ms;
         self.store(
             id,
             &StoredRecord {
                 org: org.to_string(),
                 access,
-                state: RecordState::Erased,
+                state: RecordState::Erased {
+                    at_ms: now_ms,
+                    legal_basis: legal_basis.to_string(),
+                },
             },
         )?;
-        tracing::info!(record = %id, org = %org, op = "erase", "vault access");
+        tracing::info!(record = %id, org = %org, op = "erase", before_retention_end = early, "vault access");
         Ok(())
+    }
+
+    /// Every live record of `org` about `subject` (a disclosure or portability request), at
+    /// most [`MAX_DISCLOSED`], oldest id first. Only the organization's own records.
+    pub fn disclose(&self, org: &str, subject: &str) -> Result<Vec<VaultRecord>> {
+        if subject.is_empty() {
+            return Err(VaultError::InvalidArgument(
+                "a disclosure names the subject (the pseudonymous id records were put with)".into(),
+            ));
+        }
+        let mut found = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let batch = self
+                .inner
+                .records
+                .scan(RECORD_ID_PREFIX.as_bytes(), after.as_deref(), 256)
+                .map_err(internal)?;
+            let n = batch.len();
+            for (k, v) in batch {
+                after = Some(k.clone());
+                let Ok(rec) = StoredRecord::try_from_slice(&v) else {
+                    return Err(internal("a stored record does not decode"));
+                };
+                if rec.org != org
+                    || rec.access.subject != subject
+                    || matches!(rec.state, RecordState::Erased { .. })
+                {
+                    continue;
+                }
+                let id = String::from_utf8(k).map_err(internal)?;
+                let readers = rec.access.readers.clone();
+                match self.get(org, &readers, &id) {
+                    Ok(r) => found.push(r),
+                    Err(VaultError::Erased) => {}
+                    Err(e) => return Err(e),
+                }
+                if found.len() >= MAX_DISCLOSED {
+                    return Ok(found);
+                }
+            }
+            if n < 256 {
+                break;
+            }
+        }
+        tracing::info!(org = %org, op = "disclose", records = found.len(), "vault access");
+        Ok(found)
     }
 
     /// Whether `commitment` is the current commitment of record `id` of `org`. Needs the key,
@@ -495,6 +597,7 @@ mod tests {
         Access {
             purpose: 1,
             readers: READER.to_vec(),
+            ..Access::default()
         }
     }
 
@@ -523,6 +626,76 @@ mod tests {
 
     fn contains(hay: &[u8], needle: &[u8]) -> bool {
         hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn retention_refuses_early_erasure_without_a_legal_basis_and_disclosure_is_per_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = Vault::open(dir.path()).unwrap();
+        let kept = Access {
+            retain_until_ms: 2_000,
+            retention_rule: "two-years".into(),
+            subject: "ptc-1".into(),
+            ..acc()
+        };
+        let (a, _) = v.put("org", kept, fields("a")).unwrap();
+        let (b, _) = v
+            .put(
+                "org",
+                Access {
+                    subject: "ptc-1".into(),
+                    ..acc()
+                },
+                fields("b"),
+            )
+            .unwrap();
+        let (_other_org, _) = v
+            .put(
+                "org-b",
+                Access {
+                    subject: "ptc-1".into(),
+                    ..acc()
+                },
+                fields("c"),
+            )
+            .unwrap();
+        let (_other_subject, _) = v
+            .put(
+                "org",
+                Access {
+                    subject: "ptc-2".into(),
+                    ..acc()
+                },
+                fields("d"),
+            )
+            .unwrap();
+        let mut ids: Vec<String> = v
+            .disclose("org", "ptc-1")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        ids.sort();
+        let mut want = vec![a.clone(), b.clone()];
+        want.sort();
+        assert_eq!(ids, want);
+        match v.erase("org", &a, 1_999, "") {
+            Err(VaultError::Retained { until, rule }) => {
+                assert_eq!(rule, "two-years");
+                assert_eq!(until, "1970-01-01T00:00:02Z");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(v.get("org", READER, &a).is_ok(), "a refused erasure erased");
+        // After the period no basis is needed; before it, one is recorded.
+        v.erase("org", &b, 0, "").unwrap();
+        v.erase("org", &a, 1_999, "court order 2026-7").unwrap();
+        assert_eq!(v.get("org", READER, &a), Err(VaultError::Erased));
+        assert!(v.disclose("org", "ptc-1").unwrap().is_empty());
+        assert!(matches!(
+            v.disclose("org", ""),
+            Err(VaultError::InvalidArgument(_))
+        ));
     }
 
     #[test]
@@ -577,7 +750,10 @@ mod tests {
             v.update("org-b", &id, fields("b")),
             Err(VaultError::PermissionDenied)
         );
-        assert_eq!(v.erase("org-b", &id), Err(VaultError::PermissionDenied));
+        assert_eq!(
+            v.erase("org-b", &id, 0, ""),
+            Err(VaultError::PermissionDenied)
+        );
         assert_eq!(v.get("org-a", READER, &id).unwrap().fields[0].1, "a");
     }
 
@@ -627,7 +803,7 @@ mod tests {
         assert!(v.verify_commitment("org", READER, &id, &c).unwrap());
         let key = std::fs::read(v.key_path(&id, 0)).unwrap();
         assert_eq!(key.len(), 32);
-        v.erase("org", &id).unwrap();
+        v.erase("org", &id, 0, "").unwrap();
         assert_eq!(v.get("org", READER, &id), Err(VaultError::Erased));
         assert_eq!(
             v.verify_commitment("org", READER, &id, &c),
@@ -635,8 +811,11 @@ mod tests {
         );
         assert_eq!(v.update("org", &id, fields("y")), Err(VaultError::Erased));
         // Retrying an erase is fine; another org still cannot touch the tombstone.
-        v.erase("org", &id).unwrap();
-        assert_eq!(v.erase("other", &id), Err(VaultError::PermissionDenied));
+        v.erase("org", &id, 0, "").unwrap();
+        assert_eq!(
+            v.erase("other", &id, 0, ""),
+            Err(VaultError::PermissionDenied)
+        );
         v.flush().unwrap();
         drop(v);
         // The key bytes are nowhere under the vault directory any more, so the commitment can
@@ -717,7 +896,8 @@ mod tests {
                 "org",
                 Access {
                     purpose: 1,
-                    readers: vec![]
+                    readers: vec![],
+                    ..Access::default()
                 },
                 fields("y")
             ),
