@@ -376,6 +376,29 @@ async fn a_validator_key_rotated_under_load_loses_no_height_and_the_old_key_coun
     }
 }
 
+/// Propose consortium parameter `key` = `value` from the next block (one validator
+/// organization here, so the proposal carries at once) and wait until it is in force; that
+/// height.
+async fn vote_in_force(net: &Net, c: &mut Client, key: &str, value: i64) -> u64 {
+    call_ok(
+        c,
+        &net.chain_id,
+        &net.admin,
+        gov(pb::governance_call::Call::ProposeParameterChange(
+            pb::ProposeParameterChange {
+                key: key.into(),
+                value,
+                effective_from_height: 0,
+                reason: format!("{key} by vote"),
+            },
+        )),
+    )
+    .await;
+    let from = height(c).await.unwrap() + 1;
+    wait_height(c, from, WAIT).await.unwrap();
+    from
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consensus_parameters_change_by_vote_and_blocks_keep_to_them() {
     let net = Net::start(4, "byzantine").await.unwrap();
@@ -395,22 +418,7 @@ async fn consensus_parameters_change_by_vote_and_blocks_keep_to_them() {
     .unwrap();
     assert_eq!(r.error.unwrap().code, "governance.consortium_parameter");
     // By vote (one validator organization here), from the next block on.
-    call_ok(
-        &mut c,
-        &net.chain_id,
-        &net.admin,
-        gov(pb::governance_call::Call::ProposeParameterChange(
-            pb::ProposeParameterChange {
-                key: "consensus.max_block_txs".into(),
-                value: 3,
-                effective_from_height: 0,
-                reason: "smaller blocks".into(),
-            },
-        )),
-    )
-    .await;
-    let from = height(&mut c).await.unwrap() + 1;
-    wait_height(&mut c, from, WAIT).await.unwrap();
+    let from = vote_in_force(&net, &mut c, "consensus.max_block_txs", 3).await;
     let h = height(&mut c).await.unwrap();
     let txs: Vec<pb::SignedTransaction> = (0..30)
         .map(|_| {
@@ -471,22 +479,7 @@ async fn consensus_parameters_change_by_vote_and_blocks_keep_to_them() {
         before > 40,
         "genesis' window {before} is too short for this test"
     );
-    call_ok(
-        &mut c,
-        &net.chain_id,
-        &net.admin,
-        gov(pb::governance_call::Call::ProposeParameterChange(
-            pb::ProposeParameterChange {
-                key: "consensus.max_expiry_blocks".into(),
-                value: 20,
-                effective_from_height: 0,
-                reason: "shorter replay window".into(),
-            },
-        )),
-    )
-    .await;
-    let from = height(&mut c).await.unwrap() + 1;
-    wait_height(&mut c, from, WAIT).await.unwrap();
+    vote_in_force(&net, &mut c, "consensus.max_expiry_blocks", 20).await;
     let info = c
         .get_chain_info(pb::GetChainInfoRequest {})
         .await

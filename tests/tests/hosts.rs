@@ -51,19 +51,23 @@ async fn agree(bed: &Bed, nodes: &[usize]) -> u64 {
     min
 }
 
-async fn commit_one(bed: &Bed, via: usize) -> u64 {
-    let mut c = bed.client(via).await.unwrap();
-    let h = height(&mut c).await.unwrap();
-    let tx = sign_body(
+/// A transaction of the admin (a resident role for a new key), expiring at `expires`.
+fn a_grant(bed: &Bed, expires: u64) -> pb::SignedTransaction {
+    sign_body(
         &bed.admin,
         &body(
             &bed.admin,
             &bed.chain_id,
-            h + 50,
+            expires,
             grant(&random_key(), pb::RoleKind::RoleResident, ""),
         ),
-    );
-    let id = submit(&mut c, tx).await.unwrap();
+    )
+}
+
+async fn commit_one(bed: &Bed, via: usize) -> u64 {
+    let mut c = bed.client(via).await.unwrap();
+    let h = height(&mut c).await.unwrap();
+    let id = submit(&mut c, a_grant(bed, h + 50)).await.unwrap();
     wait_committed(&mut c, &id, WAIT).await.unwrap().height
 }
 
@@ -110,16 +114,7 @@ fn a_two_two_split_commits_nothing_forks_nothing_and_heals() {
         let mut c2 = bed.client(2).await.unwrap();
         let h = height(&mut c0).await.unwrap();
         for (c, via) in [(&mut c0, 0), (&mut c2, 2)] {
-            let tx = sign_body(
-                &bed.admin,
-                &body(
-                    &bed.admin,
-                    &bed.chain_id,
-                    h + 80,
-                    grant(&random_key(), pb::RoleKind::RoleResident, ""),
-                ),
-            );
-            submit(c, tx)
+            submit(c, a_grant(&bed, h + 80))
                 .await
                 .unwrap_or_else(|e| panic!("submit to node {via}: {e}"));
         }

@@ -54,7 +54,7 @@ pub enum VaultError {
     /// The record must be kept longer (its retention rule), and no legal basis was given.
     #[error("this personal-data record must be kept until {until} (retention rule {rule:?}); erase it earlier only with a legal basis (legal_basis), which is recorded")]
     Retained {
-        /// The end of the retention period, as an RFC 3339 date and time (UTC).
+        /// The last day of the retention period (JST).
         until: String,
         /// The rule's name.
         rule: String,
@@ -222,27 +222,10 @@ fn aad(id: &str, org: &str) -> Vec<u8> {
     a
 }
 
-/// Unix ms as an RFC 3339 UTC date and time, for messages.
-fn rfc3339(ms: u64) -> String {
-    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// Unix ms as the Japanese civil date, for messages: `2027-03-31 JST`.
+fn jst_date(ms: u64) -> String {
+    let (y, m, d) = yui_contracts::calendar::jst_date(ms);
+    format!("{y:04}-{m:02}-{d:02} JST")
 }
 
 fn random<const N: usize>() -> Result<[u8; N]> {
@@ -497,7 +480,7 @@ impl Vault {
         };
         if access.retain_until_ms > now_ms && legal_basis.is_empty() {
             return Err(VaultError::Retained {
-                until: rfc3339(access.retain_until_ms),
+                until: jst_date(access.retain_until_ms),
                 rule: access.retention_rule.clone(),
             });
         }
@@ -682,7 +665,7 @@ mod tests {
         match v.erase("org", &a, 1_999, "") {
             Err(VaultError::Retained { until, rule }) => {
                 assert_eq!(rule, "two-years");
-                assert_eq!(until, "1970-01-01T00:00:02Z");
+                assert_eq!(until, "1970-01-01 JST");
             }
             other => panic!("{other:?}"),
         }
