@@ -704,3 +704,35 @@ fn relief_invariants_hold_over_random_call_sequences() {
         "cancelled {cancelled}, arrived {arrived}"
     );
 }
+
+#[test]
+fn a_shelter_changes_a_need_s_quantity_never_below_what_is_pledged() {
+    let mut c = setup();
+    let need = post_need(&mut c, OP, "s1", "blankets", 10);
+    c.ok(DONOR1, pledge(need, 4));
+    let change = |quantity| {
+        rl(R::ChangeNeedQuantity(pb::ChangeNeedQuantity {
+            need_id: need,
+            quantity,
+        }))
+    };
+    assert_eq!(c.err(OP, change(3)), "relief.below_committed");
+    assert_eq!(c.err(OP2, change(6)), "relief.not_shelter_operator");
+    assert_eq!(c.err(OP, change(0)), "relief.invalid_quantity");
+    c.ok(OP, change(6));
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!((n.quantity, n.committed), (6, 4));
+    assert_eq!(
+        relief::totals(&c.state, DISASTER, "blankets")
+            .unwrap()
+            .needed,
+        6
+    );
+    // The remaining 2 can be pledged, no more.
+    assert_eq!(c.err(DONOR2, pledge(need, 3)), "relief.exceeds_need");
+    c.ok(DONOR2, pledge(need, 2));
+    // Exactly what is committed is allowed; a closed need changes no more.
+    c.ok(OP, change(6));
+    c.ok(OP, rl(R::CloseNeed(pb::CloseNeed { need_id: need })));
+    assert_eq!(c.err(OP, change(8)), "relief.need_closed");
+}

@@ -86,6 +86,7 @@ pub(super) fn shelter_of_call(
         Some(R::PostNeed(c)) => Some(c.shelter_id.clone()),
         Some(R::Request(c)) => Some(c.shelter_id.clone()),
         Some(R::CloseNeed(c)) => need(state, c.need_id)?.map(|n| n.shelter_id),
+        Some(R::ChangeNeedQuantity(c)) => need(state, c.need_id)?.map(|n| n.shelter_id),
         Some(R::Approve(c)) => commitment(state, c.commitment_id)?.map(|c| c.shelter_id),
         Some(R::Receive(c)) => shipment(state, c.shipment_id)?.map(|s| s.shelter_id),
         _ => None,
@@ -404,6 +405,40 @@ pub(super) fn close_need(x: &mut Exec<'_>, signer: &Account, c: &pb::CloseNeed) 
         ));
     }
     n.open = false;
+    save_need(x, n)?;
+    Ok(())
+}
+
+pub(super) fn change_need_quantity(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::ChangeNeedQuantity,
+) -> Result<()> {
+    let mut n = req(need(&*x.state, c.need_id)?, "relief.unknown_need", "need")?;
+    require_operator(&*x.state, signer, &n.shelter_id)?;
+    if !n.open {
+        return Err(precondition(
+            "relief.need_closed",
+            "the need is closed; post a new one",
+        ));
+    }
+    check_quantity(c.quantity)?;
+    if c.quantity < n.committed {
+        return Err(precondition(
+            "relief.below_committed",
+            format!(
+                "{} of this need are already pledged; the quantity cannot go below that (cancel pledges first)",
+                n.committed
+            ),
+        ));
+    }
+    let old = n.quantity;
+    n.quantity = c.quantity;
+    update_totals(x, &n.disaster_id, &n.item_id, |t| {
+        let without = crate::arith::sub("needed", t.needed, old)?;
+        t.needed = crate::arith::add("relief", "needed", without, c.quantity)?;
+        Ok(())
+    })?;
     save_need(x, n)?;
     Ok(())
 }

@@ -144,7 +144,14 @@ pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::ReliefCall
                 None => Ok(()),
             }
         }
-        Some(R::PostNeed(_) | R::CloseNeed(_) | R::Request(_) | R::Approve(_) | R::Receive(_)) => {
+        Some(
+            R::PostNeed(_)
+            | R::CloseNeed(_)
+            | R::ChangeNeedQuantity(_)
+            | R::Request(_)
+            | R::Approve(_)
+            | R::Receive(_),
+        ) => {
             account.require_any(&[RoleKind::ShelterOperator], "acting for a shelter")?;
             match calls::shelter_of_call(state, call)? {
                 Some(shelter_id) if shelter(state, &shelter_id)?.is_some() => {
@@ -176,6 +183,7 @@ pub fn call_name(call: &pb::ReliefCall) -> &'static str {
         Some(R::CloseDisaster(_)) => "relief.close_disaster",
         Some(R::PostNeed(_)) => "relief.post_need",
         Some(R::CloseNeed(_)) => "relief.close_need",
+        Some(R::ChangeNeedQuantity(_)) => "relief.change_need_quantity",
         Some(R::Pledge(_)) => "relief.pledge",
         Some(R::PostOffer(_)) => "relief.post_offer",
         Some(R::Request(_)) => "relief.request",
@@ -224,6 +232,7 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::ReliefCall) -> Result<()> {
         Some(R::CloseDisaster(c)) => calls::close_disaster(x, &signer, c),
         Some(R::PostNeed(c)) => calls::post_need(x, &signer, c),
         Some(R::CloseNeed(c)) => calls::close_need(x, &signer, c),
+        Some(R::ChangeNeedQuantity(c)) => calls::change_need_quantity(x, &signer, c),
         Some(R::Pledge(c)) => calls::pledge(x, c),
         Some(R::PostOffer(c)) => calls::post_offer(x, c),
         Some(R::Request(c)) => calls::request(x, &signer, c),
