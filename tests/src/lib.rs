@@ -492,6 +492,27 @@ pub async fn wait_height(c: &mut Client, h: u64, timeout: Duration) -> Result<()
     Ok(())
 }
 
+/// All `clients` agree on the block hash of every height up to the lowest of their tips; that
+/// tip.
+pub async fn assert_agreement(clients: &mut [Client]) -> u64 {
+    let mut min = u64::MAX;
+    for c in clients.iter_mut() {
+        min = min.min(height(c).await.unwrap_or_else(|e| panic!("height: {e:#}")));
+    }
+    for h in 1..=min {
+        let mut hashes = std::collections::BTreeSet::new();
+        for c in clients.iter_mut() {
+            hashes.insert(
+                block_hash(c, h)
+                    .await
+                    .unwrap_or_else(|e| panic!("block {h}: {e:#}")),
+            );
+        }
+        assert_eq!(hashes.len(), 1, "nodes disagree at height {h}");
+    }
+    min
+}
+
 /// A block's hash by height.
 pub async fn block_hash(c: &mut Client, h: u64) -> Result<Vec<u8>> {
     Ok(c.get_block(pb::GetBlockRequest {

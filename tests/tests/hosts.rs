@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -37,18 +36,7 @@ async fn agree(bed: &Bed, nodes: &[usize]) -> u64 {
     for &i in nodes {
         cs.push(bed.client(i).await.unwrap());
     }
-    let mut min = u64::MAX;
-    for c in cs.iter_mut() {
-        min = min.min(height(c).await.unwrap());
-    }
-    for h in 1..=min {
-        let mut hashes = BTreeSet::new();
-        for c in cs.iter_mut() {
-            hashes.insert(block_hash(c, h).await.unwrap());
-        }
-        assert_eq!(hashes.len(), 1, "nodes disagree at height {h}");
-    }
-    min
+    assert_agreement(&mut cs).await
 }
 
 /// A transaction of the admin (a resident role for a new key), expiring at `expires`.

@@ -62,23 +62,6 @@ fn load(
     })
 }
 
-/// All `clients` agree on the block hash of every height up to the lowest tip.
-async fn assert_agreement(clients: &mut [Client]) -> u64 {
-    let mut tips = Vec::new();
-    for c in clients.iter_mut() {
-        tips.push(height(c).await.unwrap());
-    }
-    let min = *tips.iter().min().unwrap();
-    for h in 1..=min {
-        let mut hashes = std::collections::BTreeSet::new();
-        for c in clients.iter_mut() {
-            hashes.insert(block_hash(c, h).await.unwrap());
-        }
-        assert_eq!(hashes.len(), 1, "nodes disagree at height {h}");
-    }
-    min
-}
-
 async fn clients(net: &Net) -> Vec<Client> {
     let mut v = Vec::new();
     for n in &net.nodes {

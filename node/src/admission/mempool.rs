@@ -21,6 +21,9 @@ pub struct Mempool {
     /// Body hash → id of the pending transaction with that body.
     bodies: BTreeMap<Hash, Hash>,
     bytes: usize,
+    /// The expiry window in force at a next height, read once per height rather than once per
+    /// transaction (it changes only with a committed block).
+    window: Option<(u64, u64)>,
 }
 
 impl Mempool {
@@ -31,6 +34,7 @@ impl Mempool {
             order: VecDeque::new(),
             txs: BTreeMap::new(),
             bodies: BTreeMap::new(),
+            window: None,
             bytes: 0,
         }
     }
@@ -74,10 +78,18 @@ impl Mempool {
         tx: CheckedTx,
         tip_height: u64,
     ) -> Result<Hash, Reject> {
-        let window = chain
-            .max_expiry_at(tip_height + 1)
-            .map_err(|e| Reject::Internal(e.to_string()))?;
-        check_expiry(&tx, tip_height + 1, window)?;
+        let next = tip_height + 1;
+        let window = match self.window {
+            Some((h, w)) if h == next => w,
+            _ => {
+                let w = chain
+                    .max_expiry_at(next)
+                    .map_err(|e| Reject::Internal(e.to_string()))?;
+                self.window = Some((next, w));
+                w
+            }
+        };
+        check_expiry(&tx, next, window)?;
         if let Some(pending) = self.bodies.get(&tx.body_hash) {
             return Err(Reject::DuplicatePending { pending: *pending });
         }

@@ -278,15 +278,8 @@ impl Chain {
             .validator_set(height)
             .map_err(|e| BlockError::Failed(format!("{e:#}")))?;
         let protocol_version = r
-            .protocol_version_at(height)
+            .supported_protocol_at(height)
             .map_err(|e| BlockError::Failed(format!("{e:#}")))?;
-        if !params::SUPPORTED_PROTOCOL.contains(&protocol_version) {
-            return Err(BlockError::Failed(format!(
-                "height {height} follows protocol version {protocol_version}, which this build does not know (it knows {}..={}): install a release that supports version {protocol_version}",
-                params::SUPPORTED_PROTOCOL.start(),
-                params::SUPPORTED_PROTOCOL.end()
-            )));
-        }
         let header = Header {
             chain_id: r.chain_id.clone(),
             height,

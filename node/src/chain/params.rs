@@ -106,11 +106,12 @@ impl ChainReader {
             .unwrap_or(1))
     }
 
-    /// Whether this build can follow block `height`; [`UpgradeRequired`] if not.
-    pub fn check_protocol(&self, height: u64) -> Result<()> {
+    /// The protocol version of block `height`, if this build can follow it; [`UpgradeRequired`]
+    /// if not.
+    pub fn supported_protocol_at(&self, height: u64) -> Result<u32> {
         let version = self.protocol_version_at(height)?;
         if SUPPORTED_PROTOCOL.contains(&version) {
-            return Ok(());
+            return Ok(version);
         }
         Err(UpgradeRequired {
             version,

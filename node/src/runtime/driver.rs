@@ -296,8 +296,8 @@ impl Driver {
     /// this node (fail stop): the status turns `Stopped` before it is returned.
     pub async fn run(mut self, shutdown: watch::Receiver<bool>) -> Result<()> {
         let next = self.chain.tip().height + 1;
-        let result = match self.chain.reader.check_protocol(next) {
-            Ok(()) => self.run_until(shutdown).await,
+        let result = match self.chain.reader.supported_protocol_at(next) {
+            Ok(_) => self.run_until(shutdown).await,
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -458,15 +458,17 @@ impl Driver {
             )),
         });
         let tip = self.chain.tip().height;
+        let window = match self.chain.reader.max_expiry_at(tip + 1) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the expiry window; the equivocation is not reported (the store is failing)");
+                return;
+            }
+        };
         let body = yui_client::tx::body(
             key,
             &self.chain.reader.chain_id,
-            tip + EVIDENCE_EXPIRY_BLOCKS.min(
-                self.chain
-                    .reader
-                    .max_expiry_at(tip + 1)
-                    .unwrap_or(self.chain.reader.max_expiry_blocks),
-            ),
+            tip + EVIDENCE_EXPIRY_BLOCKS.min(window),
             call,
         );
         let raw = RawTx::from_proto(yui_client::tx::sign(key, &body));
@@ -759,7 +761,7 @@ impl Driver {
         self.update_status();
         // An upgrade the consortium scheduled from the next height, which this build cannot
         // follow: stop here, cleanly, rather than vote on rules it does not know.
-        self.chain.reader.check_protocol(next)
+        self.chain.reader.supported_protocol_at(next).map(|_| ())
     }
 
     fn carry_out(&mut self, now: u64, action: Action, events: &mut VecDeque<Event>) -> Result<()> {
