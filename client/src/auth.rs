@@ -24,6 +24,8 @@ pub mod method {
     pub const ERASE: &str = "/yui.v1.PersonalData/Erase";
     /// `Disclose`.
     pub const DISCLOSE: &str = "/yui.v1.PersonalData/Disclose";
+    /// `ReadAccessLog`.
+    pub const READ_ACCESS_LOG: &str = "/yui.v1.PersonalData/ReadAccessLog";
 }
 
 /// The message a token signs.

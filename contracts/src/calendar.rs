@@ -27,6 +27,39 @@ pub fn jst_date(time_ms: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// The JST date of a time as `YYYY-MM-DD`.
+pub fn jst_date_string(time_ms: u64) -> String {
+    let (y, m, d) = jst_date(time_ms);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Whether `s` is a real calendar date written `YYYY-MM-DD` (years 2000 to 2999).
+pub fn is_date_string(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u64> {
+        let part = s.get(r)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (2000..=2999).contains(&y) && (1..=days).contains(&d)
+}
+
 /// The Japanese fiscal year of a time.
 pub fn fiscal_year(time_ms: u64) -> u64 {
     let (year, month, _) = jst_date(time_ms);
@@ -39,6 +72,29 @@ pub fn fiscal_year(time_ms: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn date_strings() {
+        assert_eq!(super::jst_date_string(0), "1970-01-01");
+        // 2026-12-01 15:00 UTC is 2026-12-02 00:00 JST.
+        assert_eq!(super::jst_date_string(1_796_137_200_000), "2026-12-02");
+        for ok in ["2026-12-01", "2028-02-29", "2000-01-31"] {
+            assert!(super::is_date_string(ok), "{ok}");
+        }
+        for bad in [
+            "2026-2-01",
+            "2027-02-29",
+            "2026-13-01",
+            "2026-04-31",
+            "20261201",
+            "2026-12-0a",
+            "１９８０-01-01",
+            "",
+        ] {
+            assert!(!super::is_date_string(bad), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

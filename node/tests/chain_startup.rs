@@ -201,7 +201,7 @@ fn the_event_stream_resumes_after_any_cursor() {
                 name: "Shelter".into(),
                 area: "Area".into(),
                 contact: Some(pb::PersonRef {
-                    vault_id: "pd_x".into(),
+                    vault_id: format!("pd_{}", "0".repeat(32)),
                     commitment: vec![7; 32],
                 }),
             }),

@@ -62,6 +62,11 @@ const REJECT: &[(&str, &str)] = &[
     ("tar\u{200B}o@exam\u{200B}ple.jp", "e-mail"),
     ("〒\u{200B}192-0083", "address"),
     ("1234\u{200B}5678\u{200B}9018", "My Number"),
+    // dates of birth
+    ("生年月日 昭和55年3月4日", "birth date"),
+    ("平成元年1月8日生まれ", "birth date"),
+    ("DOB: 1980/03/04", "birth date"),
+    ("誕生日 ２００１年４月１日", "birth date"),
 ];
 
 // A bare postal code ("192-0083") names an area, not a person, and looks like many part and
@@ -92,6 +97,9 @@ const PASS: &[&str] = &[
     "100-200 units",
     "ISBN 978-4-00-000000-0 manuals",
     "temperature 2-8 C",
+    "受付 2026年12月1日から",
+    "平成20年4月1日開設の避難所",
+    "新生児用おむつ",
 ];
 
 #[test]
@@ -130,7 +138,7 @@ fn every_string_field_of_every_call_is_checked() {
                 change: Some(pb::ValidatorChange {
                     change: Some(pb::validator_change::Change::Add(pb::Validator {
                         organization: "tama".into(),
-                        name: "call 090-1234-5678".into(),
+                        name: "tel-090-1234-5678".into(),
                         public_key: vec![1; 32],
                         power: 1,
                     })),

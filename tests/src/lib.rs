@@ -108,6 +108,31 @@ pub async fn fetch_metrics(node: &NodeProc) -> Result<String> {
     tokio::time::timeout(Duration::from_secs(10), fut).await?
 }
 
+/// libfaketime's preload library, if the distribution package is installed
+/// (`scripts/install-test-deps`, which `.ci/run` calls). Under CI it must be: a test that needs
+/// it fails there rather than skip.
+pub fn libfaketime() -> Option<PathBuf> {
+    let found = std::fs::read_dir("/usr/lib").ok()?.flatten().find_map(|d| {
+        let p = d.path().join("faketime/libfaketime.so.1");
+        p.exists().then_some(p)
+    });
+    assert!(
+        found.is_some() || std::env::var_os("CI").is_none(),
+        "libfaketime is not installed; scripts/install-test-deps installs it"
+    );
+    found
+}
+
+/// The environment that runs a node `offset` off the real clock (libfaketime syntax, e.g.
+/// `+5m`, `-1d`), its timers left alone.
+pub fn faketime_env(lib: &Path, offset: &str) -> Vec<(String, String)> {
+    vec![
+        ("LD_PRELOAD".into(), lib.to_string_lossy().into_owned()),
+        ("FAKETIME".into(), offset.into()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
+    ]
+}
+
 /// A `yui run` process of a test network: the shared launcher's node.
 pub struct NodeProc(pub LocalNode);
 
@@ -127,7 +152,12 @@ impl std::ops::DerefMut for NodeProc {
 impl NodeProc {
     /// Start the process and wait (bounded) until its gRPC answers.
     pub async fn start(&mut self) -> Result<()> {
-        self.0.spawn(&yui_bin()?, &[])?;
+        self.start_with(&[]).await
+    }
+
+    /// [`NodeProc::start`] with extra environment (for example libfaketime's).
+    pub async fn start_with(&mut self, env: &[(&str, &str)]) -> Result<()> {
+        self.0.spawn(&yui_bin()?, env)?;
         self.0.wait_ready(READY_TIMEOUT).await
     }
 
@@ -288,6 +318,7 @@ impl Net {
                 ..OrgDesc::default()
             }],
             true,
+            now_ms(),
         )
         .await?;
         for n in &mut net.nodes {
@@ -297,13 +328,31 @@ impl Net {
     }
 
     async fn create_from(fault_model: FaultModelName, organizations: Vec<OrgDesc>) -> Result<Net> {
-        Net::create_with(fault_model, organizations, false).await
+        Net::create_with(fault_model, organizations, false, now_ms()).await
+    }
+
+    /// [`Net::create`] of a network whose genesis time is `genesis_time_ms` (for nodes run on
+    /// a clock behind the real one).
+    pub async fn create_dated(validators: u32, genesis_time_ms: u64) -> Result<Net> {
+        Net::create_with(
+            FaultModelName::Byzantine,
+            vec![OrgDesc {
+                id: "tama".into(),
+                name: "Tama City".into(),
+                validators,
+                ..OrgDesc::default()
+            }],
+            false,
+            genesis_time_ms,
+        )
+        .await
     }
 
     async fn create_with(
         fault_model: FaultModelName,
         organizations: Vec<OrgDesc>,
         tls: bool,
+        genesis_time_ms: u64,
     ) -> Result<Net> {
         let turn = turn_lock().lock_owned().await;
         let dir = tempfile::Builder::new().prefix("yui-test-").tempdir()?;
@@ -325,7 +374,7 @@ impl Net {
             tls,
             ..Options::default()
         };
-        let mut local = LocalNet::create(dir.path(), &desc, now_ms(), &opts)?;
+        let mut local = LocalNet::create(dir.path(), &desc, genesis_time_ms, &opts)?;
         let admins = ids
             .iter()
             .map(|id| load_key(&local.key_path(&format!("{id}-admin-1"))))

@@ -580,7 +580,7 @@ async fn two_municipalities_act_only_on_their_own_objects() {
                     name: "gym".into(),
                     area: "north".into(),
                     contact: Some(pb::PersonRef {
-                        vault_id: "pd_x".into(),
+                        vault_id: format!("pd_{}", "0".repeat(32)),
                         commitment: vec![1; 32],
                     }),
                 },

@@ -158,15 +158,6 @@ fn seven_byzantine_validators_keep_committing_with_two_killed() {
     });
 }
 
-/// libfaketime's preload library, if the distribution package is installed
-/// (`scripts/install-test-deps`).
-fn libfaketime() -> Option<std::path::PathBuf> {
-    std::fs::read_dir("/usr/lib").ok()?.flatten().find_map(|d| {
-        let p = d.path().join("faketime/libfaketime.so.1");
-        p.exists().then_some(p)
-    })
-}
-
 #[test]
 fn a_host_whose_clock_runs_five_minutes_ahead_cannot_move_the_chain_s_time() {
     let Some(lib) = libfaketime() else {
@@ -180,17 +171,10 @@ fn a_host_whose_clock_runs_five_minutes_ahead_cannot_move_the_chain_s_time() {
             for i in 0..3 {
                 bed.start(i).await.unwrap();
             }
-            let lib = lib.to_string_lossy().into_owned();
-            bed.start_with(
-                3,
-                &[
-                    ("LD_PRELOAD", lib.as_str()),
-                    ("FAKETIME", "+5m"),
-                    ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
-                ],
-            )
-            .await
-            .unwrap();
+            let env = faketime_env(&lib, "+5m");
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            bed.start_with(3, &env).await.unwrap();
             let mut c0 = bed.client(0).await.unwrap();
             let h = height(&mut c0).await.unwrap();
             // Long enough for the skewed node to be the proposer several times.

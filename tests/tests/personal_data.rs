@@ -276,7 +276,7 @@ async fn a_record_is_read_only_by_holders_of_its_reader_roles() {
                     name: "Gym".into(),
                     area: "North".into(),
                     contact: Some(pb::PersonRef {
-                        vault_id: "pd_placeholder".into(),
+                        vault_id: format!("pd_{}", "0".repeat(32)),
                         commitment: vec![1; 32],
                     }),
                 },
@@ -503,4 +503,219 @@ async fn retention_holds_erasure_until_a_legal_basis_and_disclosure_exports_a_su
     for value in ["高橋", "伊藤", "090-1234-5678"] {
         assert!(!log.contains(value), "the log holds {value}");
     }
+}
+
+/// `authed` at a chosen time (a node whose clock is a day behind wants tokens of its time).
+fn authed_at<T>(key: &ed25519_dalek::SigningKey, m: &str, at_ms: u64, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        AUTH_HEADER,
+        MetadataValue::try_from(auth_header(key, m, at_ms)).unwrap(),
+    );
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_is_read_by_the_auditor_anchored_once_and_a_changed_line_is_detected() {
+    const DAY: u64 = 86_400_000;
+    let Some(lib) = libfaketime() else {
+        eprintln!("SKIPPED: libfaketime is not installed (scripts/install-test-deps)");
+        return;
+    };
+    // Genesis a day and an hour ago, so the node can run on yesterday's clock.
+    let mut net = Net::create_dated(1, now_ms() - DAY - 3_600_000)
+        .await
+        .unwrap();
+    // Yesterday: the node's clock (and so block time and the log's times) a day behind.
+    let env = faketime_env(&lib, "-1d");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    net.nodes[0].start_with(&env).await.unwrap();
+    let yesterday = yui_contracts::calendar::jst_date_string(now_ms() - DAY);
+    let then = || now_ms() - DAY;
+    let mut c = net.nodes[0].client().await.unwrap();
+    let auditor = random_key();
+    call_ok(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        grant(&auditor, pb::RoleKind::RoleAuditor, ""),
+    )
+    .await;
+    let mut pd = PersonalDataClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let put = pd
+        .put(authed_at(
+            &net.admin,
+            method::PUT,
+            then(),
+            pb::PutPersonalDataRequest {
+                purpose: pb::PersonalDataPurpose::ResidentContact as i32,
+                fields: vec![pb::PersonalField {
+                    name: "phone".into(),
+                    value: "090-1234-5678".into(),
+                }],
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // The auditor is not among the record's readers (the admins): refused, and logged.
+    let err = pd
+        .get(authed_at(
+            &auditor,
+            method::GET,
+            then(),
+            pb::GetPersonalDataRequest { id: put.id.clone() },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    pd.get(authed_at(
+        &net.admin,
+        method::GET,
+        then(),
+        pb::GetPersonalDataRequest { id: put.id.clone() },
+    ))
+    .await
+    .unwrap();
+    let read_log = |pd: &mut PersonalDataClient<tonic::transport::Channel>, at: u64| {
+        let req = authed_at(
+            &auditor,
+            method::READ_ACCESS_LOG,
+            at,
+            pb::ReadAccessLogRequest {
+                day: yesterday.clone(),
+            },
+        );
+        let mut pd = pd.clone();
+        async move { pd.read_access_log(req).await.unwrap().into_inner() }
+    };
+    let log = read_log(&mut pd, then()).await;
+    let ops: Vec<(&str, &str)> = log
+        .entries
+        .iter()
+        .map(|e| (e.operation.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(ops, [("put", "ok"), ("get", "denied"), ("get", "ok")]);
+    let denied = &log.entries[1];
+    assert_eq!(denied.account, auditor.verifying_key().to_bytes().to_vec());
+    assert_eq!(denied.account_organization, "tama");
+    assert_eq!(denied.record_id, put.id);
+    assert_eq!(
+        denied.purpose,
+        pb::PersonalDataPurpose::ResidentContact as i32
+    );
+    assert!(!log.anchored && !log.matches_anchor);
+    // Nothing of the record's content is in the log.
+    assert!(!format!("{log:?}").contains("5678"));
+    // A donor-like account without an auditing role cannot read the log.
+    let resident = random_key();
+    call_ok(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        grant(&resident, pb::RoleKind::RoleResident, ""),
+    )
+    .await;
+    let err = pd
+        .read_access_log(authed_at(
+            &resident,
+            method::READ_ACCESS_LOG,
+            then(),
+            pb::ReadAccessLogRequest {
+                day: yesterday.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+    // Today: the real clock. The operator anchors yesterday with the CLI.
+    net.nodes[0].stop();
+    net.nodes[0].start().await.unwrap();
+    let mut c = net.nodes[0].client().await.unwrap();
+    let h = height(&mut c).await.unwrap();
+    wait_height(&mut c, h + 1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let key_file = net.dir.path().join("keys/tama-admin-1.key");
+    let endpoint = net.nodes[0].endpoint.clone();
+    let anchor_cli = || {
+        std::process::Command::new(yui_bin().unwrap())
+            .args(["gov", "anchor-access-log", "--endpoint"])
+            .arg(&endpoint)
+            .arg("--key")
+            .arg(&key_file)
+            .output()
+            .unwrap()
+    };
+    let out = anchor_cli();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("anchored: the access log of tama for"),
+        "{text}"
+    );
+    let mut pd = PersonalDataClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let log = read_log(&mut pd, now_ms()).await;
+    assert!(log.anchored && log.matches_anchor, "{log:?}");
+    assert_eq!(log.anchored_entries, 3);
+    assert_eq!(log.anchored_digest, log.digest);
+    // A day is anchored once; today cannot be anchored before it is over.
+    for (day, code) in [
+        (yesterday.clone(), "governance.log_already_anchored"),
+        (
+            yui_contracts::calendar::jst_date_string(now_ms()),
+            "governance.day_not_over",
+        ),
+    ] {
+        let r = call_receipt(
+            &mut c,
+            &net.chain_id,
+            &net.admin,
+            pb::tx_body::Call::Governance(pb::GovernanceCall {
+                call: Some(pb::governance_call::Call::AnchorAccessLog(
+                    pb::AnchorAccessLog {
+                        day,
+                        entries: 0,
+                        digest: vec![0; 32],
+                    },
+                )),
+            }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.error.unwrap().code, code);
+    }
+
+    // Someone with access to the host changes a line of yesterday's log: "denied" becomes
+    // "ok". The stored log no longer matches its anchor, and the CLI says so.
+    net.nodes[0].stop();
+    {
+        let vault = yui_node::vault::Vault::open(&net.nodes[0].data_dir.join("vault")).unwrap();
+        let mut forged = log.entries[1].clone();
+        forged.outcome = "ok".into();
+        vault
+            .overwrite_log_entry_for_tests("tama", &yesterday, 1, &forged)
+            .unwrap();
+        vault.flush().unwrap();
+    }
+    net.nodes[0].start().await.unwrap();
+    let mut pd = PersonalDataClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let log = read_log(&mut pd, now_ms()).await;
+    assert_eq!(log.entries[1].outcome, "ok");
+    assert!(log.anchored && !log.matches_anchor, "{log:?}");
+    let out = anchor_cli();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DOES NOT MATCH"));
 }

@@ -69,6 +69,7 @@ const K_VALSETS: &[u8] = b"gov/valsets";
 const K_PROPOSAL: &[u8] = b"gov/proposal/";
 const K_NEXT_PROPOSAL: &[u8] = b"gov/next_proposal";
 const K_CHAIN: &[u8] = b"gov/chain";
+const K_LOG_ANCHOR: &[u8] = b"gov/loganchor/";
 
 /// A role kind (mirrors `yui.v1.RoleKind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
@@ -753,6 +754,10 @@ pub fn authorize(account: &Account, call: &pb::GovernanceCall) -> Result<()> {
             &[RoleKind::OrgAdmin, RoleKind::MunicipalityAdmin],
             "setting a parameter",
         ),
+        Some(G::AnchorAccessLog(_)) => account.require_any(
+            &[RoleKind::OrgAdmin, RoleKind::MunicipalityAdmin],
+            "anchoring the access log",
+        ),
     }
 }
 
@@ -769,6 +774,7 @@ pub fn call_name(call: &pb::GovernanceCall) -> &'static str {
         Some(G::ProposeParameterChange(_)) => "governance.propose_parameter_change",
         Some(G::RegisterDonor(_)) => "governance.register_donor",
         Some(G::ReportEvidence(_)) => "governance.report_evidence",
+        Some(G::AnchorAccessLog(_)) => "governance.anchor_access_log",
     }
 }
 
@@ -795,7 +801,91 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::GovernanceCall) -> Result<()> {
         Some(G::ProposeParameterChange(c)) => propose_parameter(x, &signer, c),
         Some(G::RegisterDonor(_)) => register_donor(x),
         Some(G::ReportEvidence(c)) => evidence::report_evidence(x, c),
+        Some(G::AnchorAccessLog(c)) => anchor_access_log(x, &signer, c),
     }
+}
+
+/// One anchored day of an organization's access log.
+#[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LogAnchor {
+    /// Entries in the day's log.
+    pub entries: u64,
+    /// The day's digest.
+    pub digest: [u8; 32],
+    /// The height it was anchored at.
+    pub height: u64,
+}
+
+fn log_anchor_key(organization: &str, day: &str) -> Vec<u8> {
+    [K_LOG_ANCHOR, organization.as_bytes(), b"/", day.as_bytes()].concat()
+}
+
+/// The anchor of `organization`'s access log for JST `day` (`YYYY-MM-DD`), if anchored.
+pub fn log_anchor(
+    state: &dyn StateRead,
+    organization: &str,
+    day: &str,
+) -> Result<Option<LogAnchor>> {
+    get_borsh(state, &log_anchor_key(organization, day))
+}
+
+fn anchor_access_log(x: &mut Exec<'_>, signer: &Account, c: &pb::AnchorAccessLog) -> Result<()> {
+    if signer.organization.is_empty() {
+        return Err(permission_denied(
+            "governance.no_organization",
+            "an account without an organization has no access log",
+        ));
+    }
+    if !crate::calendar::is_date_string(&c.day) {
+        return Err(invalid_argument(
+            "governance.invalid_day",
+            "day must be a JST date written YYYY-MM-DD",
+        ));
+    }
+    let today = crate::calendar::jst_date_string(x.ctx.time_ms);
+    if c.day >= today {
+        return Err(precondition(
+            "governance.day_not_over",
+            format!("the log of {} can be anchored once the day is over (it is {today} in JST at this block)", c.day),
+        ));
+    }
+    let digest = <[u8; 32]>::try_from(c.digest.as_slice()).map_err(|_| {
+        invalid_argument(
+            "governance.invalid_digest",
+            format!("digest must be 32 bytes, got {}", c.digest.len()),
+        )
+    })?;
+    let key = log_anchor_key(&signer.organization, &c.day);
+    if let Some(a) = get_borsh::<LogAnchor>(&*x.state, &key)? {
+        return Err(already_exists(
+            "governance.log_already_anchored",
+            format!(
+                "the access log of {} was anchored at height {}; an anchored day cannot be anchored again",
+                c.day, a.height
+            ),
+        ));
+    }
+    put_borsh(
+        x.state,
+        key,
+        &LogAnchor {
+            entries: c.entries,
+            digest,
+            height: x.ctx.height,
+        },
+    );
+    x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
+        kind: Some(pb::governance_event::Kind::AccessLogAnchored(
+            pb::AccessLogAnchored {
+                organization: signer.organization.clone(),
+                day: c.day.clone(),
+                entries: c.entries,
+                digest: digest.to_vec(),
+                anchored_by: x.ctx.signer.to_vec(),
+            },
+        )),
+    }));
+    Ok(())
 }
 
 /// Whether a call needs no account: `RegisterDonor`, which makes one, and `ReportEvidence`,

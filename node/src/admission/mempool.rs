@@ -203,8 +203,13 @@ pub fn precheck_batch(raws: Vec<RawTx>, chain_id: &str) -> Vec<Result<CheckedTx,
 }
 
 fn guard(tx: CheckedTx) -> Result<CheckedTx, Reject> {
-    crate::admission::guard::check_call(&tx.call)
-        .map_err(|v| Reject::PersonalData(v.to_string()))?;
+    crate::admission::guard::check_call(&tx.call).map_err(|v| {
+        if v.kind.is_format() {
+            Reject::Malformed(v.to_string())
+        } else {
+            Reject::PersonalData(v.to_string())
+        }
+    })?;
     Ok(tx)
 }
 

@@ -32,11 +32,19 @@ pub trait AccountLookup: Send + Sync {
     /// The organization of the account with this ed25519 public key and its roles (protobuf
     /// `RoleKind` values), if it holds a role.
     fn account_of(&self, key: &[u8; 32]) -> Option<Caller>;
+
+    /// The anchor of `org`'s access log for JST `day`, if one is on the ledger: its entry
+    /// count and digest.
+    fn log_anchor(&self, _org: &str, _day: &str) -> Option<(u64, [u8; 32])> {
+        None
+    }
 }
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
+    /// Its ed25519 public key.
+    pub account: [u8; 32],
     /// Its organization.
     pub org: String,
     /// Its roles (protobuf `RoleKind` values).
@@ -73,12 +81,23 @@ impl AccountLookup for LedgerAccounts {
     fn account_of(&self, key: &[u8; 32]) -> Option<Caller> {
         match yui_contracts::governance::acting_account(&self.0.state(), key) {
             Ok(acc) if !acc.roles.is_empty() && !acc.organization.is_empty() => Some(Caller {
+                account: *key,
                 org: acc.organization,
                 roles: acc.roles.iter().map(|r| r.kind.to_proto() as i32).collect(),
             }),
             Ok(_) | Err(yui_contracts::ContractError::Invalid(_)) => None,
             Err(e) => {
                 tracing::error!(error = %e, "account lookup for the vault failed");
+                None
+            }
+        }
+    }
+
+    fn log_anchor(&self, org: &str, day: &str) -> Option<(u64, [u8; 32])> {
+        match yui_contracts::governance::log_anchor(&self.0.state(), org, day) {
+            Ok(a) => a.map(|a| (a.entries, a.digest)),
+            Err(e) => {
+                tracing::error!(error = %e, "reading an access log anchor failed");
                 None
             }
         }
@@ -228,6 +247,51 @@ impl PersonalDataApi {
         Ok(())
     }
 
+    /// Run `f` on the vault and log the access in the owning organization's access log,
+    /// whatever its outcome; `describe` names the record and a count from a success. A call
+    /// whose access cannot be logged fails.
+    async fn logged<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        operation: &'static str,
+        record_id: &str,
+        f: impl FnOnce(&Vault) -> crate::vault::Result<T> + Send + 'static,
+        describe: impl FnOnce(&T) -> (Option<String>, u64) + Send + 'static,
+    ) -> Result<T, Status> {
+        let at_ms = (self.now_ms)();
+        let mut entry = pb::AccessLogEntry {
+            at_ms,
+            account: caller.account.to_vec(),
+            account_organization: caller.org.clone(),
+            record_id: record_id.to_string(),
+            operation: operation.to_string(),
+            ..Default::default()
+        };
+        self.blocking(move |v| {
+            let r = f(&v);
+            entry.outcome = match &r {
+                Ok(t) => {
+                    let (id, count) = describe(t);
+                    if let Some(id) = id {
+                        entry.record_id = id;
+                    }
+                    entry.count = count;
+                    "ok"
+                }
+                Err(VaultError::NotFound) => "not_found",
+                Err(VaultError::PermissionDenied) => "denied",
+                Err(VaultError::Erased) => "erased",
+                Err(VaultError::Retained { .. }) => "retained",
+                Err(VaultError::InvalidArgument(_)) => "invalid",
+                Err(_) => "failed",
+            }
+            .to_string();
+            v.log_access(entry)?;
+            r
+        })
+        .await
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(Vault) -> crate::vault::Result<T> + Send + 'static,
@@ -284,8 +348,15 @@ impl PersonalData for PersonalDataApi {
             subject: req.subject,
         };
         let fields = fields_in(req.fields);
+        let org = caller.org.clone();
         let (id, commitment) = self
-            .blocking(move |v| v.put(&caller.org, access, fields))
+            .logged(
+                &caller,
+                "put",
+                "",
+                move |v| v.put(&org, access, fields),
+                |(id, _)| (Some(id.clone()), 0),
+            )
             .await?;
         Ok(Response::new(pb::PutPersonalDataResponse {
             id,
@@ -299,8 +370,15 @@ impl PersonalData for PersonalDataApi {
     ) -> Result<Response<pb::GetPersonalDataResponse>, Status> {
         let caller = self.authenticate(&request, method::GET)?;
         let id = request.into_inner().id;
+        let (org, roles) = (caller.org.clone(), caller.roles.clone());
         let rec = self
-            .blocking(move |v| v.get(&caller.org, &caller.roles, &id))
+            .logged(
+                &caller,
+                "get",
+                &id.clone(),
+                move |v| v.get(&org, &roles, &id),
+                |_| (None, 0),
+            )
             .await?;
         Ok(Response::new(record_out(&rec)))
     }
@@ -315,8 +393,15 @@ impl PersonalData for PersonalDataApi {
         let id = req.id;
         let fields = fields_in(req.fields);
         let id2 = id.clone();
+        let org = caller.org.clone();
         let commitment = self
-            .blocking(move |v| v.update(&caller.org, &id2, fields))
+            .logged(
+                &caller,
+                "update",
+                &id,
+                move |v| v.update(&org, &id2, fields),
+                |_| (None, 0),
+            )
             .await?;
         Ok(Response::new(pb::UpdatePersonalDataResponse {
             id,
@@ -342,8 +427,16 @@ impl PersonalData for PersonalDataApi {
         let id = req.id;
         let id2 = id.clone();
         let now = crate::runtime::driver::now_ms();
-        self.blocking(move |v| v.erase(&caller.org, &id2, now, &req.legal_basis))
-            .await?;
+        let org = caller.org.clone();
+        let with_basis = u64::from(!req.legal_basis.is_empty());
+        self.logged(
+            &caller,
+            "erase",
+            &id,
+            move |v| v.erase(&org, &id2, now, &req.legal_basis),
+            move |_| (None, with_basis),
+        )
+        .await?;
         Ok(Response::new(pb::ErasePersonalDataResponse { id }))
     }
 
@@ -359,7 +452,16 @@ impl PersonalData for PersonalDataApi {
             return Err(Status::invalid_argument("subject is required"));
         }
         let s2 = subject.clone();
-        let records = self.blocking(move |v| v.disclose(&caller.org, &s2)).await?;
+        let org = caller.org.clone();
+        let records = self
+            .logged(
+                &caller,
+                "disclose",
+                "",
+                move |v| v.disclose(&org, &s2),
+                |r| (None, r.len() as u64),
+            )
+            .await?;
         let json = serde_json::json!({
             "subject": subject,
             "records": records.iter().map(|r| serde_json::json!({
@@ -377,6 +479,49 @@ impl PersonalData for PersonalDataApi {
         Ok(Response::new(pb::DisclosePersonalDataResponse {
             records: records.iter().map(record_out).collect(),
             json: json.to_string(),
+        }))
+    }
+
+    async fn read_access_log(
+        &self,
+        request: Request<pb::ReadAccessLogRequest>,
+    ) -> Result<Response<pb::ReadAccessLogResponse>, Status> {
+        let caller = self.authenticate(&request, method::READ_ACCESS_LOG)?;
+        let may_read = [
+            pb::RoleKind::RoleAuditor,
+            pb::RoleKind::RoleOrgAdmin,
+            pb::RoleKind::RoleMunicipalityAdmin,
+        ]
+        .iter()
+        .any(|k| caller.roles.contains(&(*k as i32)));
+        if !may_read {
+            return Err(Status::permission_denied(
+                "only an auditor, org admin or municipality admin of the organization reads its access log",
+            ));
+        }
+        let day = request.into_inner().day;
+        if !yui_contracts::calendar::is_date_string(&day) {
+            return Err(Status::invalid_argument(
+                "day must be a JST date written YYYY-MM-DD",
+            ));
+        }
+        let (org, d2) = (caller.org.clone(), day.clone());
+        let log = self.blocking(move |v| v.access_log(&org, &d2)).await?;
+        let anchor = self.lookup.log_anchor(&caller.org, &day);
+        let (anchored_entries, anchored_digest) = anchor.unwrap_or_default();
+        Ok(Response::new(pb::ReadAccessLogResponse {
+            day,
+            matches_anchor: anchor
+                .is_some_and(|(n, d)| n == log.entries.len() as u64 && d == log.digest),
+            anchored: anchor.is_some(),
+            anchored_entries,
+            anchored_digest: if anchor.is_some() {
+                anchored_digest.to_vec()
+            } else {
+                Vec::new()
+            },
+            entries: log.entries,
+            digest: log.digest.to_vec(),
         }))
     }
 }
@@ -445,6 +590,7 @@ mod tests {
     impl AccountLookup for Orgs {
         fn account_of(&self, key: &[u8; 32]) -> Option<Caller> {
             self.0.get(key).map(|org| Caller {
+                account: *key,
                 org: org.clone(),
                 roles: vec![pb::RoleKind::RoleMunicipalityAdmin as i32],
             })

@@ -38,6 +38,18 @@ fn field_type(f: &prost_types::FieldDescriptorProto) -> String {
     }
 }
 
+/// How the reference names a string field's declared kind (`yui.v1.text`).
+fn kind_phrase(k: yui_proto::v1::TextKind) -> &'static str {
+    use yui_proto::v1::TextKind;
+    match k {
+        TextKind::FreeText => "Free text, read by the personal-data guard",
+        TextKind::GeneratedId => "Generated id",
+        TextKind::Name => "Name or code, read by the personal-data guard",
+        TextKind::Secret => "Secret, never read or logged",
+        TextKind::Unspecified => "Undeclared",
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -66,9 +78,13 @@ fn message(
                 .and_then(|i| m.oneof_decl.get(i as usize))
                 .map(|o| format!(" (oneof `{}`)", o.name()))
                 .unwrap_or_default();
+            let kind =
+                crate::admission::guard::declared_kind(&format!("yui.v1.{name}.{}", f.name()))
+                    .map(|k| format!("*{}.* ", kind_phrase(k)))
+                    .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| `{}`{oneof} | {} | {} |",
+                "| `{}`{oneof} | {} | {kind}{} |",
                 f.name(),
                 field_type(f),
                 one_line(&comments(locs, &p))

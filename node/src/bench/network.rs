@@ -384,7 +384,7 @@ async fn relief_setup(
             name: "Bench shelter".into(),
             area: "Bench".into(),
             contact: Some(pb::PersonRef {
-                vault_id: "pd_bench".into(),
+                vault_id: format!("pd_{}", "b".repeat(32)),
                 commitment: vec![7; 32],
             }),
         })),

@@ -116,6 +116,17 @@ pub enum Command {
         #[arg(long)]
         proposal: u64,
     },
+    /// Anchor one JST day of your organization's personal-data access log on the ledger: reads
+    /// the day's digest from the node's vault (`PersonalData.ReadAccessLog`) and submits it.
+    /// Run it once a day, after midnight JST (`deploy/yui-anchor.timer`).
+    AnchorAccessLog {
+        /// Who signs (an org or municipality admin), and the node that holds the vault.
+        #[command(flatten)]
+        signer: Signer,
+        /// The day, `YYYY-MM-DD`; yesterday (JST) if not given.
+        #[arg(long)]
+        day: Option<String>,
+    },
 }
 
 fn key_bytes(what: &str, hex_key: &str) -> Result<Vec<u8>> {
@@ -248,6 +259,54 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
             });
             submit_and_report(&signer, call).await
         }
+        Command::AnchorAccessLog { signer, day } => {
+            let now = crate::runtime::driver::now_ms();
+            let day = day.unwrap_or_else(|| {
+                yui_contracts::calendar::jst_date_string(now.saturating_sub(86_400_000))
+            });
+            let key = crate::setup::keys::load(&signer.key)?;
+            let mut pd = pb::personal_data_client::PersonalDataClient::new(
+                crate::setup::certs::from_env(&signer.endpoint).await?,
+            );
+            let mut req = tonic::Request::new(pb::ReadAccessLogRequest { day: day.clone() });
+            req.metadata_mut().insert(
+                yui_client::auth::AUTH_HEADER,
+                yui_client::auth::auth_header(&key, yui_client::auth::method::READ_ACCESS_LOG, now)
+                    .parse()?,
+            );
+            let log = pd
+                .read_access_log(req)
+                .await
+                .map_err(|s| anyhow::anyhow!("reading the access log: {}", s.message()))?
+                .into_inner();
+            if log.anchored {
+                println!(
+                    "{day} is already anchored ({} entries); the stored log {} the anchor",
+                    log.anchored_entries,
+                    if log.matches_anchor {
+                        "matches"
+                    } else {
+                        "DOES NOT MATCH"
+                    }
+                );
+                return Ok(if log.matches_anchor {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
+            println!(
+                "{day}: {} entries, digest {}",
+                log.entries.len(),
+                hex::encode(&log.digest)
+            );
+            let call = G::AnchorAccessLog(pb::AnchorAccessLog {
+                day,
+                entries: log.entries.len() as u64,
+                digest: log.digest,
+            });
+            submit_and_report(&signer, call).await
+        }
     }
 }
 
@@ -320,6 +379,10 @@ async fn submit_and_report(signer: &Signer, call: G) -> Result<ExitCode> {
             K::MemberChanged(m) => println!(
                 "carried out: organization {} changed (proposal #{})",
                 m.organization, m.proposal_id
+            ),
+            K::AccessLogAnchored(a) => println!(
+                "anchored: the access log of {} for {} ({} entries)",
+                a.organization, a.day, a.entries
             ),
             K::ValidatorSetScheduled(s) => println!(
                 "validator set changes at height {} ({} validators)",

@@ -18,6 +18,9 @@
 //! This module must never log, return in an error, gossip or put into a block any record
 //! content; every access is logged by record id and organization only.
 
+mod log;
+pub use log::{DayLog, MAX_ENTRIES_PER_DAY};
+
 use crate::storage::{Batch, FjallStore, Layout, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
