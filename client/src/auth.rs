@@ -26,6 +26,10 @@ pub mod method {
     pub const DISCLOSE: &str = "/yui.v1.PersonalData/Disclose";
     /// `ReadAccessLog`.
     pub const READ_ACCESS_LOG: &str = "/yui.v1.PersonalData/ReadAccessLog";
+    /// `Backup`.
+    pub const BACKUP: &str = "/yui.v1.PersonalData/Backup";
+    /// `Restore`.
+    pub const RESTORE: &str = "/yui.v1.PersonalData/Restore";
 }
 
 /// The message a token signs.

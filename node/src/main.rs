@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::gov::Command,
     },
+    /// Vault backups: a recovery key to keep offline, encrypted backups, restore.
+    Vault {
+        #[command(subcommand)]
+        command: cli::vault::Command,
+    },
     /// Inclusion proofs of transactions and events.
     Proof {
         #[command(subcommand)]
@@ -80,6 +85,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => cli::verify::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Gov { command } => cli::gov::run(command).await,
+        Command::Vault { command } => cli::vault::run(command).await,
         Command::Proof { command } => cli::proof::run(command).await,
         Command::Certificate { command } => cli::certificate::run(command).await,
         Command::Bench { command } => cli::bench::run(command).await,

@@ -687,6 +687,7 @@ async fn the_access_log_is_read_by_the_auditor_anchored_once_and_a_changed_line_
                         day,
                         entries: 0,
                         digest: vec![0; 32],
+                        erased_records: Vec::new(),
                     },
                 )),
             }),
@@ -718,4 +719,270 @@ async fn the_access_log_is_read_by_the_auditor_anchored_once_and_a_changed_line_
     let out = anchor_cli();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("DOES NOT MATCH"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_backup_restores_on_a_node_that_lost_its_vault_and_erased_records_stay_erased() {
+    const DAY: u64 = 86_400_000;
+    let Some(lib) = libfaketime() else {
+        eprintln!("SKIPPED: libfaketime is not installed (scripts/install-test-deps)");
+        return;
+    };
+    let mut net = Net::create_dated(1, now_ms() - DAY - 3_600_000)
+        .await
+        .unwrap();
+    let yesterday_env = faketime_env(&lib, "-1d");
+    let env: Vec<(&str, &str)> = yesterday_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    net.nodes[0].start_with(&env).await.unwrap();
+    let then = || now_ms() - DAY;
+    let endpoint = net.nodes[0].endpoint.clone();
+    let key_file = net.dir.path().join("keys/tama-admin-1.key");
+    let dir = net.dir.path().to_path_buf();
+    // The yui CLI as the operator runs it, on the node's clock when `yesterday`.
+    let cli = |args: &[&str], yesterday: bool| {
+        let mut cmd = std::process::Command::new(yui_bin().unwrap());
+        cmd.args(args);
+        if yesterday {
+            cmd.envs(yesterday_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "yui {args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let mut pd = PersonalDataClient::connect(endpoint.clone()).await.unwrap();
+    let fields = |n: &str| {
+        vec![
+            pb::PersonalField {
+                name: "name".into(),
+                value: "山田 花子".into(),
+            },
+            pb::PersonalField {
+                name: "phone".into(),
+                value: format!("090-7777-{n}"),
+            },
+        ]
+    };
+    let mut ids = Vec::new();
+    for n in ["0001", "0002", "0003"] {
+        let put = pd
+            .put(authed_at(
+                &net.admin,
+                method::PUT,
+                then(),
+                pb::PutPersonalDataRequest {
+                    purpose: pb::PersonalDataPurpose::ShelterContact as i32,
+                    fields: fields(n),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        ids.push(put.id);
+    }
+    let erase = |pd: &mut PersonalDataClient<tonic::transport::Channel>, id: &str| {
+        let req = authed_at(
+            &net.admin,
+            method::ERASE,
+            then(),
+            pb::ErasePersonalDataRequest {
+                id: id.to_string(),
+                ..Default::default()
+            },
+        );
+        let mut pd = pd.clone();
+        async move { pd.erase(req).await.unwrap() }
+    };
+    // The second record is erased before the backup, the third after it.
+    erase(&mut pd, &ids[1]).await;
+    let recovery = dir.join("recovery.key");
+    let recipient = cli(
+        &["vault", "recovery-key", "--out", recovery.to_str().unwrap()],
+        false,
+    );
+    let recipient = recipient.trim();
+    assert!(recipient.starts_with("age1"), "{recipient}");
+    let backup = dir.join("tama-vault.age");
+    let said = cli(
+        &[
+            "vault",
+            "backup",
+            "--endpoint",
+            &endpoint,
+            "--key",
+            key_file.to_str().unwrap(),
+            "--recipient",
+            recipient,
+            "--out",
+            backup.to_str().unwrap(),
+        ],
+        true,
+    );
+    assert!(said.contains("backup of 3 records"), "{said}");
+    let file = std::fs::read(&backup).unwrap();
+    for secret in ["7777", "山田"] {
+        assert!(
+            !file.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the backup holds {secret} in the clear"
+        );
+    }
+    erase(&mut pd, &ids[2]).await;
+
+    // Today: the day's log is anchored with its erasures.
+    net.nodes[0].stop();
+    net.nodes[0].start().await.unwrap();
+    let anchored = cli(
+        &[
+            "gov",
+            "anchor-access-log",
+            "--endpoint",
+            &endpoint,
+            "--key",
+            key_file.to_str().unwrap(),
+        ],
+        false,
+    );
+    assert!(anchored.contains("2 erased records"), "{anchored}");
+
+    // The host loses its vault; the node comes back without it.
+    net.nodes[0].stop();
+    std::fs::remove_dir_all(net.nodes[0].data_dir.join("vault")).unwrap();
+    net.nodes[0].start().await.unwrap();
+    let mut pd = PersonalDataClient::connect(endpoint.clone()).await.unwrap();
+    let get = |pd: &mut PersonalDataClient<tonic::transport::Channel>, id: &str| {
+        let req = authed(
+            &net.admin,
+            method::GET,
+            pb::GetPersonalDataRequest { id: id.to_string() },
+        );
+        let mut pd = pd.clone();
+        async move { pd.get(req).await }
+    };
+    assert_eq!(
+        get(&mut pd, &ids[0]).await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+    // A resident account cannot take a backup.
+    let resident = random_key();
+    let mut c = net.nodes[0].client().await.unwrap();
+    call_ok(
+        &mut c,
+        &net.chain_id,
+        &net.admin,
+        grant(&resident, pb::RoleKind::RoleResident, ""),
+    )
+    .await;
+    let err = pd
+        .backup(authed(
+            &resident,
+            method::BACKUP,
+            pb::BackupVaultRequest {
+                recipient: recipient.to_string(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+    let said = cli(
+        &[
+            "vault",
+            "restore",
+            "--endpoint",
+            &endpoint,
+            "--key",
+            key_file.to_str().unwrap(),
+            "--identity",
+            recovery.to_str().unwrap(),
+            "--backup",
+            backup.to_str().unwrap(),
+        ],
+        false,
+    );
+    assert!(
+        said.contains("restored 1 records, 1 erased records kept erased, 1 records erased since the backup kept erased"),
+        "{said}"
+    );
+    let got = get(&mut pd, &ids[0]).await.unwrap().into_inner();
+    assert_eq!(got.fields, fields("0001"));
+    let mut errors = Vec::new();
+    for id in &ids[1..] {
+        let err = get(&mut pd, id).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{id}: {err:?}");
+        errors.push(err.message().to_string());
+    }
+    // A backend that puts the same values in a transaction is refused without an echo.
+    let h = height(&mut c).await.unwrap();
+    let err = submit(
+        &mut c,
+        sign_body(
+            &net.admin,
+            &body(
+                &net.admin,
+                &net.chain_id,
+                h + 50,
+                pb::tx_body::Call::Relief(pb::ReliefCall {
+                    call: Some(pb::relief_call::Call::OpenDisaster(pb::OpenDisaster {
+                        disaster_id: "flood-2026".into(),
+                        name: "連絡 山田 花子 090-7777-0001".into(),
+                    })),
+                }),
+            ),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    errors.push(err.message().to_string());
+
+    // After the whole run, no stored personal value is in the node's log, its data directory
+    // (blocks, state, the vault's files), an export of the chain, or any error message.
+    net.nodes[0].stop();
+    let export = dir.join("chain.export");
+    cli(
+        &[
+            "export",
+            "--data-dir",
+            net.nodes[0].data_dir.to_str().unwrap(),
+            "--out",
+            export.to_str().unwrap(),
+        ],
+        false,
+    );
+    let mut files = vec![net.nodes[0].log.clone(), export];
+    let mut stack = vec![net.nodes[0].data_dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(files.len() > 5, "{files:?}");
+    let values = ["090-7777", "7777-0001", "山田 花子", "山田"];
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for v in values {
+            assert!(
+                !bytes.windows(v.len()).any(|w| w == v.as_bytes()),
+                "{} holds the personal value {v:?}",
+                f.display()
+            );
+        }
+    }
+    for m in &errors {
+        for v in values {
+            assert!(!m.contains(v), "an error message holds {v:?}: {m}");
+        }
+    }
 }

@@ -70,6 +70,9 @@ const K_PROPOSAL: &[u8] = b"gov/proposal/";
 const K_NEXT_PROPOSAL: &[u8] = b"gov/next_proposal";
 const K_CHAIN: &[u8] = b"gov/chain";
 const K_LOG_ANCHOR: &[u8] = b"gov/loganchor/";
+const K_ERASED: &[u8] = b"gov/erased/";
+/// Most erased records one access-log anchor lists.
+pub const MAX_ERASED_PER_ANCHOR: usize = 10_000;
 
 /// A role kind (mirrors `yui.v1.RoleKind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
@@ -820,6 +823,21 @@ fn log_anchor_key(organization: &str, day: &str) -> Vec<u8> {
     [K_LOG_ANCHOR, organization.as_bytes(), b"/", day.as_bytes()].concat()
 }
 
+fn erased_key(organization: &str, record_id: &str) -> Vec<u8> {
+    [
+        K_ERASED,
+        organization.as_bytes(),
+        b"/",
+        record_id.as_bytes(),
+    ]
+    .concat()
+}
+
+/// Whether an anchored access log of `organization` lists vault record `record_id` as erased.
+pub fn record_erased(state: &dyn StateRead, organization: &str, record_id: &str) -> Result<bool> {
+    Ok(state.get(&erased_key(organization, record_id))?.is_some())
+}
+
 /// The anchor of `organization`'s access log for JST `day` (`YYYY-MM-DD`), if anchored.
 pub fn log_anchor(
     state: &dyn StateRead,
@@ -855,6 +873,15 @@ fn anchor_access_log(x: &mut Exec<'_>, signer: &Account, c: &pb::AnchorAccessLog
             format!("digest must be 32 bytes, got {}", c.digest.len()),
         )
     })?;
+    if c.erased_records.len() > MAX_ERASED_PER_ANCHOR {
+        return Err(invalid_argument(
+            "governance.too_many_erased",
+            format!("an anchor lists at most {MAX_ERASED_PER_ANCHOR} erased records"),
+        ));
+    }
+    for id in &c.erased_records {
+        check_id("erased record id", id, 64)?;
+    }
     let key = log_anchor_key(&signer.organization, &c.day);
     if let Some(a) = get_borsh::<LogAnchor>(&*x.state, &key)? {
         return Err(already_exists(
@@ -874,6 +901,12 @@ fn anchor_access_log(x: &mut Exec<'_>, signer: &Account, c: &pb::AnchorAccessLog
             height: x.ctx.height,
         },
     );
+    for id in &c.erased_records {
+        x.state.put(
+            erased_key(&signer.organization, id),
+            x.ctx.height.to_le_bytes().to_vec(),
+        );
+    }
     x.emit(pb::event::Kind::Governance(pb::GovernanceEvent {
         kind: Some(pb::governance_event::Kind::AccessLogAnchored(
             pb::AccessLogAnchored {
@@ -882,6 +915,7 @@ fn anchor_access_log(x: &mut Exec<'_>, signer: &Account, c: &pb::AnchorAccessLog
                 entries: c.entries,
                 digest: digest.to_vec(),
                 anchored_by: x.ctx.signer.to_vec(),
+                erased_records: c.erased_records.len() as u64,
             },
         )),
     }));

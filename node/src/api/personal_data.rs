@@ -38,6 +38,12 @@ pub trait AccountLookup: Send + Sync {
     fn log_anchor(&self, _org: &str, _day: &str) -> Option<(u64, [u8; 32])> {
         None
     }
+
+    /// Whether an anchored access log of `org` lists record `id` as erased. Errors count as
+    /// erased (a restore then keeps the record erased rather than bring it back).
+    fn erased_on_ledger(&self, _org: &str, _id: &str) -> bool {
+        false
+    }
 }
 
 /// An authenticated caller.
@@ -91,6 +97,13 @@ impl AccountLookup for LedgerAccounts {
                 None
             }
         }
+    }
+
+    fn erased_on_ledger(&self, org: &str, id: &str) -> bool {
+        yui_contracts::governance::record_erased(&self.0.state(), org, id).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading the ledger's erased records failed");
+            true
+        })
     }
 
     fn log_anchor(&self, org: &str, day: &str) -> Option<(u64, [u8; 32])> {
@@ -306,6 +319,9 @@ impl PersonalDataApi {
 
 #[tonic::async_trait]
 impl PersonalData for PersonalDataApi {
+    type BackupStream =
+        futures::stream::Iter<std::vec::IntoIter<Result<pb::BackupVaultChunk, Status>>>;
+
     async fn put(
         &self,
         request: Request<pb::PutPersonalDataRequest>,
@@ -482,6 +498,76 @@ impl PersonalData for PersonalDataApi {
         }))
     }
 
+    async fn backup(
+        &self,
+        request: Request<pb::BackupVaultRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        let caller = self.authenticate(&request, method::BACKUP)?;
+        require_org_admin(&caller)?;
+        let recipient =
+            crate::vault::parse_recipient(&request.into_inner().recipient).map_err(to_status)?;
+        let now = (self.now_ms)();
+        let org = caller.org.clone();
+        let (file, records) = self
+            .logged(
+                &caller,
+                "backup",
+                "",
+                move |v| v.backup(&org, &recipient, now),
+                |(_, n)| (None, *n as u64),
+            )
+            .await?;
+        let chunks: Vec<Result<pb::BackupVaultChunk, Status>> = file
+            .chunks(BACKUP_CHUNK)
+            .enumerate()
+            .map(|(i, c)| {
+                Ok(pb::BackupVaultChunk {
+                    data: c.to_vec(),
+                    records: if i == 0 { records as u64 } else { 0 },
+                })
+            })
+            .collect();
+        Ok(Response::new(futures::stream::iter(chunks)))
+    }
+
+    async fn restore(
+        &self,
+        request: Request<tonic::Streaming<pb::RestoreVaultChunk>>,
+    ) -> Result<Response<pb::RestoreVaultResponse>, Status> {
+        let caller = self.authenticate(&request, method::RESTORE)?;
+        require_org_admin(&caller)?;
+        let mut stream = request.into_inner();
+        let mut plain = zeroize::Zeroizing::new(Vec::new());
+        while let Some(chunk) = stream.message().await? {
+            if chunk.data.len() > BACKUP_CHUNK || plain.len() + chunk.data.len() > MAX_RESTORE {
+                return Err(Status::invalid_argument(format!(
+                    "a restore is sent in chunks of at most {BACKUP_CHUNK} bytes, {MAX_RESTORE} bytes in all"
+                )));
+            }
+            plain.extend_from_slice(&chunk.data);
+        }
+        let bundle = crate::vault::decode_bundle(&plain).map_err(to_status)?;
+        drop(plain);
+        let now = (self.now_ms)();
+        let org = caller.org.clone();
+        let lookup = self.lookup.clone();
+        let done = self
+            .logged(
+                &caller,
+                "restore",
+                "",
+                move |v| v.restore(&org, &bundle, &|id| lookup.erased_on_ledger(&org, id), now),
+                |d| (None, d.live + d.erased + d.erased_since),
+            )
+            .await?;
+        Ok(Response::new(pb::RestoreVaultResponse {
+            live: done.live,
+            erased: done.erased,
+            erased_since: done.erased_since,
+            skipped: done.skipped,
+        }))
+    }
+
     async fn read_access_log(
         &self,
         request: Request<pb::ReadAccessLogRequest>,
@@ -564,6 +650,21 @@ fn check_code(what: &str, v: &str, upper: bool) -> Result<(), Status> {
             "{what} is at most 64 characters of {}0-9 . _ -",
             if upper { "A-Z a-z " } else { "a-z " }
         )))
+    }
+}
+
+/// Largest chunk of a backup or restore stream.
+const BACKUP_CHUNK: usize = 1 << 20;
+/// Largest restore.
+const MAX_RESTORE: usize = 1 << 30;
+
+fn require_org_admin(caller: &Caller) -> Result<(), Status> {
+    if caller.roles.contains(&(pb::RoleKind::RoleOrgAdmin as i32)) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(
+            "only an org admin of the organization backs up or restores its vault",
+        ))
     }
 }
 

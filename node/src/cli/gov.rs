@@ -268,12 +268,11 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
             let mut pd = pb::personal_data_client::PersonalDataClient::new(
                 crate::setup::certs::from_env(&signer.endpoint).await?,
             );
-            let mut req = tonic::Request::new(pb::ReadAccessLogRequest { day: day.clone() });
-            req.metadata_mut().insert(
-                yui_client::auth::AUTH_HEADER,
-                yui_client::auth::auth_header(&key, yui_client::auth::method::READ_ACCESS_LOG, now)
-                    .parse()?,
-            );
+            let req = super::authed(
+                &key,
+                yui_client::auth::method::READ_ACCESS_LOG,
+                pb::ReadAccessLogRequest { day: day.clone() },
+            )?;
             let log = pd
                 .read_access_log(req)
                 .await
@@ -300,10 +299,17 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
                 log.entries.len(),
                 hex::encode(&log.digest)
             );
+            let erased_records: Vec<String> = log
+                .entries
+                .iter()
+                .filter(|e| e.operation == "erase" && e.outcome == "ok")
+                .map(|e| e.record_id.clone())
+                .collect();
             let call = G::AnchorAccessLog(pb::AnchorAccessLog {
                 day,
                 entries: log.entries.len() as u64,
                 digest: log.digest,
+                erased_records,
             });
             submit_and_report(&signer, call).await
         }
@@ -381,8 +387,8 @@ async fn submit_and_report(signer: &Signer, call: G) -> Result<ExitCode> {
                 m.organization, m.proposal_id
             ),
             K::AccessLogAnchored(a) => println!(
-                "anchored: the access log of {} for {} ({} entries)",
-                a.organization, a.day, a.entries
+                "anchored: the access log of {} for {} ({} entries, {} erased records)",
+                a.organization, a.day, a.entries, a.erased_records
             ),
             K::ValidatorSetScheduled(s) => println!(
                 "validator set changes at height {} ({} validators)",

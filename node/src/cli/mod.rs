@@ -17,6 +17,7 @@ pub mod gov;
 pub mod keys;
 pub mod proof;
 pub mod run;
+pub mod vault;
 pub mod verify;
 
 use crate::setup::config::LogFormat;
@@ -37,6 +38,19 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+}
+
+/// A `PersonalData` request carrying a fresh auth token of `key` for `method`.
+pub fn authed<T>(
+    key: &ed25519_dalek::SigningKey,
+    method: &str,
+    message: T,
+) -> Result<tonic::Request<T>> {
+    let mut req = tonic::Request::new(message);
+    let token = yui_client::auth::auth_header(key, method, crate::runtime::driver::now_ms());
+    req.metadata_mut()
+        .insert(yui_client::auth::AUTH_HEADER, token.parse()?);
+    Ok(req)
 }
 
 /// Print an auditor's report for a person, and as JSON to `json` ("-" for standard output)

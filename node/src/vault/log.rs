@@ -26,6 +26,14 @@ struct Tip {
     digest: [u8; 32],
 }
 
+/// The key prefixes of all of `org`'s log (entries and day tips), for backups.
+pub(super) fn org_prefixes(org: &str) -> [Vec<u8>; 2] {
+    [
+        [K_LOG, org.as_bytes(), b"/"].concat(),
+        [K_TIP, org.as_bytes(), b"/"].concat(),
+    ]
+}
+
 fn day_prefix(org: &str, day: &str) -> Vec<u8> {
     [K_LOG, org.as_bytes(), b"/", day.as_bytes(), b"/"].concat()
 }

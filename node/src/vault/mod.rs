@@ -18,7 +18,9 @@
 //! This module must never log, return in an error, gossip or put into a block any record
 //! content; every access is logged by record id and organization only.
 
+mod backup;
 mod log;
+pub use backup::{decode_bundle, new_recovery_key, open_backup, parse_recipient, Bundle, Restored};
 pub use log::{DayLog, MAX_ENTRIES_PER_DAY};
 
 use crate::storage::{Batch, FjallStore, Layout, Store};
