@@ -26,6 +26,8 @@ pub mod method {
     pub const DISCLOSE: &str = "/yui.v1.PersonalData/Disclose";
     /// `ReadAccessLog`.
     pub const READ_ACCESS_LOG: &str = "/yui.v1.PersonalData/ReadAccessLog";
+    /// `GetReleased`.
+    pub const GET_RELEASED: &str = "/yui.v1.PersonalData/GetReleased";
     /// `Backup`.
     pub const BACKUP: &str = "/yui.v1.PersonalData/Backup";
     /// `Restore`.

@@ -986,3 +986,238 @@ async fn a_vault_backup_restores_on_a_node_that_lost_its_vault_and_erased_record
         }
     }
 }
+
+/// The first event of `kind` in a receipt's relief events.
+fn relief_event<T>(events: &[pb::Event], pick: impl Fn(&pb::relief_event::Kind) -> Option<T>) -> T {
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            Some(pb::event::Kind::Relief(r)) => r.kind.as_ref().and_then(&pick),
+            _ => None,
+        })
+        .expect("the relief event")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shelter_contact_is_released_to_the_shipment_s_donor_of_another_municipality_until_it_arrives(
+) {
+    use pb::relief_call::Call as R;
+    let rl = |c: R| pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) });
+    let net = Net::start_consortium(&["hachioji", "tama"]).await.unwrap();
+    let (hachioji, tama) = (&net.admins[0], &net.admins[1]);
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    let mut c1 = net.nodes[1].client().await.unwrap();
+    // Hachioji keeps its shelter's contact in its own node's vault.
+    let mut pd0 = PersonalDataClient::connect(net.nodes[0].endpoint.clone())
+        .await
+        .unwrap();
+    let contact = vec![
+        pb::PersonalField {
+            name: "contact".into(),
+            value: "田中 美咲".into(),
+        },
+        pb::PersonalField {
+            name: "phone".into(),
+            value: "042-620-7200".into(),
+        },
+    ];
+    let put = pd0
+        .put(authed(
+            hachioji,
+            method::PUT,
+            pb::PutPersonalDataRequest {
+                purpose: pb::PersonalDataPurpose::ShelterContact as i32,
+                fields: contact.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let op = random_key();
+    for call in [
+        rl(R::OpenDisaster(pb::OpenDisaster {
+            disaster_id: "flood".into(),
+            name: "Asakawa flood".into(),
+        })),
+        rl(R::RegisterShelter(pb::RegisterShelter {
+            shelter_id: "asakawa-es".into(),
+            name: "Asakawa Elementary School gym".into(),
+            area: "Asakawa".into(),
+            contact: Some(pb::PersonRef {
+                vault_id: put.id.clone(),
+                commitment: put.commitment.clone(),
+            }),
+        })),
+        grant(&op, pb::RoleKind::RoleShelterOperator, "asakawa-es"),
+    ] {
+        call_ok(&mut c0, &net.chain_id, hachioji, call).await;
+    }
+    // Two donors of Tama, which runs its own node.
+    let (donor, other_donor) = (random_key(), random_key());
+    for d in [&donor, &other_donor] {
+        call_ok(
+            &mut c1,
+            &net.chain_id,
+            tama,
+            grant(d, pb::RoleKind::RoleDonor, ""),
+        )
+        .await;
+    }
+    let ev = call_ok(
+        &mut c0,
+        &net.chain_id,
+        &op,
+        rl(R::PostNeed(pb::PostNeed {
+            disaster_id: "flood".into(),
+            shelter_id: "asakawa-es".into(),
+            item_id: "food".into(),
+            quantity: 100,
+            priority: pb::Priority::High as i32,
+            ..Default::default()
+        })),
+    )
+    .await;
+    let need_id = relief_event(&ev, |k| match k {
+        pb::relief_event::Kind::NeedChanged(n) => Some(n.need_id),
+        _ => None,
+    });
+    let ev = call_ok(
+        &mut c1,
+        &net.chain_id,
+        &donor,
+        rl(R::Pledge(pb::Pledge {
+            need_id,
+            quantity: 40,
+        })),
+    )
+    .await;
+    let commitment_id = relief_event(&ev, |k| match k {
+        pb::relief_event::Kind::CommitmentChanged(c) => Some(c.commitment_id),
+        _ => None,
+    });
+    let mut pd1 = PersonalDataClient::connect(net.nodes[1].endpoint.clone())
+        .await
+        .unwrap();
+    let released = |pd: &mut PersonalDataClient<tonic::transport::Channel>,
+                    key: &ed25519_dalek::SigningKey,
+                    shipment_id: u64| {
+        let req = authed(
+            key,
+            method::GET_RELEASED,
+            pb::GetReleasedRequest { shipment_id },
+        );
+        let mut pd = pd.clone();
+        async move { pd.get_released(req).await }
+    };
+    // Before the go-ahead there is no shipment, so nothing is released.
+    assert_eq!(
+        released(&mut pd1, &donor, 1).await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+    let ev = call_ok(
+        &mut c0,
+        &net.chain_id,
+        &op,
+        rl(R::Approve(pb::ApproveShipment { commitment_id })),
+    )
+    .await;
+    let shipment_id = relief_event(&ev, |k| match k {
+        pb::relief_event::Kind::ShipmentChanged(s) => s.shipment.as_ref().map(|s| s.shipment_id),
+        _ => None,
+    });
+    wait_height(
+        &mut c1,
+        height(&mut c0).await.unwrap(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    // The donor reads the contact through Tama's node, which does not hold it: the request
+    // goes to Hachioji's node with the donor's own token.
+    let got = released(&mut pd1, &donor, shipment_id)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.fields, contact);
+    assert_eq!(got.id, put.id);
+    // Another donor, and the Tama admin, get nothing; nor does a stale or reused token.
+    for k in [&other_donor, tama] {
+        let err = released(&mut pd1, k, shipment_id).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+        assert!(!err.message().contains("田中") && !err.message().contains("7200"));
+    }
+    let stale = authed_at(
+        &donor,
+        method::GET_RELEASED,
+        now_ms() - 120_000,
+        pb::GetReleasedRequest { shipment_id },
+    );
+    assert_eq!(
+        pd1.get_released(stale).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    // The release is in Hachioji's access log, naming the donor and its organization.
+    let day = yui_contracts::calendar::jst_date_string(now_ms());
+    let log = pd0
+        .read_access_log(authed(
+            hachioji,
+            method::READ_ACCESS_LOG,
+            pb::ReadAccessLogRequest { day },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let release = log
+        .entries
+        .iter()
+        .find(|e| e.operation == "release")
+        .expect("a release entry");
+    assert_eq!(release.account, donor.verifying_key().to_bytes().to_vec());
+    assert_eq!(release.account_organization, "tama");
+    assert_eq!(release.record_id, put.id);
+    assert_eq!(release.outcome, "ok");
+    assert_eq!(release.count, shipment_id);
+
+    // It arrives: the release ends, on every node.
+    let label = yui_proto::v1::relief_client::ReliefClient::connect(net.nodes[1].endpoint.clone())
+        .await
+        .unwrap()
+        .new_shipment_label(pb::NewShipmentLabelRequest { shipment_id })
+        .await
+        .unwrap()
+        .into_inner();
+    call_ok(
+        &mut c1,
+        &net.chain_id,
+        &donor,
+        rl(R::Ship(pb::MarkShipped {
+            shipment_id,
+            token_commitment: label.token_commitment,
+        })),
+    )
+    .await;
+    assert!(released(&mut pd1, &donor, shipment_id).await.is_ok());
+    call_ok(
+        &mut c0,
+        &net.chain_id,
+        &op,
+        rl(R::Receive(pb::ReceiveShipment {
+            shipment_id,
+            token: label.token,
+        })),
+    )
+    .await;
+    wait_height(
+        &mut c1,
+        height(&mut c0).await.unwrap(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    for pd in [&mut pd1, &mut pd0] {
+        let err = released(pd, &donor, shipment_id).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+        assert!(err.message().contains("received"), "{}", err.message());
+    }
+}

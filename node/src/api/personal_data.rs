@@ -44,6 +44,16 @@ pub trait AccountLookup: Send + Sync {
     fn erased_on_ledger(&self, _org: &str, _id: &str) -> bool {
         false
     }
+
+    /// What committed state says about shipment `id`'s release, if the shipment exists.
+    fn shipment_release(&self, _id: u64) -> Result<Option<ShipmentRelease>, String> {
+        Ok(None)
+    }
+
+    /// The network keys of `org`'s nodes.
+    fn organization_nodes(&self, _org: &str) -> Vec<[u8; 32]> {
+        Vec::new()
+    }
 }
 
 /// An authenticated caller.
@@ -67,6 +77,37 @@ impl Caller {
         .iter()
         .any(|k| self.roles.contains(&(*k as i32)))
     }
+}
+
+/// The purposes of records a shipment may release to its donor.
+const RELEASE_PURPOSES: [i32; 2] = [
+    pb::PersonalDataPurpose::ShelterContact as i32,
+    pb::PersonalDataPurpose::DeliveryAddress as i32,
+];
+
+/// How long a relayed release request may take.
+const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What committed state says about a shipment's release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShipmentRelease {
+    /// The donor's key.
+    pub donor: [u8; 32],
+    /// Why the release is over (`received`, `cancelled`), or `None` while the shipment lives.
+    pub ended: Option<&'static str>,
+    /// The shelter's organization (the record's owner).
+    pub organization: String,
+    /// The shelter's contact record.
+    pub record_id: String,
+}
+
+fn auth_header_of<T>(request: &Request<T>) -> Result<&str, Status> {
+    request
+        .metadata()
+        .get(AUTH_HEADER)
+        .ok_or_else(|| unauthenticated("missing authentication"))?
+        .to_str()
+        .map_err(|_| unauthenticated("the authentication header is not ASCII"))
 }
 
 /// Readers of a record stored without any: the organization's admins.
@@ -97,6 +138,43 @@ impl AccountLookup for LedgerAccounts {
                 None
             }
         }
+    }
+
+    fn shipment_release(&self, id: u64) -> Result<Option<ShipmentRelease>, String> {
+        let state = self.0.state();
+        let Some(sh) =
+            yui_contracts::relief::records::shipment(&state, id).map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let shelter = yui_contracts::relief::records::shelter(&state, &sh.shelter_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("shipment {id} names an unknown shelter"))?;
+        let ended = match pb::ShipmentStatus::try_from(sh.status) {
+            Ok(pb::ShipmentStatus::ShipmentCreated | pb::ShipmentStatus::ShipmentShipped) => None,
+            Ok(pb::ShipmentStatus::ShipmentReceived) => Some("received"),
+            Ok(pb::ShipmentStatus::ShipmentCancelled) => Some("cancelled"),
+            _ => Some("closed"),
+        };
+        Ok(Some(ShipmentRelease {
+            donor: <[u8; 32]>::try_from(sh.donor.as_slice())
+                .map_err(|_| "a shipment's donor is not a key".to_string())?,
+            ended,
+            organization: shelter.municipality,
+            record_id: shelter.contact.map(|c| c.vault_id).unwrap_or_default(),
+        }))
+    }
+
+    fn organization_nodes(&self, org: &str) -> Vec<[u8; 32]> {
+        let keys = self
+            .0
+            .tip()
+            .map_err(anyhow::Error::from)
+            .and_then(|t| self.0.organization_network_keys(org, t.height));
+        keys.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading an organization's nodes failed");
+            Vec::new()
+        })
     }
 
     fn erased_on_ledger(&self, org: &str, id: &str) -> bool {
@@ -134,6 +212,8 @@ pub struct PersonalDataApi {
     now_ms: Clock,
     // Signature → expiry time; a token is accepted once within its window.
     seen: Arc<Mutex<BTreeMap<[u8; 64], u64>>>,
+    // The consortium network, for relaying released-record requests to the owner's node.
+    net: Option<tokio::sync::mpsc::Sender<crate::runtime::p2p::Outbound>>,
 }
 
 fn unauthenticated(why: &str) -> Status {
@@ -174,7 +254,17 @@ impl PersonalDataApi {
             lookup,
             now_ms,
             seen: Arc::new(Mutex::new(BTreeMap::new())),
+            net: None,
         }
+    }
+
+    /// Relay released-record requests for records this node does not hold over `net`.
+    pub fn with_network(
+        mut self,
+        net: tokio::sync::mpsc::Sender<crate::runtime::p2p::Outbound>,
+    ) -> Self {
+        self.net = Some(net);
+        self
     }
 
     /// Wrap in the tonic server type, ready for `Server::builder().add_service(..)`.
@@ -188,12 +278,28 @@ impl PersonalDataApi {
         request: &Request<T>,
         method_path: &str,
     ) -> Result<Caller, Status> {
-        let header = request
-            .metadata()
-            .get(AUTH_HEADER)
-            .ok_or_else(|| unauthenticated("missing authentication"))?
-            .to_str()
-            .map_err(|_| unauthenticated("the authentication header is not ASCII"))?;
+        let (key, sig, now, unix_ms) = self.check_token(auth_header_of(request)?, method_path)?;
+        let caller = self.lookup.account_of(&key).ok_or_else(|| {
+            unauthenticated("this key is not an account with a role on the ledger")
+        })?;
+        self.remember(sig, now, unix_ms)?;
+        Ok(caller)
+    }
+
+    /// Verify a token for `method_path` whatever account signed it (a released record is read
+    /// by whoever the release names); return the signer's key.
+    fn authenticate_key(&self, header: &str, method_path: &str) -> Result<[u8; 32], Status> {
+        let (key, sig, now, unix_ms) = self.check_token(header, method_path)?;
+        self.remember(sig, now, unix_ms)?;
+        Ok(key)
+    }
+
+    /// Parse a token and check its time and signature (not yet its reuse).
+    fn check_token(
+        &self,
+        header: &str,
+        method_path: &str,
+    ) -> Result<([u8; 32], [u8; 64], u64, u64), Status> {
         let mut parts = header.split('.');
         let (Some(key_hex), Some(ms_text), Some(sig_hex), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -236,11 +342,87 @@ impl PersonalDataApi {
                 "the signature does not verify for method {method_path} at that time"
             )));
         }
-        let caller = self.lookup.account_of(&key).ok_or_else(|| {
-            unauthenticated("this key is not an account with a role on the ledger")
-        })?;
-        self.remember(sig, now, unix_ms)?;
-        Ok(caller)
+        Ok((key, sig, now, unix_ms))
+    }
+
+    /// The release a shipment gives `donor`: the shelter's organization and contact record,
+    /// while the shipment lives. Checked by the node that relays and again by the owner's.
+    fn release_for(&self, donor: &[u8; 32], shipment_id: u64) -> Result<ShipmentRelease, Status> {
+        let r = self
+            .lookup
+            .shipment_release(shipment_id)
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading a shipment for a release failed");
+                Status::internal("the shipment could not be read")
+            })?
+            .ok_or_else(|| Status::not_found(format!("no shipment {shipment_id}")))?;
+        if &r.donor != donor {
+            return Err(Status::permission_denied(
+                "only the shipment's donor reads the shelter's contact it releases",
+            ));
+        }
+        if let Some(ended) = r.ended {
+            return Err(Status::failed_precondition(format!(
+                "shipment {shipment_id} was {ended}: its shelter's contact is no longer released"
+            )));
+        }
+        if r.record_id.is_empty() {
+            return Err(Status::not_found("the shelter has no contact record"));
+        }
+        Ok(r)
+    }
+
+    /// Answer a release from this node's vault (the record's owner is served here), logged
+    /// in the owner's access log.
+    async fn release_here(
+        &self,
+        donor: [u8; 32],
+        shipment_id: u64,
+    ) -> Result<crate::vault::VaultRecord, Status> {
+        let r = self.release_for(&donor, shipment_id)?;
+        let caller = Caller {
+            account: donor,
+            org: self
+                .lookup
+                .account_of(&donor)
+                .map(|c| c.org)
+                .unwrap_or_default(),
+            roles: Vec::new(),
+        };
+        let (org, id) = (r.organization.clone(), r.record_id.clone());
+        self.logged(
+            &caller,
+            "release",
+            &r.record_id,
+            move |v| v.get_released(&org, &id, &RELEASE_PURPOSES),
+            move |_| (None, shipment_id),
+        )
+        .await
+    }
+
+    /// Serve a release request a peer relayed: check the donor's own token and the shipment
+    /// here, whatever the relaying node checked.
+    pub async fn serve_release(
+        &self,
+        request: crate::runtime::p2p::ReleaseRequest,
+    ) -> crate::runtime::p2p::ReleaseResponse {
+        use crate::runtime::p2p::ReleaseResponse as R;
+        let refused = |s: Status| R::Refused {
+            code: s.code() as i32,
+            message: s.message().to_string(),
+        };
+        let donor = match self.authenticate_key(&request.token, method::GET_RELEASED) {
+            Ok(k) => k,
+            Err(s) => return refused(s),
+        };
+        match self.release_here(donor, request.shipment_id).await {
+            Ok(rec) => R::Released {
+                record_id: rec.id.clone(),
+                purpose: rec.access.purpose,
+                fields: rec.fields.clone(),
+            },
+            Err(s) => refused(s),
+        }
     }
 
     fn remember(&self, sig: [u8; 64], now: u64, unix_ms: u64) -> Result<(), Status> {
@@ -566,6 +748,72 @@ impl PersonalData for PersonalDataApi {
             erased_since: done.erased_since,
             skipped: done.skipped,
         }))
+    }
+
+    async fn get_released(
+        &self,
+        request: Request<pb::GetReleasedRequest>,
+    ) -> Result<Response<pb::GetPersonalDataResponse>, Status> {
+        let token = auth_header_of(&request)?.to_string();
+        let shipment_id = request.into_inner().shipment_id;
+        let donor = self.authenticate_key(&token, method::GET_RELEASED)?;
+        let release = self.release_for(&donor, shipment_id)?;
+        if self
+            .vault
+            .owner_of(&release.record_id)
+            .map_err(to_status)?
+            .as_deref()
+            == Some(release.organization.as_str())
+        {
+            let rec = self.release_here(donor, shipment_id).await?;
+            return Ok(Response::new(record_out(&rec)));
+        }
+        // Another organization's record: ask one of its nodes, with the donor's own token.
+        let net = self.net.as_ref().ok_or_else(|| {
+            Status::unavailable("this node is not connected to the consortium network")
+        })?;
+        let to: Vec<libp2p::PeerId> = self
+            .lookup
+            .organization_nodes(&release.organization)
+            .iter()
+            .filter_map(|k| crate::runtime::p2p::peer_id_of(k).ok())
+            .collect();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        net.send(crate::runtime::p2p::Outbound::Release {
+            to,
+            request: crate::runtime::p2p::ReleaseRequest { token, shipment_id },
+            reply: tx,
+        })
+        .await
+        .map_err(|_| Status::unavailable("the network task stopped"))?;
+        let answer = tokio::time::timeout(RELEASE_TIMEOUT, rx)
+            .await
+            .map_err(|_| {
+                Status::unavailable(format!(
+                    "the shelter's organization ({}) did not answer in time",
+                    release.organization
+                ))
+            })?
+            .map_err(|_| Status::unavailable("the network task stopped"))?
+            .map_err(|e| Status::unavailable(format!("{e} ({})", release.organization)))?;
+        match answer {
+            crate::runtime::p2p::ReleaseResponse::Released {
+                record_id,
+                purpose,
+                fields,
+            } => Ok(Response::new(pb::GetPersonalDataResponse {
+                id: record_id,
+                fields: fields
+                    .into_iter()
+                    .map(|(name, value)| pb::PersonalField { name, value })
+                    .collect(),
+                purpose,
+                ..Default::default()
+            })),
+            crate::runtime::p2p::ReleaseResponse::Refused { code, message } => {
+                Err(Status::new(tonic::Code::from(code), message))
+            }
+        }
     }
 
     async fn read_access_log(

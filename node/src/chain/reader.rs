@@ -221,6 +221,30 @@ impl ChainReader {
         Ok(keys)
     }
 
+    /// The network keys of `organization`'s nodes after `height`: its validators' and its
+    /// non-voting node's. Empty for an unknown organization.
+    pub fn organization_network_keys(
+        &self,
+        organization: &str,
+        height: u64,
+    ) -> Result<Vec<[u8; 32]>> {
+        let state = self.state();
+        let (_, validators) = governance::validators_at(&state, height + 1)
+            .map_err(|e| anyhow!("cannot read the validator set: {e}"))?;
+        let mut keys: Vec<[u8; 32]> = validators
+            .iter()
+            .filter(|v| v.organization == organization)
+            .map(|v| v.public_key)
+            .collect();
+        if let Some(k) = governance::organization(&state, organization)
+            .map_err(|e| anyhow!("cannot read organization {organization}: {e}"))?
+            .and_then(|o| o.node_key)
+        {
+            keys.push(k);
+        }
+        Ok(keys)
+    }
+
     /// The validator set deciding `height`, from committed state.
     pub fn validator_set(&self, height: u64) -> Result<ValidatorSet> {
         let (_, records) = governance::validators_at(&self.state(), height)

@@ -113,6 +113,7 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
         l.local_addr()?
     };
     let (in_tx, in_rx) = tokio::sync::mpsc::channel(INBOUND_QUEUE);
+    let (release_tx, mut release_rx) = tokio::sync::mpsc::channel::<p2p::ReleaseCall>(64);
     let (net_out, net_task) = p2p::spawn(
         p2p::NetConfig {
             keypair: p2p::keypair_of(&net_key)?,
@@ -124,8 +125,10 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
         },
         reader.clone(),
         in_tx,
+        release_tx,
         stop_rx.clone(),
     )?;
+    let net_for_vault = net_out.clone();
     let (driver, shared) = driver::Driver::new(
         chain,
         key,
@@ -153,7 +156,19 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
     let personal_data = personal_data::PersonalDataApi::new(
         vault,
         Arc::new(personal_data::LedgerAccounts(api.chain.clone())),
-    );
+    )
+    .with_network(net_for_vault);
+    // Release requests peers relay for records this node holds.
+    let releases = personal_data.clone();
+    tokio::spawn(async move {
+        while let Some(call) = release_rx.recv().await {
+            let pd = releases.clone();
+            tokio::spawn(async move {
+                let answer = pd.serve_release(call.request).await;
+                let _ = call.reply.send(answer);
+            });
+        }
+    });
     let scheme = transport.scheme();
     let tls_note = match &transport {
         api::tls::Transport::Tls { mutual: true, .. } => ", TLS with client certificates",

@@ -9,6 +9,9 @@
 //!   its consensus messages while a height is stuck (lost messages) gets them through.
 //! - Request-response (`/yui/sync/1`) serves block sync: a peer's tip height, and ranges of
 //!   committed blocks with their certificates, answered directly from the store.
+//! - Request-response (`/yui/vault-release/1`) relays a donor's request for a shelter's contact
+//!   released for a shipment to a node of the shelter's organization; the answer comes from
+//!   that node's vault server (`ReleaseCall`), never from this task.
 //!
 //! This task never touches consensus or the chain writer: it hands decoded messages to the
 //! driver over a bounded channel and takes messages to publish from it. A peer's message that
@@ -108,6 +111,46 @@ pub enum SyncResponse {
     Error(String),
 }
 
+/// A request for a personal-data record released for a shipment (`/yui/vault-release/1`):
+/// node D relays the donor's own signed token to a node of the shelter's organization, which
+/// checks the token and the shipment itself and answers from its vault.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ReleaseRequest {
+    /// The donor's `x-yui-auth` token for `PersonalData/GetReleased`.
+    pub token: String,
+    /// The shipment.
+    pub shipment_id: u64,
+}
+
+/// The answer to a [`ReleaseRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum ReleaseResponse {
+    /// The record's fields, sorted by name, and its purpose.
+    Released {
+        /// The record id.
+        record_id: String,
+        /// Its purpose (`PersonalDataPurpose`).
+        purpose: i32,
+        /// Its fields.
+        fields: Vec<(String, String)>,
+    },
+    /// Refused: a gRPC status code and a sentence (never record content).
+    Refused {
+        /// `tonic::Code` as i32.
+        code: i32,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A release request received from a peer, for the vault's server to answer.
+pub struct ReleaseCall {
+    /// The request.
+    pub request: ReleaseRequest,
+    /// Where the answer goes.
+    pub reply: tokio::sync::oneshot::Sender<ReleaseResponse>,
+}
+
 /// What the network hands the driver.
 #[derive(Debug)]
 pub enum Inbound {
@@ -140,6 +183,15 @@ pub enum Outbound {
         to: Option<PeerId>,
         /// The request.
         request: SyncRequest,
+    },
+    /// Ask the first connected one of `to` for a released record.
+    Release {
+        /// The nodes of the record's organization.
+        to: Vec<PeerId>,
+        /// The request.
+        request: ReleaseRequest,
+        /// The answer, or why none came.
+        reply: tokio::sync::oneshot::Sender<Result<ReleaseResponse, String>>,
     },
 }
 
@@ -184,9 +236,25 @@ fn multiaddr(a: &SocketAddr) -> Multiaddr {
     m
 }
 
-/// Length-prefixed borsh over a request-response stream.
-#[derive(Clone, Default)]
-pub struct SyncCodec;
+/// Length-prefixed borsh over a request-response stream, for requests `Q` and responses `R`.
+pub struct BorshCodec<Q, R>(std::marker::PhantomData<fn() -> (Q, R)>);
+
+impl<Q, R> Clone for BorshCodec<Q, R> {
+    fn clone(&self) -> Self {
+        BorshCodec(std::marker::PhantomData)
+    }
+}
+
+impl<Q, R> Default for BorshCodec<Q, R> {
+    fn default() -> Self {
+        BorshCodec(std::marker::PhantomData)
+    }
+}
+
+/// Block sync's codec.
+pub type SyncCodec = BorshCodec<SyncRequest, SyncResponse>;
+/// Vault release's codec.
+pub type ReleaseCodec = BorshCodec<ReleaseRequest, ReleaseResponse>;
 
 async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
@@ -216,30 +284,34 @@ fn bad_data(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
 }
 
-impl request_response::Codec for SyncCodec {
+impl<Q, R> request_response::Codec for BorshCodec<Q, R>
+where
+    Q: BorshSerialize + BorshDeserialize + Send + 'static,
+    R: BorshSerialize + BorshDeserialize + Send + 'static,
+{
     type Protocol = StreamProtocol;
-    type Request = SyncRequest;
-    type Response = SyncResponse;
+    type Request = Q;
+    type Response = R;
 
     async fn read_request<T: futures::AsyncRead + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-    ) -> std::io::Result<SyncRequest> {
-        SyncRequest::try_from_slice(&read_frame(io).await?).map_err(bad_data)
+    ) -> std::io::Result<Q> {
+        Q::try_from_slice(&read_frame(io).await?).map_err(bad_data)
     }
     async fn read_response<T: futures::AsyncRead + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-    ) -> std::io::Result<SyncResponse> {
-        SyncResponse::try_from_slice(&read_frame(io).await?).map_err(bad_data)
+    ) -> std::io::Result<R> {
+        R::try_from_slice(&read_frame(io).await?).map_err(bad_data)
     }
     async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        req: SyncRequest,
+        req: Q,
     ) -> std::io::Result<()> {
         write_frame(io, &borsh::to_vec(&req)?).await
     }
@@ -247,7 +319,7 @@ impl request_response::Codec for SyncCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        res: SyncResponse,
+        res: R,
     ) -> std::io::Result<()> {
         write_frame(io, &borsh::to_vec(&res)?).await
     }
@@ -258,6 +330,7 @@ struct Behaviour {
     allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     gossip: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+    release: request_response::Behaviour<ReleaseCodec>,
 }
 
 fn serve_sync(chain: &ChainReader, req: SyncRequest) -> SyncResponse {
@@ -297,6 +370,7 @@ pub fn spawn(
     cfg: NetConfig,
     chain: ChainReader,
     inbound: mpsc::Sender<Inbound>,
+    releases: mpsc::Sender<ReleaseCall>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(mpsc::Sender<Outbound>, tokio::task::JoinHandle<()>)> {
     let gossip_config = gossipsub::ConfigBuilder::default()
@@ -330,9 +404,17 @@ pub fn spawn(
                 gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
                     .map_err(|e| anyhow!("gossipsub: {e}"))?;
             let sync = request_response::Behaviour::with_codec(
-                SyncCodec,
+                SyncCodec::default(),
                 [(
                     StreamProtocol::new("/yui/sync/1"),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            );
+            let release = request_response::Behaviour::with_codec(
+                ReleaseCodec::default(),
+                [(
+                    StreamProtocol::new("/yui/vault-release/1"),
                     request_response::ProtocolSupport::Full,
                 )],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
@@ -341,6 +423,7 @@ pub fn spawn(
                 allow: allow_block_list::Behaviour::default(),
                 gossip,
                 sync,
+                release,
             })
         })
         .map_err(|e| anyhow!("cannot build the network behaviour: {e}"))?
@@ -376,9 +459,24 @@ pub fn spawn(
         let mut redial = tokio::time::interval(Duration::from_secs(2));
         let mut tx_batch: Vec<RawTx> = Vec::new();
         let mut flush_at = tokio::time::Instant::now();
+        type Answer = futures::future::BoxFuture<
+            'static,
+            (
+                request_response::ResponseChannel<ReleaseResponse>,
+                ReleaseResponse,
+            ),
+        >;
+        let mut answering: futures::stream::FuturesUnordered<Answer> = Default::default();
+        let mut asked: std::collections::HashMap<
+            request_response::OutboundRequestId,
+            tokio::sync::oneshot::Sender<Result<ReleaseResponse, String>>,
+        > = Default::default();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
+                Some((channel, answer)) = answering.next(), if !answering.is_empty() => {
+                    let _ = swarm.behaviour_mut().release.send_response(channel, answer);
+                }
                 _ = tokio::time::sleep_until(flush_at), if !tx_batch.is_empty() => {
                     seq += 1;
                     publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch));
@@ -446,6 +544,17 @@ pub fn spawn(
                                 tracing::debug!(error = %e, "gossip publish skipped");
                             }
                         }
+                        Outbound::Release { to, request, reply } => {
+                            match to.iter().find(|p| connected.contains(p)) {
+                                Some(p) => {
+                                    let id = swarm.behaviour_mut().release.send_request(p, request);
+                                    asked.insert(id, reply);
+                                }
+                                None => {
+                                    let _ = reply.send(Err("no node of the record's organization is connected".into()));
+                                }
+                            }
+                        }
                         Outbound::Request { to, request } => {
                             let targets: Vec<PeerId> = match to {
                                 Some(p) => vec![p],
@@ -502,6 +611,32 @@ pub fn spawn(
                     },
                     SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { peer, error, .. })) => {
                         tracing::debug!(%peer, %error, "sync request failed");
+                    }
+                    SwarmEvent::Behaviour(BehaviourEvent::Release(request_response::Event::Message { peer, message, .. })) => match message {
+                        request_response::Message::Request { request, channel, .. } => {
+                            let (tx, rx) = tokio::sync::oneshot::channel();
+                            let refused = |m: &str| ReleaseResponse::Refused { code: tonic::Code::Unavailable as i32, message: m.to_string() };
+                            if releases.try_send(ReleaseCall { request, reply: tx }).is_err() {
+                                tracing::warn!(%peer, "the vault is busy; refused a release request");
+                                let _ = swarm.behaviour_mut().release.send_response(channel, refused("the record's node is busy; retry shortly"));
+                            } else {
+                                answering.push(Box::pin(async move {
+                                    let answer = rx.await.unwrap_or_else(|_| refused("the record's node could not answer"));
+                                    (channel, answer)
+                                }));
+                            }
+                        }
+                        request_response::Message::Response { request_id, response } => {
+                            if let Some(reply) = asked.remove(&request_id) {
+                                let _ = reply.send(Ok(response));
+                            }
+                        }
+                    },
+                    SwarmEvent::Behaviour(BehaviourEvent::Release(request_response::Event::OutboundFailure { request_id, error, peer, .. })) => {
+                        tracing::debug!(%peer, %error, "release request failed");
+                        if let Some(reply) = asked.remove(&request_id) {
+                            let _ = reply.send(Err(format!("the record's node did not answer: {error}")));
+                        }
                     }
                     _ => {}
                 },

@@ -427,8 +427,20 @@ impl Vault {
 
     /// Read a record of `org` for a caller holding `roles`: one of them must be a reader role.
     pub fn get(&self, org: &str, roles: &[i32], id: &str) -> Result<VaultRecord> {
-        let may_read = |a: &Access| a.readers.iter().any(|r| roles.contains(r));
-        let (generation, nonce, ciphertext, access) = self.owned_live(org, id, &may_read)?;
+        self.read(org, id, &|a: &Access| {
+            a.readers.iter().any(|r| roles.contains(r))
+        })
+    }
+
+    /// Read a record of `org` released to someone outside its reader roles (a shipment's donor
+    /// reading the shelter's contact): allowed only for a record kept for one of `purposes`.
+    /// The caller has checked the release itself.
+    pub fn get_released(&self, org: &str, id: &str, purposes: &[i32]) -> Result<VaultRecord> {
+        self.read(org, id, &|a: &Access| purposes.contains(&a.purpose))
+    }
+
+    fn read(&self, org: &str, id: &str, may_read: &dyn Fn(&Access) -> bool) -> Result<VaultRecord> {
+        let (generation, nonce, ciphertext, access) = self.owned_live(org, id, may_read)?;
         let Some(key) = self.read_key(id, generation)? else {
             // An erase that crashed after shredding the key: the content is gone for good.
             tracing::warn!(record = %id, org = %org, "vault record has no key; treating as erased");
@@ -565,6 +577,19 @@ impl Vault {
     ) -> Result<bool> {
         let rec = self.get(org, roles, id)?;
         Ok(&rec.commitment == commitment)
+    }
+
+    /// The organization that owns record `id`, if this vault holds it.
+    pub fn owner_of(&self, id: &str) -> Result<Option<String>> {
+        if validate_id(id).is_err() {
+            return Ok(None);
+        }
+        match self.inner.records.get(id.as_bytes()).map_err(internal)? {
+            Some(b) => Ok(Some(
+                StoredRecord::try_from_slice(&b).map_err(internal)?.org,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Flush the records database to disk.
