@@ -243,7 +243,7 @@ fn a_program_year_from_registration_to_credit_sale() {
     let bal = points::balance(&c.state, &RES1, PointType::Eco, "hachioji", now).unwrap();
     assert_eq!(bal.spendable, solar_g / 1000);
     let p = eco::participant(&c.state, &solar_p).unwrap().unwrap();
-    assert_eq!(p.ungranted_g, solar_g % 1000);
+    assert_eq!(p.ungranted_mg, (solar_g % 1000) * 1000);
     assert_eq!(
         c.err(
             ADMIN,
@@ -476,19 +476,22 @@ fn rules_that_must_reject() {
         (2026, 420_000, 420_000)
     );
     // A year without a factor is refused with the parameter to set.
+    let now = c.time_ms;
+    c.time_ms = jst_ms(2027, 5, 2);
     assert_eq!(
         c.err(
             METER,
             eco(reading(
                 &solar,
-                jst_ms(2024, 4, 1),
-                jst_ms(2024, 5, 1),
+                jst_ms(2027, 4, 1),
+                jst_ms(2027, 5, 1),
                 1,
                 0
             ))
         ),
         "eco.missing_grid_factor"
     );
+    c.time_ms = now;
     // Manual entry needs the evidence hash; a stranger may not submit at all.
     let (s7, e7) = month(2025, 7);
     assert_eq!(
@@ -610,4 +613,53 @@ proptest::proptest! {
         }
         proptest::prop_assert!(accepted.len() + rejected > 0);
     }
+}
+
+#[test]
+fn grants_keep_the_exact_remainder_at_a_rate_that_does_not_divide_a_kilogram() {
+    // 3 points per kg: a point is worth 333⅓ g. Eight readings of 400 g each, each followed by
+    // a grant: 3,200 g in all are worth 9.6 points, so 9 points are granted and 200 g remain.
+    // Rounding each grant's grams up to whole grams used to lose about 0.67 g a grant.
+    let mut c = chain();
+    c.ok(
+        ADMIN,
+        eco(E::CreateProgram(pb::CreateProgram {
+            program_id: "hachioji-eco".into(),
+            name: "Hachioji home solar and EV program".into(),
+            points_per_kg: 3,
+            points_expiry_days: 730,
+        })),
+    );
+    let p = participant(&mut c, RES1);
+    let solar = device(&mut c, &p, pb::DeviceKind::Solar, 0xa1, 0);
+    c.time_ms = jst_ms(2026, 4, 2);
+    let mut granted = 0;
+    let mut milligrams = 0;
+    for i in 0..8 {
+        let (s, e) = month(2025, 4 + i);
+        // 914 Wh at 438 g/kWh = 400.3 g, recorded as 400 g.
+        let r = reduction_of(&c.ok(METER, eco(reading(&solar, s, e, 914, 0))));
+        assert_eq!(r.reduction_g, 400);
+        let r = c.run(
+            ADMIN,
+            eco(E::GrantPoints(pb::GrantEcoPoints {
+                participant_id: p.clone(),
+            })),
+        );
+        for e in r.events.into_iter().filter_map(|e| e.kind) {
+            if let pb::event::Kind::Eco(pb::EcoEvent {
+                kind: Some(pb::eco_event::Kind::PointsGranted(g)),
+            }) = e
+            {
+                granted += g.points;
+                milligrams += g.milligrams;
+            }
+        }
+    }
+    assert_eq!(granted, 9);
+    // 9 points are worth exactly 3,000 g; the participant keeps 200 g.
+    assert_eq!(milligrams, 3_000_000);
+    let part = eco::participant(&c.state, &p).unwrap().unwrap();
+    assert_eq!(part.ungranted_mg, 200_000);
+    assert_eq!(part.reduced_g, 3_200);
 }

@@ -206,7 +206,9 @@ pub(super) fn register_participant(
         commitment,
         removed: false,
         reduced_g: 0,
-        ungranted_g: 0,
+        ungranted_mg: 0,
+        carry_num: 0,
+        carry_den: 0,
         points_granted: 0,
         years: Vec::new(),
         latest_end: Vec::new(),
@@ -588,7 +590,12 @@ pub(super) fn submit_reading(
     t.grams = crate::arith::add("eco", "grams", t.grams, r.reduction_g)?;
     put_borsh(x.state, tk, &t);
     part.reduced_g = crate::arith::add("eco", "reduced_g", part.reduced_g, r.reduction_g)?;
-    part.ungranted_g = crate::arith::add("eco", "ungranted_g", part.ungranted_g, r.reduction_g)?;
+    part.ungranted_mg = crate::arith::add(
+        "eco",
+        "ungranted_mg",
+        part.ungranted_mg,
+        r.reduction_g.saturating_mul(1000),
+    )?;
     match latest {
         Some(i) => part.latest_end[i].1 = part.latest_end[i].1.max(c.period_end_ms),
         None => part.latest_end.push((d.id.clone(), c.period_end_ms)),
@@ -613,15 +620,33 @@ pub(super) fn grant_points(
     let prog = req_program(&*x.state, &part.program)?;
     require_admin(signer, &prog)?;
     let rate = u128::from(prog.points_per_kg);
-    let pts = u128::from(part.ungranted_g) * rate / 1000;
+    // The carry in 1/rate mg (converted up if the rate changed, never in the participant's
+    // favour).
+    let carry = if part.carry_den == 0 {
+        0
+    } else {
+        (u128::from(part.carry_num) * rate).div_ceil(u128::from(part.carry_den))
+    };
+    // points = kg × rate = mg × rate / 1,000,000, of what is left exactly.
+    let value = (u128::from(part.ungranted_mg) * rate).saturating_sub(carry);
+    let pts = value / 1_000_000;
     if pts == 0 {
         return Err(precondition(
             "eco.nothing_to_grant",
             "the participant's reductions not yet granted are worth less than one point",
         ));
     }
-    // Grams used up by whole points; the rest waits for the next grant.
-    let used = u64::try_from((pts * 1000).div_ceil(rate)).unwrap_or(u64::MAX);
+    // The points are worth pts × 1,000,000 / rate mg exactly: whole milligrams come off now,
+    // the fraction joins the carry; the rest waits for the next grant.
+    let worth = pts * 1_000_000 + carry;
+    let used_mg = u64::try_from(worth / rate).unwrap_or(u64::MAX);
+    part.carry_num = u64::try_from(worth % rate).unwrap_or(0);
+    part.carry_den = if part.carry_num == 0 {
+        0
+    } else {
+        prog.points_per_kg
+    };
+    let used = used_mg / 1000;
     let pts = u64::try_from(pts).unwrap_or(u64::MAX);
     let expires = if prog.points_expiry_days == 0 {
         0
@@ -636,10 +661,10 @@ pub(super) fn grant_points(
         &prog.organization,
         &part.account,
         pts,
-        &format!("eco.reductions {} g participant {}", used, part.id),
+        &format!("eco.reductions {} mg participant {}", used_mg, part.id),
         expires,
     )?;
-    part.ungranted_g = part.ungranted_g.saturating_sub(used);
+    part.ungranted_mg = part.ungranted_mg.saturating_sub(used_mg);
     part.points_granted = crate::arith::add("eco", "points_granted", part.points_granted, pts)?;
     put_borsh(x.state, key(K_PART, &part.id), &part);
     emit(
@@ -648,6 +673,7 @@ pub(super) fn grant_points(
             participant_id: part.id,
             grams: used,
             points: pts,
+            milligrams: used_mg,
         }),
     );
     Ok(())

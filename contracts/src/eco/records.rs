@@ -44,8 +44,16 @@ pub struct Participant {
     pub removed: bool,
     /// Grams reduced in total.
     pub reduced_g: u64,
-    /// Grams not yet converted to points.
-    pub ungranted_g: u64,
+    /// Milligrams not yet converted to points: a grant uses up the exact milligrams its whole
+    /// points are worth, so the remainder carries over to the next grant to the milligram.
+    pub ungranted_mg: u64,
+    /// A fraction of a milligram already converted but not yet taken off `ungranted_mg`:
+    /// `carry_num / carry_den` (`carry_den` is the rate of the grant that left it; 0: none).
+    /// Points are worth `1,000,000 / rate` mg, rarely a whole number; with the carry, grants at
+    /// one rate use up exactly what their points are worth.
+    pub carry_num: u64,
+    /// See `carry_num`.
+    pub carry_den: u64,
     /// Points granted.
     pub points_granted: u64,
     /// Grams reduced per fiscal year (for the 500 t limit), ascending by year.
@@ -117,7 +125,10 @@ impl Participant {
             }),
             removed: self.removed,
             reduced_g: self.reduced_g,
-            ungranted_g: self.ungranted_g,
+            ungranted_g: self
+                .ungranted_mg
+                .saturating_sub(u64::from(self.carry_num > 0))
+                / 1000,
             points_granted: self.points_granted,
         }
     }
