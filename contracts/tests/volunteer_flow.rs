@@ -786,3 +786,92 @@ fn pending_requester_post_cannot_be_used_and_revoked_volunteer_cannot_apply() {
     // A revoked account cannot re-apply for registration either.
     assert_eq!(c.err(VOL, apply(&[])), "volunteer.already_registered");
 }
+
+#[test]
+fn the_announced_expiry_is_the_expiry_of_the_minted_points() {
+    let mut c = Chain::new(vec![]);
+    let (_, cert) = register(&mut c, VOL, &["diy"]);
+    let opp = post(&mut c, FACILITY, 1);
+    let act = matched(&mut c, VOL, FACILITY, &opp);
+    c.ok(
+        FACILITY,
+        V::CheckIn(pb::CheckIn {
+            activity_id: act.clone(),
+            certificate_id: cert.clone(),
+        }),
+    );
+    c.time_ms += 90 * 60_000;
+    c.ok(
+        FACILITY,
+        V::CheckOut(pb::CheckOut {
+            activity_id: act.clone(),
+        }),
+    );
+    c.ok(
+        FACILITY,
+        V::ReportActivity(pb::ReportActivity {
+            activity_id: act.clone(),
+            minutes: 0,
+            summary: "done".into(),
+        }),
+    );
+    let r = c.run(
+        ADMIN,
+        V::ApproveActivity(pb::ApproveActivity {
+            activity_id: act.clone(),
+        }),
+    );
+    assert!(r.result.is_ok(), "{:?}", r.result);
+    let mut announced = None;
+    let mut minted = None;
+    for e in r.events.into_iter().filter_map(|e| e.kind) {
+        match e {
+            pb::event::Kind::Volunteer(pb::VolunteerEvent {
+                kind: Some(pb::volunteer_event::Kind::ContributionGranted(g)),
+            }) => announced = Some(g.expires_at_ms),
+            pb::event::Kind::Points(pb::PointsEvent {
+                kind: Some(pb::points_event::Kind::Minted(m)),
+            }) => minted = Some(m.expires_at_ms),
+            _ => {}
+        }
+    }
+    let (announced, minted) = (announced.unwrap(), minted.unwrap());
+    assert!(minted > 0);
+    assert_eq!(announced, minted);
+}
+
+#[test]
+fn one_person_one_place_a_volunteer_checked_in_cannot_check_in_elsewhere() {
+    let mut c = Chain::new(vec![]);
+    let (_, cert) = register(&mut c, VOL, &["diy"]);
+    let acts: Vec<String> = (0..3)
+        .map(|_| {
+            let opp = post(&mut c, FACILITY, 1);
+            matched(&mut c, VOL, FACILITY, &opp)
+        })
+        .collect();
+    let check_in = |act: &str| {
+        V::CheckIn(pb::CheckIn {
+            activity_id: act.into(),
+            certificate_id: cert.clone(),
+        })
+    };
+    c.ok(FACILITY, check_in(&acts[0]));
+    // While there, the same certificate opens no other activity.
+    for a in &acts[1..] {
+        assert_eq!(c.err(FACILITY, check_in(a)), "volunteer.already_checked_in");
+    }
+    c.time_ms += 30 * 60_000;
+    c.ok(
+        FACILITY,
+        V::CheckOut(pb::CheckOut {
+            activity_id: acts[0].clone(),
+        }),
+    );
+    // Checked out, the volunteer can go on to the next one.
+    c.ok(FACILITY, check_in(&acts[1]));
+    assert_eq!(
+        c.err(FACILITY, check_in(&acts[2])),
+        "volunteer.already_checked_in"
+    );
+}

@@ -628,6 +628,21 @@ pub(super) fn check_in(x: &mut Exec<'_>, c: &pb::CheckIn) -> Result<()> {
             ),
         ));
     }
+    // One person, one place: not while checked in to another activity.
+    let present = key(K_PRESENT, &a.volunteer_id);
+    if let Some(other) = crate::state::get_borsh::<String>(&*x.state, &present)? {
+        if other != a.id
+            && req_act(&*x.state, &other).is_ok_and(|o| o.status == ActivityStatus::CheckedIn)
+        {
+            return Err(precondition(
+                "volunteer.already_checked_in",
+                format!(
+                    "the volunteer is checked in to activity {other}; check them out there first (one person, one place)"
+                ),
+            ));
+        }
+    }
+    put_borsh(x.state, present, &a.id);
     a.status = ActivityStatus::CheckedIn;
     a.checked_in_at_ms = x.ctx.time_ms;
     a.updated_at_ms = x.ctx.time_ms;
@@ -640,6 +655,7 @@ pub(super) fn check_out(x: &mut Exec<'_>, c: &pb::CheckOut) -> Result<()> {
     let mut a = req_act(&*x.state, &c.activity_id)?;
     require_poster(&a.poster, &x.ctx.signer, "check a volunteer out")?;
     require_status(&a, ActivityStatus::CheckedIn, "check out")?;
+    x.state.delete(key(K_PRESENT, &a.volunteer_id));
     a.status = ActivityStatus::CheckedOut;
     a.checked_out_at_ms = x.ctx.time_ms.max(a.checked_in_at_ms);
     a.updated_at_ms = x.ctx.time_ms;
@@ -739,7 +755,12 @@ pub(super) fn approve_activity(x: &mut Exec<'_>, c: &pb::ApproveActivity) -> Res
             holder: v.account.to_vec(),
             points,
             points_before_caps: raw,
-            expires_at_ms,
+            // As the points ledger keeps it: rounded up to the end of the JST day.
+            expires_at_ms: if expires_at_ms == 0 {
+                0
+            } else {
+                crate::points::round_expiry(expires_at_ms)
+            },
         }),
     );
     Ok(())

@@ -12,6 +12,8 @@ pub(super) const K_ACT: &[u8] = b"vol/act/";
 pub(super) const K_HIST: &[u8] = b"vol/hist/";
 pub(super) const K_OPP_ACT: &[u8] = b"vol/oppact/";
 pub(super) const K_PENDING: &[u8] = b"vol/pending/";
+/// volunteer id → the activity the volunteer is checked in to (one place at a time).
+pub(super) const K_PRESENT: &[u8] = b"vol/present/";
 pub(super) const K_DAY: &[u8] = b"vol/day/";
 pub(super) const K_YEAR: &[u8] = b"vol/year/";
 
