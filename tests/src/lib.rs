@@ -457,10 +457,14 @@ pub fn grant(account: &SigningKey, kind: pb::RoleKind, scope: &str) -> pb::tx_bo
 
 /// The current height.
 pub async fn height(c: &mut Client) -> Result<u64> {
-    Ok(c.get_chain_info(pb::GetChainInfoRequest {})
-        .await?
-        .into_inner()
-        .height)
+    // Bounded: a node that stops answering fails the test instead of hanging it.
+    let info = tokio::time::timeout(
+        Duration::from_secs(20),
+        c.get_chain_info(pb::GetChainInfoRequest {}),
+    )
+    .await
+    .map_err(|_| anyhow!("GetChainInfo did not answer within 20 s"))??;
+    Ok(info.into_inner().height)
 }
 
 /// Submit and return the id.

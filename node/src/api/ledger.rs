@@ -260,6 +260,10 @@ impl Ledger for LedgerApi {
         _request: Request<pb::GetChainInfoRequest>,
     ) -> Result<Response<pb::GetChainInfoResponse>, Status> {
         let tip = self.shared.tip.borrow().clone();
+        // One borrow, copied out: two read guards of one watch channel in one expression
+        // deadlock when the driver's update comes between them (the second read waits behind
+        // the waiting writer, which waits for the first read).
+        let view = *self.shared.status.borrow();
         let set = self.chain.validator_set(tip.height + 1).map_err(internal)?;
         let total = set.total_power();
         let min_power = set.validators.iter().map(|v| v.power).max().unwrap_or(1);
@@ -288,8 +292,8 @@ impl Ledger for LedgerApi {
             genesis_hash: self.chain.genesis_hash.0.to_vec(),
             max_expiry_blocks: self.chain.max_expiry_at(tip.height + 1).map_err(internal)?,
             tolerated_faults: tolerated as u32,
-            status: status_proto(self.shared.status.borrow().status) as i32,
-            peer_height: self.shared.status.borrow().peer_height,
+            status: status_proto(view.status) as i32,
+            peer_height: view.peer_height,
         }))
     }
 
