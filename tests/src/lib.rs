@@ -227,6 +227,16 @@ fn turn_lock() -> std::sync::Arc<tokio::sync::Mutex<()>> {
         .clone()
 }
 
+/// The one organization of a single-municipality test network.
+fn tama(validators: u32) -> Vec<OrgDesc> {
+    vec![OrgDesc {
+        id: "tama".into(),
+        name: "Tama City".into(),
+        validators,
+        ..OrgDesc::default()
+    }]
+}
+
 /// Load a key file written by `yui keys generate`.
 pub fn load_key(path: &Path) -> Result<SigningKey> {
     yui_node::setup::keys::load(path)
@@ -309,18 +319,8 @@ impl Net {
     /// Like `start`, with every node serving its API over TLS (certificates of a CA made for
     /// the network, in `dir/tls/`).
     pub async fn start_tls(validators: u32) -> Result<Net> {
-        let mut net = Net::create_with(
-            FaultModelName::Byzantine,
-            vec![OrgDesc {
-                id: "tama".into(),
-                name: "Tama City".into(),
-                validators,
-                ..OrgDesc::default()
-            }],
-            true,
-            now_ms(),
-        )
-        .await?;
+        let mut net =
+            Net::create_with(FaultModelName::Byzantine, tama(validators), true, now_ms()).await?;
         for n in &mut net.nodes {
             n.start().await?;
         }
@@ -336,12 +336,7 @@ impl Net {
     pub async fn create_dated(validators: u32, genesis_time_ms: u64) -> Result<Net> {
         Net::create_with(
             FaultModelName::Byzantine,
-            vec![OrgDesc {
-                id: "tama".into(),
-                name: "Tama City".into(),
-                validators,
-                ..OrgDesc::default()
-            }],
+            tama(validators),
             false,
             genesis_time_ms,
         )

@@ -515,21 +515,44 @@ fn authed_at<T>(key: &ed25519_dalek::SigningKey, m: &str, at_ms: u64, msg: T) ->
     r
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_access_log_is_read_by_the_auditor_anchored_once_and_a_changed_line_is_detected() {
-    const DAY: u64 = 86_400_000;
+const DAY: u64 = 86_400_000;
+
+/// A one-validator network whose genesis is a day and an hour ago, its node started on
+/// yesterday's clock (libfaketime); with the environment that runs a process on that clock.
+/// `None` when libfaketime is not installed (outside CI).
+async fn net_on_yesterday() -> Option<(Net, Vec<(String, String)>)> {
     let Some(lib) = libfaketime() else {
         eprintln!("SKIPPED: libfaketime is not installed (scripts/install-test-deps)");
-        return;
+        return None;
     };
-    // Genesis a day and an hour ago, so the node can run on yesterday's clock.
     let mut net = Net::create_dated(1, now_ms() - DAY - 3_600_000)
         .await
         .unwrap();
-    // Yesterday: the node's clock (and so block time and the log's times) a day behind.
     let env = faketime_env(&lib, "-1d");
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    net.nodes[0].start_with(&env).await.unwrap();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    net.nodes[0].start_with(&pairs).await.unwrap();
+    Some((net, env))
+}
+
+/// A new account of the network's organization holding only ROLE_RESIDENT.
+async fn new_resident(net: &Net, c: &mut Client) -> ed25519_dalek::SigningKey {
+    let resident = random_key();
+    call_ok(
+        c,
+        &net.chain_id,
+        &net.admin,
+        grant(&resident, pb::RoleKind::RoleResident, ""),
+    )
+    .await;
+    resident
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_is_read_by_the_auditor_anchored_once_and_a_changed_line_is_detected() {
+    // Yesterday: the node's clock (and so block time and the log's times) a day behind.
+    let Some((mut net, _)) = net_on_yesterday().await else {
+        return;
+    };
     let yesterday = yui_contracts::calendar::jst_date_string(now_ms() - DAY);
     let then = || now_ms() - DAY;
     let mut c = net.nodes[0].client().await.unwrap();
@@ -611,14 +634,7 @@ async fn the_access_log_is_read_by_the_auditor_anchored_once_and_a_changed_line_
     // Nothing of the record's content is in the log.
     assert!(!format!("{log:?}").contains("5678"));
     // A donor-like account without an auditing role cannot read the log.
-    let resident = random_key();
-    call_ok(
-        &mut c,
-        &net.chain_id,
-        &net.admin,
-        grant(&resident, pb::RoleKind::RoleResident, ""),
-    )
-    .await;
+    let resident = new_resident(&net, &mut c).await;
     let err = pd
         .read_access_log(authed_at(
             &resident,
@@ -723,20 +739,9 @@ async fn the_access_log_is_read_by_the_auditor_anchored_once_and_a_changed_line_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vault_backup_restores_on_a_node_that_lost_its_vault_and_erased_records_stay_erased() {
-    const DAY: u64 = 86_400_000;
-    let Some(lib) = libfaketime() else {
-        eprintln!("SKIPPED: libfaketime is not installed (scripts/install-test-deps)");
+    let Some((mut net, yesterday_env)) = net_on_yesterday().await else {
         return;
     };
-    let mut net = Net::create_dated(1, now_ms() - DAY - 3_600_000)
-        .await
-        .unwrap();
-    let yesterday_env = faketime_env(&lib, "-1d");
-    let env: Vec<(&str, &str)> = yesterday_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    net.nodes[0].start_with(&env).await.unwrap();
     let then = || now_ms() - DAY;
     let endpoint = net.nodes[0].endpoint.clone();
     let key_file = net.dir.path().join("keys/tama-admin-1.key");
@@ -871,15 +876,8 @@ async fn a_vault_backup_restores_on_a_node_that_lost_its_vault_and_erased_record
         tonic::Code::NotFound
     );
     // A resident account cannot take a backup.
-    let resident = random_key();
     let mut c = net.nodes[0].client().await.unwrap();
-    call_ok(
-        &mut c,
-        &net.chain_id,
-        &net.admin,
-        grant(&resident, pb::RoleKind::RoleResident, ""),
-    )
-    .await;
+    let resident = new_resident(&net, &mut c).await;
     let err = pd
         .backup(authed(
             &resident,

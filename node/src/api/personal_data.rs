@@ -35,8 +35,8 @@ pub trait AccountLookup: Send + Sync {
 
     /// The anchor of `org`'s access log for JST `day`, if one is on the ledger: its entry
     /// count and digest.
-    fn log_anchor(&self, _org: &str, _day: &str) -> Option<(u64, [u8; 32])> {
-        None
+    fn log_anchor(&self, _org: &str, _day: &str) -> Result<Option<(u64, [u8; 32])>, String> {
+        Ok(None)
     }
 
     /// Whether an anchored access log of `org` lists record `id` as erased. Errors count as
@@ -51,8 +51,8 @@ pub trait AccountLookup: Send + Sync {
     }
 
     /// The network keys of `org`'s nodes.
-    fn organization_nodes(&self, _org: &str) -> Vec<[u8; 32]> {
-        Vec::new()
+    fn organization_nodes(&self, _org: &str) -> Result<Vec<[u8; 32]>, String> {
+        Ok(Vec::new())
     }
 }
 
@@ -165,16 +165,12 @@ impl AccountLookup for LedgerAccounts {
         }))
     }
 
-    fn organization_nodes(&self, org: &str) -> Vec<[u8; 32]> {
-        let keys = self
-            .0
+    fn organization_nodes(&self, org: &str) -> Result<Vec<[u8; 32]>, String> {
+        self.0
             .tip()
             .map_err(anyhow::Error::from)
-            .and_then(|t| self.0.organization_network_keys(org, t.height));
-        keys.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "reading an organization's nodes failed");
-            Vec::new()
-        })
+            .and_then(|t| self.0.organization_network_keys(org, t.height))
+            .map_err(|e| e.to_string())
     }
 
     fn erased_on_ledger(&self, org: &str, id: &str) -> bool {
@@ -184,14 +180,10 @@ impl AccountLookup for LedgerAccounts {
         })
     }
 
-    fn log_anchor(&self, org: &str, day: &str) -> Option<(u64, [u8; 32])> {
-        match yui_contracts::governance::log_anchor(&self.0.state(), org, day) {
-            Ok(a) => a.map(|a| (a.entries, a.digest)),
-            Err(e) => {
-                tracing::error!(error = %e, "reading an access log anchor failed");
-                None
-            }
-        }
+    fn log_anchor(&self, org: &str, day: &str) -> Result<Option<(u64, [u8; 32])>, String> {
+        yui_contracts::governance::log_anchor(&self.0.state(), org, day)
+            .map(|a| a.map(|a| (a.entries, a.digest)))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -775,6 +767,10 @@ impl PersonalData for PersonalDataApi {
         let to: Vec<libp2p::PeerId> = self
             .lookup
             .organization_nodes(&release.organization)
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading an organization's nodes failed");
+                Status::internal("the nodes of the shelter's organization could not be read")
+            })?
             .iter()
             .filter_map(|k| crate::runtime::p2p::peer_id_of(k).ok())
             .collect();
@@ -841,7 +837,10 @@ impl PersonalData for PersonalDataApi {
         }
         let (org, d2) = (caller.org.clone(), day.clone());
         let log = self.blocking(move |v| v.access_log(&org, &d2)).await?;
-        let anchor = self.lookup.log_anchor(&caller.org, &day);
+        let anchor = self.lookup.log_anchor(&caller.org, &day).map_err(|e| {
+            tracing::error!(error = %e, "reading an access log anchor failed");
+            Status::internal("the ledger's anchor of this day could not be read")
+        })?;
         let (anchored_entries, anchored_digest) = anchor.unwrap_or_default();
         Ok(Response::new(pb::ReadAccessLogResponse {
             day,

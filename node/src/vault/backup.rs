@@ -137,51 +137,27 @@ impl Vault {
     ) -> Result<(Vec<u8>, usize)> {
         let _guard = self.lock();
         let mut records = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let batch = self
-                .inner
-                .records
-                .scan(RECORD_ID_PREFIX.as_bytes(), after.as_deref(), 256)
-                .map_err(internal)?;
-            let n = batch.len();
-            for (k, v) in batch {
-                after = Some(k.clone());
-                let rec = StoredRecord::try_from_slice(&v).map_err(internal)?;
-                if rec.org != org {
-                    continue;
+        self.scan_all(RECORD_ID_PREFIX.as_bytes(), |k, v| {
+            let rec = StoredRecord::try_from_slice(&v).map_err(internal)?;
+            if rec.org != org {
+                return Ok(true);
+            }
+            let id = String::from_utf8(k).map_err(internal)?;
+            let key = match rec.state {
+                super::RecordState::Live { generation, .. } => {
+                    self.read_key(&id, generation)?.map(|k| (generation, *k))
                 }
-                let id = String::from_utf8(k).map_err(internal)?;
-                let key = match rec.state {
-                    super::RecordState::Live { generation, .. } => {
-                        self.read_key(&id, generation)?.map(|k| (generation, *k))
-                    }
-                    super::RecordState::Erased { .. } => None,
-                };
-                records.push(BundleRecord { id, stored: v, key });
-            }
-            if n < 256 {
-                break;
-            }
-        }
+                super::RecordState::Erased { .. } => None,
+            };
+            records.push(BundleRecord { id, stored: v, key });
+            Ok(true)
+        })?;
         let mut log = Vec::new();
         for prefix in super::log::org_prefixes(org) {
-            let mut after: Option<Vec<u8>> = None;
-            loop {
-                let batch = self
-                    .inner
-                    .records
-                    .scan(&prefix, after.as_deref(), 1024)
-                    .map_err(internal)?;
-                let n = batch.len();
-                for (k, v) in batch {
-                    after = Some(k.clone());
-                    log.push((k, v));
-                }
-                if n < 1024 {
-                    break;
-                }
-            }
+            self.scan_all(&prefix, |k, v| {
+                log.push((k, v));
+                Ok(true)
+            })?;
         }
         let count = records.len();
         let bundle = Bundle {

@@ -125,26 +125,14 @@ impl Vault {
         let prefix = day_prefix(org, day);
         let mut entries = Vec::new();
         let mut digest = empty_digest(org, day);
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let batch = self
-                .inner
-                .records
-                .scan(&prefix, after.as_deref(), 1024)
-                .map_err(internal)?;
-            let n = batch.len();
-            for (k, v) in batch {
-                digest = chain(&digest, &v);
-                entries.push(
-                    pb::AccessLogEntry::decode(v.as_slice())
-                        .map_err(|_| internal("an access log entry does not decode"))?,
-                );
-                after = Some(k);
-            }
-            if n < 1024 {
-                break;
-            }
-        }
+        self.scan_all(&prefix, |_, v| {
+            digest = chain(&digest, &v);
+            entries.push(
+                pb::AccessLogEntry::decode(v.as_slice())
+                    .map_err(|_| internal("an access log entry does not decode"))?,
+            );
+            Ok(true)
+        })?;
         Ok(DayLog { entries, digest })
     }
 

@@ -528,40 +528,25 @@ impl Vault {
             ));
         }
         let mut found = Vec::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let batch = self
-                .inner
-                .records
-                .scan(RECORD_ID_PREFIX.as_bytes(), after.as_deref(), 256)
-                .map_err(internal)?;
-            let n = batch.len();
-            for (k, v) in batch {
-                after = Some(k.clone());
-                let Ok(rec) = StoredRecord::try_from_slice(&v) else {
-                    return Err(internal("a stored record does not decode"));
-                };
-                if rec.org != org
-                    || rec.access.subject != subject
-                    || matches!(rec.state, RecordState::Erased { .. })
-                {
-                    continue;
-                }
-                let id = String::from_utf8(k).map_err(internal)?;
-                let readers = rec.access.readers.clone();
-                match self.get(org, &readers, &id) {
-                    Ok(r) => found.push(r),
-                    Err(VaultError::Erased) => {}
-                    Err(e) => return Err(e),
-                }
-                if found.len() >= MAX_DISCLOSED {
-                    return Ok(found);
-                }
+        self.scan_all(RECORD_ID_PREFIX.as_bytes(), |k, v| {
+            let Ok(rec) = StoredRecord::try_from_slice(&v) else {
+                return Err(internal("a stored record does not decode"));
+            };
+            if rec.org != org
+                || rec.access.subject != subject
+                || matches!(rec.state, RecordState::Erased { .. })
+            {
+                return Ok(true);
             }
-            if n < 256 {
-                break;
+            let id = String::from_utf8(k).map_err(internal)?;
+            let readers = rec.access.readers.clone();
+            match self.get(org, &readers, &id) {
+                Ok(r) => found.push(r),
+                Err(VaultError::Erased) => {}
+                Err(e) => return Err(e),
             }
-        }
+            Ok(found.len() < MAX_DISCLOSED)
+        })?;
         tracing::info!(org = %org, op = "disclose", records = found.len(), "vault access");
         Ok(found)
     }
@@ -577,6 +562,34 @@ impl Vault {
     ) -> Result<bool> {
         let rec = self.get(org, roles, id)?;
         Ok(&rec.commitment == commitment)
+    }
+
+    /// Visit every key and value under `prefix` in key order, a page at a time; `visit`
+    /// returns `false` to stop early.
+    fn scan_all(
+        &self,
+        prefix: &[u8],
+        mut visit: impl FnMut(Vec<u8>, Vec<u8>) -> Result<bool>,
+    ) -> Result<()> {
+        const PAGE: usize = 512;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let batch = self
+                .inner
+                .records
+                .scan(prefix, after.as_deref(), PAGE)
+                .map_err(internal)?;
+            let n = batch.len();
+            for (k, v) in batch {
+                after = Some(k.clone());
+                if !visit(k, v)? {
+                    return Ok(());
+                }
+            }
+            if n < PAGE {
+                return Ok(());
+            }
+        }
     }
 
     /// The organization that owns record `id`, if this vault holds it.
