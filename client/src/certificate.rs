@@ -33,6 +33,20 @@ pub enum CertificateError {
     NotIssuance,
 }
 
+impl CertificateError {
+    /// A stable short code for this reason, as [`ProofError::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            CertificateError::NotACertificate => "not_a_certificate",
+            CertificateError::Damaged => "damaged",
+            CertificateError::Proof(p) => p.code(),
+            CertificateError::NoEvent => "no_event",
+            CertificateError::TransactionFailed => "transaction_failed",
+            CertificateError::NotIssuance => "not_issuance",
+        }
+    }
+}
+
 /// The QR payload of a proof.
 pub fn qr_text(proof: &[u8]) -> String {
     format!("{QR_PREFIX}{}", data_encoding::BASE32_NOPAD.encode(proof))

@@ -53,6 +53,32 @@ pub enum ProofError {
     NoSuchEvent(u32),
 }
 
+impl ProofError {
+    /// A stable short code for this reason, the same in every SDK and in the test vectors
+    /// (`clients/vectors`), for programs that act on the reason rather than print it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProofError::NotAProof(_) => "not_a_proof",
+            ProofError::NotCanonical => "not_canonical",
+            ProofError::Malformed(_) => "malformed",
+            ProofError::OtherValidatorSet => "other_validator_set",
+            ProofError::Certificate(c) => match c {
+                CertificateError::UnknownValidator(_) => "unknown_validator",
+                CertificateError::Duplicate(_) => "duplicate_signature",
+                CertificateError::BadSignature(_) => "bad_signature",
+                CertificateError::NoQuorum { .. } => "no_quorum",
+                CertificateError::WrongBlock { .. } => "wrong_block",
+            },
+            ProofError::TxNotInBlock => "tx_not_in_block",
+            ProofError::ReceiptHasCursor => "receipt_has_cursor",
+            ProofError::ReceiptPosition => "receipt_position",
+            ProofError::ReceiptNotCommitted => "receipt_not_committed",
+            ProofError::EventOtherBlock { .. } => "event_other_block",
+            ProofError::NoSuchEvent(_) => "no_such_event",
+        }
+    }
+}
+
 /// What a verified proof proves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proven {

@@ -305,6 +305,19 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
             .into_inner();
         assert!(!verdict.valid, "a proof with byte {i} changed was accepted");
         assert!(verdict.reason.contains("proof"), "{}", verdict.reason);
+        assert!(!verdict.reason_code.is_empty(), "{}", verdict.reason);
+        // Without the certificate id, the broken proof is an answer too, not an RPC error.
+        let verdict = v
+            .verify_certificate(pb::VerifyCertificateRequest {
+                certificate_id: String::new(),
+                proof: bad.clone(),
+                qr_text: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!verdict.valid && verdict.proof_checked, "{verdict:?}");
+        assert!(!verdict.reason_code.is_empty(), "{}", verdict.reason);
         let bad_file = dir.path().join("bad.proof");
         std::fs::write(&bad_file, &bad).unwrap();
         let (good, out) = cli(&[
@@ -317,17 +330,19 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         ]);
         assert!(!good && out.contains("INVALID"), "{out}");
     }
-    // A damaged QR payload is a clear InvalidArgument.
+    // A damaged QR payload is an answer: not valid, because it is damaged.
     same_height(&mut c, &mut c1).await;
-    let err = v
+    let verdict = v
         .verify_certificate(pb::VerifyCertificateRequest {
             certificate_id: String::new(),
             proof: vec![],
             qr_text: "YUICERT1:!!!".into(),
         })
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        .unwrap()
+        .into_inner();
+    assert!(!verdict.valid, "{verdict:?}");
+    assert_eq!(verdict.reason_code, "damaged", "{}", verdict.reason);
 
     // One minute of work (bounded), then check-out, report and approval.
     let left = Duration::from_secs(61).saturating_sub(checked_in.elapsed());

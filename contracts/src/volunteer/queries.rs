@@ -122,6 +122,7 @@ pub fn verify_certificate(
             certificate: None,
             reason: "unknown certificate".into(),
             proof_checked: false,
+            reason_code: "unknown_certificate".into(),
         });
     };
     let revoked = cert.revoked_at_ms.is_some();
@@ -134,5 +135,6 @@ pub fn verify_certificate(
             String::new()
         },
         proof_checked: false,
+        reason_code: if revoked { "revoked" } else { "" }.into(),
     })
 }

@@ -10,7 +10,6 @@
 
 use crate::api::status::{contract, internal};
 use crate::chain::ChainReader;
-use anyhow::bail;
 use tonic::{Request, Response, Status};
 use yui_client::certificate::{proof_from_qr, qr_text};
 use yui_contracts::volunteer;
@@ -105,51 +104,82 @@ impl Volunteer for VolunteerApi {
         let proof = match (r.proof.is_empty(), r.qr_text.is_empty()) {
             (true, true) => None,
             (false, true) => Some(std::mem::take(&mut r.proof)),
-            (true, false) => Some(
-                proof_from_qr(&r.qr_text).map_err(|e| Status::invalid_argument(e.to_string()))?,
-            ),
+            (true, false) => match proof_from_qr(&r.qr_text) {
+                Ok(p) => Some(p),
+                // A code that is not a certificate's is an answer too: not valid, and why.
+                Err(e) => {
+                    return Ok(Response::new(pb::VerifyCertificateResponse {
+                        valid: false,
+                        certificate: None,
+                        reason: e.to_string(),
+                        proof_checked: true,
+                        reason_code: e.code().to_string(),
+                    }))
+                }
+            },
             (false, false) => {
                 return Err(Status::invalid_argument(
                     "give either proof or qr_text, not both",
                 ))
             }
         };
-        let mut proof_failure = None;
+        // (reason code, sentence) of a proof that does not hold: an answer, not an RPC error.
+        let mut proof_failure: Option<(&'static str, String)> = None;
         if let Some(bytes) = &proof {
             // The proof is checked against this node's record of the validators at its height.
-            let checked = yui_client::proof::decode(bytes)
-                .map_err(anyhow::Error::from)
-                .and_then(|p| {
-                    let h = p.header.as_ref().map_or(0, |h| h.height);
-                    let tip = self.chain.tip()?.height;
-                    if h == 0 || h > tip {
-                        bail!("the proof is for a block this node does not have");
-                    }
-                    self.chain.validator_set(h)
-                })
-                .and_then(|set| Ok(yui_client::certificate::verify(bytes, &set)?));
-            match checked {
+            let checked = match yui_client::proof::decode(bytes) {
+                Err(e) => Err(yui_client::certificate::CertificateError::Proof(e)),
                 Ok(p) => {
+                    let h = p.header.as_ref().map_or(0, |h| h.height);
+                    let tip = self.chain.tip().map_err(internal)?.height;
+                    if h == 0 || h > tip {
+                        proof_failure = Some((
+                            "unknown_block",
+                            "the proof is for a block this node does not have".to_string(),
+                        ));
+                        None
+                    } else {
+                        let set = self.chain.validator_set(h).map_err(internal)?;
+                        Some(yui_client::certificate::verify(bytes, &set))
+                    }
+                    .map_or(Ok(None), |r| r.map(Some))
+                }
+            };
+            match checked {
+                Ok(Some(p)) => {
                     if r.certificate_id.is_empty() {
                         r.certificate_id = p.certificate.certificate_id.clone();
                     } else if r.certificate_id != p.certificate.certificate_id {
-                        proof_failure = Some("the proof is for another certificate".to_string());
+                        proof_failure = Some((
+                            "other_certificate",
+                            "the proof is for another certificate".to_string(),
+                        ));
                     }
                 }
-                Err(e) => proof_failure = Some(format!("the proof does not hold: {e}")),
+                Ok(None) => {}
+                Err(e) => proof_failure = Some((e.code(), format!("the proof does not hold: {e}"))),
             }
         }
         if r.certificate_id.is_empty() {
-            return Err(Status::invalid_argument(match proof_failure {
-                Some(f) => f,
-                None => "give certificate_id, proof or qr_text".to_string(),
-            }));
+            return match proof_failure {
+                Some((code, reason)) => Ok(Response::new(pb::VerifyCertificateResponse {
+                    valid: false,
+                    certificate: None,
+                    reason,
+                    proof_checked: true,
+                    reason_code: code.to_string(),
+                })),
+                None => Err(Status::invalid_argument(
+                    "give certificate_id, proof or qr_text",
+                )),
+            };
         }
         let mut out = volunteer::verify_certificate(&self.chain.state(), &r).map_err(contract)?;
         out.proof_checked = proof.is_some();
-        if let Some(f) = proof_failure {
+        if let Some((code, reason)) = proof_failure {
             out.valid = false;
-            out.reason = f;
+            out.reason = reason;
+            out.reason_code = code.to_string();
         }
         Ok(Response::new(out))
     }
