@@ -184,3 +184,13 @@ def test_certificate_example_checks_a_real_certificate(devnet):
     assert not out["tampered"].valid and out["tampered"].reason_code
     with pytest.raises(certificate.CertificateError):
         certificate.verify_qr(out["qr_text"][:-4] + "AAAA", out["vset"])
+
+
+def test_meter_gateway_example_commits_a_batch_of_readings(devnet):
+    import meter_gateway
+
+    out = meter_gateway.run(devnet.endpoint, str(devnet.admin_key), months=6)
+    assert len(out["receipts"]) == 6
+    # 371 kWh at 438 g/kWh: 162,498 g of CO2 a month, in fiscal year 2026.
+    assert [r.reduction_g for r in out["reductions"]] == [162_498] * 6
+    assert {r.fiscal_year for r in out["reductions"]} == {2026}

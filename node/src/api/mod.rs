@@ -89,11 +89,27 @@ pub async fn serve(
     let eco = EcoApi {
         chain: api.chain.clone(),
     };
-    let mut builder = tonic::transport::Server::builder();
+    // gRPC-web on the same port, for apps in a browser (ADR 0018): HTTP/1.1 accepted beside
+    // HTTP/2, requests of the grpc-web content types translated. Any origin may call: the API
+    // authenticates by signatures in the messages and headers, never by cookies, so CORS
+    // protects nothing here and a refusal would only stop vendors' web apps.
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([http::Method::POST, http::Method::OPTIONS])
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers([
+            http::HeaderName::from_static("grpc-status"),
+            http::HeaderName::from_static("grpc-message"),
+            http::HeaderName::from_static("grpc-status-details-bin"),
+        ])
+        .max_age(std::time::Duration::from_secs(3600));
+    let mut builder = tonic::transport::Server::builder().accept_http1(true);
     if let tls::Transport::Tls { config, .. } = transport {
         builder = builder.tls_config(config)?;
     }
     builder
+        .layer(cors)
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(crate::runtime::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(reflection)
