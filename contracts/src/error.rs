@@ -80,3 +80,43 @@ pub fn precondition(code: &str, message: impl Into<String>) -> ContractError {
 
 /// Result of contract code.
 pub type Result<T, E = ContractError> = std::result::Result<T, E>;
+
+/// One stable error code of the contracts, as the error catalogue (docs/api.md) lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogueEntry {
+    /// The code, `contract.reason` (`<contract>.reason` where every contract uses it, and the
+    /// shared `invalid_id`).
+    pub code: &'static str,
+    /// Its kind, which decides the gRPC status a refused submission gets.
+    pub kind: InvalidKind,
+    /// The sentences it says, with `{}` where a value is filled in.
+    pub messages: &'static [&'static str],
+    /// The source files under `contracts/src/` that raise it.
+    pub sources: &'static [&'static str],
+}
+
+include!(concat!(env!("OUT_DIR"), "/error_catalogue.rs"));
+
+impl InvalidKind {
+    /// The gRPC status a submission refused with this kind gets (receipts carry the code).
+    pub fn grpc_status(self) -> &'static str {
+        match self {
+            InvalidKind::Argument => "INVALID_ARGUMENT",
+            InvalidKind::Permission => "PERMISSION_DENIED",
+            InvalidKind::NotFound => "NOT_FOUND",
+            InvalidKind::AlreadyExists => "ALREADY_EXISTS",
+            InvalidKind::Precondition => "FAILED_PRECONDITION",
+        }
+    }
+
+    /// What a client should do about an error of this kind.
+    pub fn advice(self) -> &'static str {
+        match self {
+            InvalidKind::Argument => "Correct the request (the sentence names the field); the same call fails again.",
+            InvalidKind::Permission => "Sign with an account that holds the role for the object's owner; an org admin grants roles (`GrantRole`).",
+            InvalidKind::NotFound => "Check the id; an object created by a transaction exists only from its block on, so wait for that block on the node you ask.",
+            InvalidKind::AlreadyExists => "The object exists: if it is the one you meant to create, treat the call as done; otherwise choose another id.",
+            InvalidKind::Precondition => "The object's state does not allow this now: read it again (its list or get query) and decide; retrying unchanged fails again.",
+        }
+    }
+}

@@ -14,6 +14,13 @@ fn api_reference_is_up_to_date() {
         want.contains("The chain this transaction is meant for"),
         "field comments missing"
     );
+    // The error catalogue lists contract codes with their status and what they say.
+    assert!(
+        want.contains("## Error catalogue")
+            && want.contains("| `relief.not_owner` | PERMISSION_DENIED |")
+            && want.contains("| `volunteer.already_checked_in` |"),
+        "error catalogue missing"
+    );
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,

@@ -1,8 +1,8 @@
 //! The gRPC API: one file per service over the committed chain (`Ledger`, `Governance`,
 //! `Relief`, `Eco` and `Points`, `Volunteer`) and the personal-data vault (`PersonalData`), plus health and
-//! reflection, all served by [`serve`] (over TLS as [`tls`] decides). Every error becomes a status in [`status`]; QR codes
+//! reflection, all served by [`serve`] (over TLS as [`tls`] decides; gRPC-web for browsers on the same port). Every error becomes a status in [`status`]; QR codes
 //! for labels and certificates are drawn in [`qr`]; [`reference`] renders the API reference
-//! from the `.proto` files.
+//! from the `.proto` files, with the contracts' error catalogue.
 //!
 //! The API reads committed state and hands transactions to the mempool; it must never write
 //! the chain store, and nothing a client sends may crash the node.

@@ -181,5 +181,75 @@ pub fn render(descriptor_set: &[u8]) -> Result<String, prost::DecodeError> {
             let _ = writeln!(out);
         }
     }
+    error_catalogue(&mut out);
     Ok(out)
+}
+
+/// What a contract sentence says, for a table cell: placeholders as "…", pipes escaped.
+fn sentence(m: &str) -> String {
+    let mut out = String::new();
+    let mut rest = m;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        match rest[i..].find('}') {
+            Some(j) => {
+                out.push('…');
+                rest = &rest[i + j + 1..];
+            }
+            None => {
+                rest = &rest[i..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace('|', "\\|")
+}
+
+/// The error catalogue, generated from the contracts' error constructors
+/// (`yui_contracts::error::CATALOGUE`).
+fn error_catalogue(out: &mut String) {
+    use yui_contracts::error::CATALOGUE;
+    out.push_str(
+        "## Error catalogue\n\n\
+Generated from the contracts' error constructors (`contracts/build.rs`), so it lists every code \
+a contract can return. A code reaches a client in one of three places: the committed receipt's \
+`TxError.code` (the call ran and failed: it is in the block and changed nothing); the \
+`google.rpc.ErrorInfo.reason` (domain `yui`) of a refused `SubmitTransaction`, with the gRPC \
+status below, when the node's check before admission already sees the contract refuse it; and \
+`SubmitResult.error_code` of `SubmitTransactions`. Codes are `contract.reason` and never change \
+meaning; `<contract>.reason` is raised by every contract's shared checks with its own prefix \
+(`relief.missing_text`, `eco.missing_text`, ...); `invalid_id` (an identifier outside \
+`[a-z0-9._-]` or too long) and `invalid_key` (a public key that is not 32 bytes) are shared by \
+all contracts and carry no prefix; `page.*` come from the list queries' paging. The sentence \
+is for a person (never with personal data); match on the code.\n\n\
+Submission errors that are not a contract's (bad signature, wrong chain, expired, duplicate, \
+mempool full, personal data in a free-text field) are listed with `Ledger.SubmitTransaction` \
+above; proof and certificate verification reasons are in docs/wire.md (\"Inclusion proofs\", \
+\"Volunteer certificates\").\n\n",
+    );
+    let mut prefix = "";
+    for e in CATALOGUE {
+        let p = e.code.split_once('.').map_or("shared", |(p, _)| p);
+        if p != prefix {
+            prefix = p;
+            let _ = writeln!(
+                out,
+                "\n### `{p}`\n\n| code | status | what it says | what a client should do |\n|---|---|---|---|"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            e.code,
+            e.kind.grpc_status(),
+            e.messages
+                .iter()
+                .map(|m| sentence(m))
+                .collect::<Vec<_>>()
+                .join("<br>"),
+            e.kind.advice()
+        );
+    }
+    out.push('\n');
 }
