@@ -27,3 +27,32 @@ fn api_reference_is_up_to_date() {
         "docs/api.md is stale: run `cargo run --bin yui -- docs api > docs/api.md`"
     );
 }
+
+/// Every service method says which errors it returns (a vendor should not have to guess).
+#[test]
+fn every_method_lists_its_errors() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/yui/v1");
+    let mut missing = Vec::new();
+    let mut methods = 0;
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let Some(rest) = l.trim().strip_prefix("rpc ") else {
+                continue;
+            };
+            methods += 1;
+            let comment: Vec<&str> = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|c| c.trim().starts_with("//"))
+                .copied()
+                .collect();
+            if !comment.iter().any(|c| c.to_lowercase().contains("error")) {
+                missing.push(rest.split('(').next().unwrap_or(rest).to_string());
+            }
+        }
+    }
+    assert!(methods > 40, "only {methods} methods found");
+    assert!(missing.is_empty(), "methods without their errors: {missing:?}");
+}
