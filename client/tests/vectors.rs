@@ -207,20 +207,25 @@ fn auth_headers() -> Value {
     )
 }
 
-/// p = 2^255 - 19 plus `y`, little-endian (fits: used only for small y).
-fn plus_p(y: &[u8; 32]) -> [u8; 32] {
-    let mut p = [0xffu8; 32];
-    p[0] = 0xed;
-    p[31] = 0x7f;
+/// `a + b` of two 256-bit little-endian numbers (no overflow in the uses here).
+fn add_le(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
     let mut out = [0u8; 32];
     let mut carry = 0u16;
     for i in 0..32 {
-        let s = u16::from(y[i]) + u16::from(p[i]) + carry;
+        let s = u16::from(a[i]) + u16::from(b[i]) + carry;
         out[i] = s as u8;
         carry = s >> 8;
     }
     out
 }
+
+/// p = 2^255 - 19, little-endian.
+const P: [u8; 32] = {
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    p
+};
 
 /// ZIP 215 cases: standard signatures, a wrong message, a non-canonical s, and small-order
 /// public keys and R points in canonical and non-canonical encodings (valid under ZIP 215,
@@ -248,12 +253,7 @@ fn signatures() -> Value {
     ];
     let mut s = [0u8; 32];
     s.copy_from_slice(&good[32..]);
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let t = u16::from(s[i]) + u16::from(l[i]) + carry;
-        s[i] = t as u8;
-        carry = t >> 8;
-    }
+    let s = add_le(&s, &l);
     let mut big_s = good;
     big_s[32..].copy_from_slice(&s);
     push("non-canonical s (s + l)", pk, b"yui", big_s);
@@ -270,7 +270,7 @@ fn signatures() -> Value {
         flipped[31] ^= 0x80;
         let mut y = *c;
         y[31] &= 0x7f;
-        let yp = plus_p(&y);
+        let yp = add_le(&y, &P);
         let mut candidates = vec![flipped];
         if yp[31] & 0x80 == 0 {
             let mut yp_neg = yp;

@@ -54,5 +54,8 @@ fn every_method_lists_its_errors() {
         }
     }
     assert!(methods > 40, "only {methods} methods found");
-    assert!(missing.is_empty(), "methods without their errors: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "methods without their errors: {missing:?}"
+    );
 }
