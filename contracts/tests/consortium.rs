@@ -650,6 +650,7 @@ fn a_self_registered_donor_pledges_anywhere_within_its_limit_and_owns_nothing_el
         rl(R::Receive(pb::ReceiveShipment {
             shipment_id: 1,
             token,
+            ..Default::default()
         })),
     );
     assert_eq!(relief::need(&c.state, 1).unwrap().unwrap().fulfilled, 1);

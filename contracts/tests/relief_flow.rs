@@ -63,7 +63,23 @@ fn setup() -> Chain {
     c.ok(ADMIN, grant(OP2, pb::RoleKind::RoleShelterOperator, "s2"));
     c.ok(ADMIN, grant(DONOR1, pb::RoleKind::RoleDonor, ""));
     c.ok(ADMIN, grant(DONOR2, pb::RoleKind::RoleDonor, ""));
+    // Parcels may be declared lost as soon as they are shipped (the default is 72 hours), so
+    // random sequences reach losses.
+    lost_after_hours(&mut c, 0);
     c
+}
+
+fn lost_after_hours(c: &mut Chain, hours: i64) {
+    c.ok(
+        ADMIN,
+        Call::Governance(pb::GovernanceCall {
+            call: Some(pb::governance_call::Call::SetParameter(pb::SetParameter {
+                key: "relief.lost_after_hours".into(),
+                value: hours,
+                effective_from_height: 0,
+            })),
+        }),
+    );
 }
 
 fn ev(events: &[pb::event::Kind]) -> Vec<pb::relief_event::Kind> {
@@ -138,6 +154,7 @@ fn receive(id: u64, token: &str) -> Call {
     rl(R::Receive(pb::ReceiveShipment {
         shipment_id: id,
         token: token.into(),
+        ..Default::default()
     }))
 }
 
@@ -268,6 +285,7 @@ fn the_study_flow_from_need_to_arrival() {
             open_only: true,
             ..Default::default()
         },
+        c.time_ms,
     )
     .unwrap();
     assert_eq!(open.needs.len(), 1);
@@ -277,6 +295,7 @@ fn the_study_flow_from_need_to_arrival() {
             shelter_id: "s2".into(),
             ..Default::default()
         },
+        c.time_ms,
     )
     .unwrap();
     assert!(none.needs.is_empty());
@@ -448,6 +467,20 @@ enum Op {
         who: Who,
         ship: u64,
         good: bool,
+        // Percent of the shipment that arrived (100: all), percent of that damaged, and
+        // whether the remainder is written off.
+        arrived_pct: u64,
+        damaged_pct: u64,
+        write_off: bool,
+    },
+    Lost {
+        who: Who,
+        ship: u64,
+    },
+    Withdraw {
+        who: Who,
+        offer: u64,
+        q: u64,
     },
     Expire {
         offer: u64,
@@ -463,11 +496,27 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (who(), 0..2usize, 1..60u64).prop_map(|(who, donor, q)| Op::Offer { who, donor, q }),
         2 => (who(), 0..2usize, 1..5u64, 1..40u64)
             .prop_map(|(who, shelter, offer, q)| Op::Request { who, shelter, offer, q }),
-        3 => (who(), 1..12u64).prop_map(|(who, com)| Op::Approve { who, com }),
-        2 => (who(), any::<bool>(), 1..12u64).prop_map(|(who, by_donor, com)| Op::Cancel { who, by_donor, com }),
-        3 => (who(), 1..10u64).prop_map(|(who, ship)| Op::Ship { who, ship }),
-        3 => (who(), 1..10u64, prop::bool::weighted(0.8))
-            .prop_map(|(who, ship, good)| Op::Receive { who, ship, good }),
+        3 => (who(), 1..6u64).prop_map(|(who, com)| Op::Approve { who, com }),
+        2 => (who(), any::<bool>(), 1..8u64).prop_map(|(who, by_donor, com)| Op::Cancel { who, by_donor, com }),
+        3 => (who(), 1..5u64).prop_map(|(who, ship)| Op::Ship { who, ship }),
+        3 => (
+            who(),
+            1..5u64,
+            prop::bool::weighted(0.8),
+            prop_oneof![2 => Just(100u64), 1 => 0..=100u64],
+            prop_oneof![2 => Just(0u64), 1 => 0..=100u64],
+            any::<bool>(),
+        )
+            .prop_map(|(who, ship, good, arrived_pct, damaged_pct, write_off)| Op::Receive {
+                who,
+                ship,
+                good,
+                arrived_pct,
+                damaged_pct,
+                write_off,
+            }),
+        1 => (who(), 1..5u64).prop_map(|(who, ship)| Op::Lost { who, ship }),
+        1 => (who(), 1..5u64, 0..30u64).prop_map(|(who, offer, q)| Op::Withdraw { who, offer, q }),
         1 => (1..5u64).prop_map(|offer| Op::Expire { offer }),
         1 => Just(Op::Wait),
     ]
@@ -485,14 +534,20 @@ fn donor_key(d: &[u8]) -> [u8; 32] {
     <[u8; 32]>::try_from(d).unwrap_or([0; 32])
 }
 
-/// Every invariant, recomputed from the records. Returns how many commitments are cancelled
-/// and shipments received (so the test can show it reached them).
-fn check(c: &Chain) -> Result<(u32, u32), TestCaseError> {
+/// How far a sequence got: cancelled commitments, received shipments, received short or
+/// damaged, and lost.
+type Reached = (u32, u32, u32, u32);
+
+/// Every invariant, recomputed from the records. Returns how far the sequence got (so the
+/// test can show it reached every kind of step).
+fn check(c: &Chain) -> Result<Reached, TestCaseError> {
     let mut pledged = std::collections::BTreeMap::<u64, u64>::new();
     let mut requested = std::collections::BTreeMap::<u64, u64>::new();
     let mut transit = std::collections::BTreeMap::<u64, u64>::new();
     let mut received = std::collections::BTreeMap::<u64, u64>::new();
-    let (mut cancelled, mut arrived) = (0, 0);
+    let mut returned = std::collections::BTreeMap::<u64, u64>::new();
+    let mut written_off = std::collections::BTreeMap::<u64, u64>::new();
+    let (mut cancelled, mut arrived, mut partial, mut lost) = (0, 0, 0, 0);
     for id in 1..=60u64 {
         if let Some(com) = relief::commitment(&c.state, id).unwrap() {
             if com.status != pb::CommitmentStatus::CommitmentCancelled as i32 {
@@ -507,20 +562,51 @@ fn check(c: &Chain) -> Result<(u32, u32), TestCaseError> {
             }
         }
         if let Some(s) = relief::shipment(&c.state, id).unwrap() {
-            let rec = s
+            // A shipment ends once: received or lost, never both, never twice.
+            let ends = s
                 .trail
                 .iter()
-                .filter(|t| t.status == pb::ShipmentStatus::ShipmentReceived as i32)
+                .filter(|t| {
+                    t.status == pb::ShipmentStatus::ShipmentReceived as i32
+                        || t.status == pb::ShipmentStatus::ShipmentLost as i32
+                })
                 .count();
-            prop_assert!(rec <= 1, "shipment {} received {} times", id, rec);
-            arrived += rec as u32;
+            prop_assert!(ends <= 1, "shipment {} ended {} times", id, ends);
+            let good = s.received_quantity.saturating_sub(s.damaged_quantity);
+            if s.status == pb::ShipmentStatus::ShipmentLost as i32 {
+                lost += 1;
+            }
+            if s.status == pb::ShipmentStatus::ShipmentReceived as i32 {
+                arrived += 1;
+                if good < s.quantity {
+                    partial += 1;
+                }
+                prop_assert!(s.damaged_quantity <= s.received_quantity);
+                prop_assert!(s.received_quantity <= s.quantity && s.received_quantity > 0);
+            }
             if s.need_id != 0 {
+                // Every unit of a finished shipment is accounted for exactly once: usable,
+                // returned to the need, or written off.
+                match pb::ShipmentStatus::try_from(s.status).unwrap() {
+                    pb::ShipmentStatus::ShipmentReceived => prop_assert_eq!(
+                        good + s.returned_quantity + s.written_off_quantity,
+                        s.quantity,
+                        "{:?}",
+                        s
+                    ),
+                    pb::ShipmentStatus::ShipmentLost => {
+                        prop_assert_eq!(s.returned_quantity, s.quantity)
+                    }
+                    _ => prop_assert_eq!(s.returned_quantity + s.written_off_quantity, 0),
+                }
                 if s.status == pb::ShipmentStatus::ShipmentShipped as i32 {
                     *transit.entry(s.need_id).or_default() += s.quantity;
                 }
                 if s.status == pb::ShipmentStatus::ShipmentReceived as i32 {
-                    *received.entry(s.need_id).or_default() += s.quantity;
+                    *received.entry(s.need_id).or_default() += good;
                 }
+                *returned.entry(s.need_id).or_default() += s.returned_quantity;
+                *written_off.entry(s.need_id).or_default() += s.written_off_quantity;
             }
         }
     }
@@ -531,7 +617,12 @@ fn check(c: &Chain) -> Result<(u32, u32), TestCaseError> {
                 "{:?}",
                 n
             );
-            prop_assert_eq!(n.committed, pledged.get(&id).copied().unwrap_or(0));
+            // What a pledge committed, less what came back or was written off.
+            let gone = returned.get(&id).copied().unwrap_or(0)
+                + written_off.get(&id).copied().unwrap_or(0);
+            prop_assert_eq!(n.committed + gone, pledged.get(&id).copied().unwrap_or(0));
+            prop_assert_eq!(n.returned, returned.get(&id).copied().unwrap_or(0));
+            prop_assert_eq!(n.written_off, written_off.get(&id).copied().unwrap_or(0));
             prop_assert_eq!(n.in_transit, transit.get(&id).copied().unwrap_or(0));
             prop_assert_eq!(n.fulfilled, received.get(&id).copied().unwrap_or(0));
         }
@@ -540,12 +631,12 @@ fn check(c: &Chain) -> Result<(u32, u32), TestCaseError> {
             prop_assert_eq!(o.requested, requested.get(&id).copied().unwrap_or(0));
         }
     }
-    Ok((cancelled, arrived))
+    Ok((cancelled, arrived, partial, lost))
 }
 
 /// One random sequence: every call checked, every invariant after every call. Returns the
 /// cancellations and arrivals reached at the end.
-fn run_case(ops: Vec<Op>) -> Result<(u32, u32), TestCaseError> {
+fn run_case(ops: Vec<Op>) -> Result<Reached, TestCaseError> {
     let mut c = setup();
     let shelters = ["s1", "s2"];
     let donors = [DONOR1, DONOR2];
@@ -661,14 +752,67 @@ fn run_case(ops: Vec<Op>) -> Result<(u32, u32), TestCaseError> {
                 who,
                 ship: id,
                 good,
+                arrived_pct,
+                damaged_pct,
+                write_off,
             } => {
                 let (t, _) = token(id, if good { 5 } else { 6 });
                 let before = relief::shipment(&c.state, id).unwrap();
                 let right = before.as_ref().map_or(OP, |b| operator_of(&b.shelter_id));
                 let signer = who.pick(right);
-                let r = c.run(signer, receive(id, &t));
+                let q = before.as_ref().map_or(10, |b| b.quantity);
+                let arrived = (q * arrived_pct / 100).max(1);
+                let damaged = arrived * damaged_pct / 100;
+                let r = c.run(
+                    signer,
+                    rl(R::Receive(pb::ReceiveShipment {
+                        shipment_id: id,
+                        token: t,
+                        received_quantity: arrived,
+                        damaged_quantity: damaged,
+                        remainder: if write_off {
+                            pb::RemainderHandling::RemainderWriteOff as i32
+                        } else {
+                            pb::RemainderHandling::RemainderReturn as i32
+                        },
+                        note: "two cartons missing, one crushed".into(),
+                    })),
+                );
                 if r.result.is_ok() {
                     prop_assert!(good, "a wrong token was accepted");
+                    prop_assert_eq!(signer, right);
+                }
+            }
+            Op::Lost { who, ship: id } => {
+                let before = relief::shipment(&c.state, id).unwrap();
+                let right = before.as_ref().map_or(OP, |b| operator_of(&b.shelter_id));
+                let signer = who.pick(right);
+                let r = c.run(
+                    signer,
+                    rl(R::DeclareLost(pb::DeclareShipmentLost {
+                        shipment_id: id,
+                        reason: "the carrier has no trace of it".into(),
+                    })),
+                );
+                if r.result.is_ok() {
+                    prop_assert_eq!(signer, right);
+                    let b = before.unwrap();
+                    prop_assert_eq!(b.status, pb::ShipmentStatus::ShipmentShipped as i32);
+                }
+            }
+            Op::Withdraw { who, offer, q } => {
+                let before = relief::offer(&c.state, offer).unwrap();
+                let right = before.as_ref().map_or(DONOR1, |b| donor_key(&b.donor));
+                let signer = who.pick(right);
+                let r = c.run(
+                    signer,
+                    rl(R::WithdrawOffer(pb::WithdrawOffer {
+                        offer_id: offer,
+                        quantity: q,
+                        reason: String::new(),
+                    })),
+                );
+                if r.result.is_ok() {
                     prop_assert_eq!(signer, right);
                 }
             }
@@ -688,20 +832,21 @@ fn run_case(ops: Vec<Op>) -> Result<(u32, u32), TestCaseError> {
 fn relief_invariants_hold_over_random_call_sequences() {
     use proptest::test_runner::{Config, TestRunner};
     let mut runner = TestRunner::new(Config::with_cases(128));
-    let reached = std::cell::Cell::new((0u32, 0u32));
+    let reached = std::cell::Cell::new((0u32, 0u32, 0u32, 0u32));
     runner
         .run(&prop::collection::vec(op(), 1..120), |ops| {
-            let (k, a) = run_case(ops)?;
-            let (k0, a0) = reached.get();
-            reached.set((k0 + k, a0 + a));
+            let (k, a, p, l) = run_case(ops)?;
+            let (k0, a0, p0, l0) = reached.get();
+            reached.set((k0 + k, a0 + a, p0 + p, l0 + l));
             Ok(())
         })
         .unwrap();
     // The property is only as good as how far the sequences get.
-    let (cancelled, arrived) = reached.get();
+    let (cancelled, arrived, partial, lost) = reached.get();
+    eprintln!("reached: cancelled {cancelled}, arrived {arrived}, short or damaged {partial}, lost {lost}");
     assert!(
-        cancelled > 0 && arrived > 0,
-        "cancelled {cancelled}, arrived {arrived}"
+        cancelled > 0 && arrived > 0 && partial > 0 && lost > 0,
+        "cancelled {cancelled}, arrived {arrived}, short or damaged {partial}, lost {lost}"
     );
 }
 
@@ -735,4 +880,321 @@ fn a_shelter_changes_a_need_s_quantity_never_below_what_is_pledged() {
     c.ok(OP, change(6));
     c.ok(OP, rl(R::CloseNeed(pb::CloseNeed { need_id: need })));
     assert_eq!(c.err(OP, change(8)), "relief.need_closed");
+}
+
+// ---- a bad day: short, damaged and lost shipments, overdue needs, withdrawn offers ----------
+
+/// A need of `q` in s1, pledged whole by DONOR1, approved and shipped: (need, shipment).
+fn shipped(c: &mut Chain, q: u64) -> (u64, u64) {
+    let need = post_need(c, OP, "s1", "food", q);
+    let com = commitment_of(&c.ok(DONOR1, pledge(need, q)));
+    let sid = shipment_of(&c.ok(
+        OP,
+        rl(R::Approve(pb::ApproveShipment { commitment_id: com })),
+    ));
+    let (_, k) = token(sid, 5);
+    c.ok(DONOR1, ship(sid, k));
+    (need, sid)
+}
+
+fn receive_part(
+    sid: u64,
+    received: u64,
+    damaged: u64,
+    h: pb::RemainderHandling,
+    note: &str,
+) -> Call {
+    rl(R::Receive(pb::ReceiveShipment {
+        shipment_id: sid,
+        token: token(sid, 5).0,
+        received_quantity: received,
+        damaged_quantity: damaged,
+        remainder: h as i32,
+        note: note.into(),
+    }))
+}
+
+#[test]
+fn a_short_and_damaged_delivery_returns_the_rest_to_the_need_once() {
+    let mut c = setup();
+    let (need, sid) = shipped(&mut c, 100);
+    // Short without saying what happened: refused.
+    assert_eq!(
+        c.err(
+            OP,
+            receive_part(sid, 80, 0, pb::RemainderHandling::RemainderReturn, "")
+        ),
+        "relief.missing_text"
+    );
+    assert_eq!(
+        c.err(
+            OP,
+            receive_part(sid, 120, 0, pb::RemainderHandling::RemainderReturn, "x")
+        ),
+        "relief.received_above_shipped"
+    );
+    assert_eq!(
+        c.err(
+            OP,
+            receive_part(sid, 80, 81, pb::RemainderHandling::RemainderReturn, "x")
+        ),
+        "relief.damaged_above_received"
+    );
+    // 80 arrived, 5 of them crushed: 75 usable, 25 back to the need.
+    c.ok(
+        OP,
+        receive_part(
+            sid,
+            80,
+            5,
+            pb::RemainderHandling::RemainderReturn,
+            "2 cartons missing, 5 meals crushed",
+        ),
+    );
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!(
+        (
+            n.quantity,
+            n.committed,
+            n.in_transit,
+            n.fulfilled,
+            n.returned
+        ),
+        (100, 75, 0, 75, 25)
+    );
+    let s = relief::shipment(&c.state, sid).unwrap().unwrap();
+    assert_eq!(
+        (s.received_quantity, s.damaged_quantity, s.returned_quantity),
+        (80, 5, 25)
+    );
+    assert_eq!(s.note, "2 cartons missing, 5 meals crushed");
+    let t = relief::totals(&c.state, DISASTER, "food").unwrap();
+    assert_eq!(
+        (t.received, t.short, t.damaged, t.committed),
+        (75, 20, 5, 75)
+    );
+    // The 25 can be pledged again, and no more.
+    assert_eq!(c.err(DONOR2, pledge(need, 26)), "relief.exceeds_need");
+    c.ok(DONOR2, pledge(need, 25));
+    // Received once.
+    assert_eq!(
+        c.err(
+            OP,
+            receive_part(sid, 80, 0, pb::RemainderHandling::RemainderReturn, "again")
+        ),
+        "relief.already_received"
+    );
+}
+
+#[test]
+fn a_written_off_remainder_shrinks_the_need() {
+    let mut c = setup();
+    let (need, sid) = shipped(&mut c, 40);
+    c.ok(
+        OP,
+        receive_part(
+            sid,
+            30,
+            0,
+            pb::RemainderHandling::RemainderWriteOff,
+            "enough for now",
+        ),
+    );
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!(
+        (
+            n.quantity,
+            n.committed,
+            n.fulfilled,
+            n.written_off,
+            n.returned
+        ),
+        (30, 30, 30, 10, 0)
+    );
+    assert_eq!(n.fulfilled_status, pb::FillStatus::FillComplete as i32);
+    assert_eq!(c.err(DONOR2, pledge(need, 1)), "relief.exceeds_need");
+    let t = relief::totals(&c.state, DISASTER, "food").unwrap();
+    assert_eq!((t.needed, t.received, t.short), (30, 30, 10));
+}
+
+#[test]
+fn a_parcel_is_declared_lost_only_after_the_limit_and_is_pledged_again() {
+    let mut c = setup();
+    lost_after_hours(&mut c, 1);
+    let (need, sid) = shipped(&mut c, 20);
+    let lost = |c: &mut Chain, who| {
+        c.run(
+            who,
+            rl(R::DeclareLost(pb::DeclareShipmentLost {
+                shipment_id: sid,
+                reason: "the carrier has no trace of it".into(),
+            })),
+        )
+    };
+    // Too early (the limit is one hour here), and only by the receiving shelter.
+    assert_eq!(
+        lost(&mut c, OP).result.unwrap_err().code,
+        "relief.not_overdue"
+    );
+    c.time_ms += 61 * 60_000;
+    assert!(lost(&mut c, OP2).result.is_err());
+    assert!(lost(&mut c, DONOR1).result.is_err());
+    assert!(lost(&mut c, OP).result.is_ok());
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!(
+        (n.committed, n.in_transit, n.fulfilled, n.returned),
+        (0, 0, 0, 20)
+    );
+    let s = relief::shipment(&c.state, sid).unwrap().unwrap();
+    assert_eq!(s.status, pb::ShipmentStatus::ShipmentLost as i32);
+    assert_eq!(relief::totals(&c.state, DISASTER, "food").unwrap().lost, 20);
+    // Lost once; a late arrival cannot be received any more.
+    assert_eq!(
+        lost(&mut c, OP).result.unwrap_err().code,
+        "relief.not_in_transit"
+    );
+    assert_eq!(
+        c.err(
+            OP,
+            receive_part(sid, 0, 0, pb::RemainderHandling::RemainderReturn, "")
+        ),
+        "relief.not_shipped"
+    );
+    // Pledged again by another donor, and delivered.
+    let com = commitment_of(&c.ok(DONOR2, pledge(need, 20)));
+    let sid2 = shipment_of(&c.ok(
+        OP,
+        rl(R::Approve(pb::ApproveShipment { commitment_id: com })),
+    ));
+    c.ok(DONOR2, ship(sid2, token(sid2, 5).1));
+    c.ok(OP, receive(sid2, &token(sid2, 5).0));
+    let n = relief::need(&c.state, need).unwrap().unwrap();
+    assert_eq!((n.committed, n.fulfilled, n.returned), (20, 20, 20));
+}
+
+#[test]
+fn an_overdue_need_takes_no_pledges_and_is_listed_as_overdue() {
+    let mut c = setup();
+    let by = c.time_ms + 3_600_000;
+    c.ok(
+        OP,
+        rl(R::PostNeed(pb::PostNeed {
+            disaster_id: DISASTER.into(),
+            shelter_id: "s1".into(),
+            item_id: "blankets".into(),
+            quantity: 10,
+            details: String::new(),
+            priority: pb::Priority::High as i32,
+            needed_by_ms: by,
+        })),
+    );
+    let need = 1;
+    c.ok(DONOR1, pledge(need, 4));
+    c.time_ms = by + 1;
+    assert_eq!(c.err(DONOR2, pledge(need, 1)), "relief.need_overdue");
+    let list = |c: &Chain, r: pb::ListNeedsRequest| {
+        relief::list_needs(&c.state, &r, c.time_ms).unwrap().needs
+    };
+    let all = list(&c, pb::ListNeedsRequest::default());
+    assert!(all[0].overdue);
+    assert_eq!(
+        list(
+            &c,
+            pb::ListNeedsRequest {
+                overdue_only: true,
+                ..Default::default()
+            }
+        )
+        .len(),
+        1
+    );
+    assert!(list(
+        &c,
+        pb::ListNeedsRequest {
+            open_only: true,
+            ..Default::default()
+        }
+    )
+    .is_empty());
+    assert_eq!(
+        list(
+            &c,
+            pb::ListNeedsRequest {
+                needed_by_before_ms: by + 1,
+                ..Default::default()
+            }
+        )
+        .len(),
+        1
+    );
+    assert!(list(
+        &c,
+        pb::ListNeedsRequest {
+            needed_by_before_ms: by,
+            ..Default::default()
+        }
+    )
+    .is_empty());
+}
+
+#[test]
+fn a_donor_reduces_and_withdraws_an_offer() {
+    let mut c = setup();
+    let until = c.time_ms + 86_400_000;
+    c.ok(
+        DONOR1,
+        rl(R::PostOffer(pb::PostOffer {
+            disaster_id: DISASTER.into(),
+            item_id: "blankets".into(),
+            quantity: 50,
+            details: String::new(),
+            available_until_ms: until,
+        })),
+    );
+    let req = |q| {
+        rl(R::Request(pb::RequestFromOffer {
+            offer_id: 1,
+            shelter_id: "s1".into(),
+            quantity: q,
+        }))
+    };
+    let approved = commitment_of(&c.ok(OP, req(10)));
+    c.ok(
+        OP,
+        rl(R::Approve(pb::ApproveShipment {
+            commitment_id: approved,
+        })),
+    );
+    let waiting = commitment_of(&c.ok(OP, req(15)));
+    let withdraw = |q| {
+        rl(R::WithdrawOffer(pb::WithdrawOffer {
+            offer_id: 1,
+            quantity: q,
+            reason: "some were given to a neighbour".into(),
+        }))
+    };
+    // Only the donor; never into what shelters requested.
+    assert_eq!(c.err(DONOR2, withdraw(5)), "relief.not_donor");
+    assert_eq!(c.err(DONOR1, withdraw(26)), "relief.exceeds_offer");
+    c.ok(DONOR1, withdraw(20));
+    let o = relief::offer(&c.state, 1).unwrap().unwrap();
+    assert_eq!((o.quantity, o.requested), (30, 25));
+    // The whole offer: the waiting request is cancelled, the approved one stays.
+    c.ok(DONOR1, withdraw(0));
+    let o = relief::offer(&c.state, 1).unwrap().unwrap();
+    assert!(o.withdrawn);
+    assert_eq!((o.quantity, o.requested), (10, 10));
+    let w = relief::commitment(&c.state, waiting).unwrap().unwrap();
+    assert_eq!(w.status, pb::CommitmentStatus::CommitmentCancelled as i32);
+    assert_eq!(
+        relief::commitment(&c.state, approved)
+            .unwrap()
+            .unwrap()
+            .status,
+        pb::CommitmentStatus::CommitmentApproved as i32
+    );
+    assert_eq!(c.err(OP, req(1)), "relief.offer_expired");
+    assert_eq!(c.err(DONOR1, withdraw(0)), "relief.offer_closed");
+    let t = relief::totals(&c.state, DISASTER, "blankets").unwrap();
+    assert_eq!((t.offered, t.requested), (10, 10));
 }

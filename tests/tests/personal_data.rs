@@ -1203,6 +1203,7 @@ async fn a_shelter_contact_is_released_to_the_shipment_s_donor_of_another_munici
         rl(R::Receive(pb::ReceiveShipment {
             shipment_id,
             token: label.token,
+            ..Default::default()
         })),
     )
     .await;

@@ -296,6 +296,7 @@ async fn relief_study_flow_over_grpc() {
                 rl(R::Receive(pb::ReceiveShipment {
                     shipment_id: *sid,
                     token: t.clone(),
+                    ..Default::default()
                 })),
             )
             .await,

@@ -4,8 +4,8 @@
 use super::keys::*;
 use super::records::{self, commitment, disaster, fill, item, need, offer, shelter, shipment};
 use super::{
-    verify_token, Totals, MAX_ATTRIBUTES, MAX_DETAILS_CHARS, MAX_NAME_CHARS, MAX_OPEN_PER_DONOR,
-    MAX_QUANTITY, MAX_REQUESTS_PER_OFFER,
+    is_overdue, verify_token, Totals, MAX_ATTRIBUTES, MAX_DETAILS_CHARS, MAX_NAME_CHARS,
+    MAX_OPEN_PER_DONOR, MAX_QUANTITY, MAX_REQUESTS_PER_OFFER,
 };
 use crate::error::{
     already_exists, invalid_argument, not_found, permission_denied, precondition, Result,
@@ -89,6 +89,7 @@ pub(super) fn shelter_of_call(
         Some(R::ChangeNeedQuantity(c)) => need(state, c.need_id)?.map(|n| n.shelter_id),
         Some(R::Approve(c)) => commitment(state, c.commitment_id)?.map(|c| c.shelter_id),
         Some(R::Receive(c)) => shipment(state, c.shipment_id)?.map(|s| s.shelter_id),
+        Some(R::DeclareLost(c)) => shipment(state, c.shipment_id)?.map(|s| s.shelter_id),
         _ => None,
     })
 }
@@ -453,6 +454,12 @@ pub(super) fn pledge(x: &mut Exec<'_>, c: &pb::Pledge) -> Result<()> {
             "the need is closed to pledges",
         ));
     }
+    if is_overdue(&n, x.ctx.time_ms) {
+        return Err(precondition(
+            "relief.need_overdue",
+            "the need's needed-by time has passed: it takes no more pledges (the shelter can post a new need)",
+        ));
+    }
     let remaining = crate::arith::sub("need remaining", n.quantity, n.committed)?;
     if c.quantity > remaining {
         return Err(precondition(
@@ -508,6 +515,7 @@ pub(super) fn post_offer(x: &mut Exec<'_>, c: &pb::PostOffer) -> Result<()> {
         details: c.details.clone(),
         available_until_ms: c.available_until_ms,
         expired: false,
+        withdrawn: false,
     };
     update_totals(x, &o.disaster_id, &o.item_id, |t| {
         t.offered = crate::arith::add("relief", "offered", t.offered, o.quantity)?;
@@ -531,10 +539,10 @@ pub(super) fn request(x: &mut Exec<'_>, signer: &Account, c: &pb::RequestFromOff
         "relief.unknown_offer",
         "offer",
     )?;
-    if o.expired || x.ctx.time_ms > o.available_until_ms {
+    if o.expired || o.withdrawn || x.ctx.time_ms > o.available_until_ms {
         return Err(precondition(
             "relief.offer_expired",
-            "the offer is no longer available",
+            "the offer is no longer available (expired or withdrawn)",
         ));
     }
     let available = crate::arith::sub("offer available", o.quantity, o.requested)?;
@@ -639,6 +647,7 @@ pub(super) fn approve(x: &mut Exec<'_>, signer: &Account, c: &pb::ApproveShipmen
         status: pb::ShipmentStatus::ShipmentCreated as i32,
         token_commitment: Vec::new(),
         trail: vec![step(x, pb::ShipmentStatus::ShipmentCreated)],
+        ..Default::default()
     };
     com.status = pb::CommitmentStatus::CommitmentApproved as i32;
     com.shipment_id = s.shipment_id;
@@ -836,19 +845,73 @@ pub(super) fn receive(x: &mut Exec<'_>, signer: &Account, c: &pb::ReceiveShipmen
         ));
     }
     let q = s.quantity;
+    let received = if c.received_quantity == 0 {
+        q
+    } else {
+        c.received_quantity
+    };
+    if received > q {
+        return Err(invalid_argument(
+            "relief.received_above_shipped",
+            format!("received_quantity is {received}, but the shipment carries {q}"),
+        ));
+    }
+    if c.damaged_quantity > received {
+        return Err(invalid_argument(
+            "relief.damaged_above_received",
+            format!(
+                "damaged_quantity is {}, but only {received} arrived",
+                c.damaged_quantity
+            ),
+        ));
+    }
+    let good = received - c.damaged_quantity;
+    let missing = q - good;
+    check_text("relief", "note", &c.note, MAX_DETAILS_CHARS, missing > 0)?;
+    let write_off = match pb::RemainderHandling::try_from(c.remainder) {
+        Ok(pb::RemainderHandling::Unspecified | pb::RemainderHandling::RemainderReturn) => false,
+        Ok(pb::RemainderHandling::RemainderWriteOff) => true,
+        Err(_) => {
+            return Err(invalid_argument(
+                "relief.invalid_remainder",
+                "remainder is not a known RemainderHandling",
+            ))
+        }
+    };
+    let (mut returned, mut written_off) = (0, 0);
     if s.need_id != 0 {
         donor_open(x, &s.donor, false)?;
         let mut n = req(need(&*x.state, s.need_id)?, "relief.unknown_need", "need")?;
         n.in_transit = crate::arith::sub("need in transit", n.in_transit, q)?;
         n.fulfilled = n
             .fulfilled
-            .checked_add(q)
+            .checked_add(good)
             .ok_or_else(|| overflow("fulfilled"))?;
+        // What did not arrive usable leaves the pledged quantity once: back to the need to be
+        // pledged again, or written off with the need's quantity.
+        n.committed = crate::arith::sub("need committed", n.committed, missing)?;
+        if write_off {
+            n.quantity = crate::arith::sub("need quantity", n.quantity, missing)?;
+            n.written_off = crate::arith::add("relief", "written_off", n.written_off, missing)?;
+            written_off = missing;
+        } else {
+            n.returned = crate::arith::add("relief", "returned", n.returned, missing)?;
+            returned = missing;
+        }
+        update_totals(x, &n.disaster_id, &n.item_id, |t| {
+            t.committed = crate::arith::sub("totals committed", t.committed, missing)?;
+            if write_off {
+                t.needed = crate::arith::sub("totals needed", t.needed, missing)?;
+            }
+            Ok(())
+        })?;
         save_need(x, n)?;
     }
     update_totals(x, &s.disaster_id, &s.item_id, |t| {
         t.in_transit = crate::arith::sub("totals in transit", t.in_transit, q)?;
-        t.received = crate::arith::add("relief", "received", t.received, q)?;
+        t.received = crate::arith::add("relief", "received", t.received, good)?;
+        t.short = crate::arith::add("relief", "short", t.short, q - received)?;
+        t.damaged = crate::arith::add("relief", "damaged", t.damaged, c.damaged_quantity)?;
         Ok(())
     })?;
     x.state.put(
@@ -856,8 +919,147 @@ pub(super) fn receive(x: &mut Exec<'_>, signer: &Account, c: &pb::ReceiveShipmen
         Vec::new(),
     );
     s.status = pb::ShipmentStatus::ShipmentReceived as i32;
+    s.received_quantity = received;
+    s.damaged_quantity = c.damaged_quantity;
+    s.returned_quantity = returned;
+    s.written_off_quantity = written_off;
+    s.note = c.note.clone();
     s.trail.push(step(x, pb::ShipmentStatus::ShipmentReceived));
     save_shipment(x, s)?;
+    Ok(())
+}
+
+/// Default of `relief.lost_after_hours`: how long a shipment is in transit before its receiver
+/// may declare it lost.
+pub const DEFAULT_LOST_AFTER_HOURS: u64 = 72;
+
+pub(super) fn declare_lost(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::DeclareShipmentLost,
+) -> Result<()> {
+    check_text("relief", "reason", &c.reason, MAX_DETAILS_CHARS, true)?;
+    let mut s = req(
+        shipment(&*x.state, c.shipment_id)?,
+        "relief.unknown_shipment",
+        "shipment",
+    )?;
+    require_operator(&*x.state, signer, &s.shelter_id)?;
+    if s.status != pb::ShipmentStatus::ShipmentShipped as i32 {
+        return Err(precondition(
+            "relief.not_in_transit",
+            "only a shipment that is shipped and not yet received can be declared lost",
+        ));
+    }
+    let shipped_at = s
+        .trail
+        .iter()
+        .rev()
+        .find(|t| t.status == pb::ShipmentStatus::ShipmentShipped as i32)
+        .map_or(0, |t| t.time_ms);
+    let municipality = shelter(&*x.state, &s.shelter_id)?
+        .map(|sh| sh.municipality)
+        .unwrap_or_default();
+    let hours = crate::governance::org_parameter_at(
+        &*x.state,
+        &municipality,
+        "relief.lost_after_hours",
+        x.ctx.height,
+    )?
+    .and_then(|v| u64::try_from(v).ok())
+    .unwrap_or(DEFAULT_LOST_AFTER_HOURS);
+    let due = shipped_at.saturating_add(hours.saturating_mul(3_600_000));
+    if x.ctx.time_ms < due {
+        return Err(precondition(
+            "relief.not_overdue",
+            format!("a shipment can be declared lost {hours} hours after it was shipped (relief.lost_after_hours of {municipality}); wait, or receive it if it arrives"),
+        ));
+    }
+    let q = s.quantity;
+    if s.need_id != 0 {
+        donor_open(x, &s.donor, false)?;
+        let mut n = req(need(&*x.state, s.need_id)?, "relief.unknown_need", "need")?;
+        n.in_transit = crate::arith::sub("need in transit", n.in_transit, q)?;
+        n.committed = crate::arith::sub("need committed", n.committed, q)?;
+        n.returned = crate::arith::add("relief", "returned", n.returned, q)?;
+        update_totals(x, &n.disaster_id, &n.item_id, |t| {
+            t.committed = crate::arith::sub("totals committed", t.committed, q)?;
+            Ok(())
+        })?;
+        save_need(x, n)?;
+        s.returned_quantity = q;
+    }
+    update_totals(x, &s.disaster_id, &s.item_id, |t| {
+        t.in_transit = crate::arith::sub("totals in transit", t.in_transit, q)?;
+        t.lost = crate::arith::add("relief", "lost", t.lost, q)?;
+        Ok(())
+    })?;
+    s.status = pb::ShipmentStatus::ShipmentLost as i32;
+    s.note = c.reason.clone();
+    s.trail.push(step(x, pb::ShipmentStatus::ShipmentLost));
+    save_shipment(x, s)?;
+    Ok(())
+}
+
+pub(super) fn withdraw_offer(x: &mut Exec<'_>, c: &pb::WithdrawOffer) -> Result<()> {
+    check_text("relief", "reason", &c.reason, MAX_DETAILS_CHARS, false)?;
+    let mut o = req(
+        offer(&*x.state, c.offer_id)?,
+        "relief.unknown_offer",
+        "offer",
+    )?;
+    if o.donor.as_slice() != x.ctx.signer.as_slice() {
+        return Err(permission_denied(
+            "relief.not_donor",
+            "only the donor of this offer may withdraw or reduce it",
+        ));
+    }
+    if o.expired || o.withdrawn {
+        return Err(precondition(
+            "relief.offer_closed",
+            "the offer has already expired or been withdrawn",
+        ));
+    }
+    let free = crate::arith::sub("offer free", o.quantity, o.requested)?;
+    if c.quantity > 0 {
+        if c.quantity > free {
+            return Err(precondition(
+                "relief.exceeds_offer",
+                format!("only {free} of this offer are not requested; approved and waiting requests keep theirs (cancel them first)"),
+            ));
+        }
+        o.quantity -= c.quantity;
+        let q = c.quantity;
+        update_totals(x, &o.disaster_id, &o.item_id, |t| {
+            t.offered = crate::arith::sub("totals offered", t.offered, q)?;
+            Ok(())
+        })?;
+        save_offer(x, o)?;
+        return Ok(());
+    }
+    // The whole offer: no new requests, requests waiting for the go-ahead cancelled, what is
+    // not requested taken back.
+    o.withdrawn = true;
+    donor_open(x, &o.donor, false)?;
+    let id = o.offer_id;
+    save_offer(x, o)?;
+    let prefix = id_key(K_OFFER_REQ, id);
+    for (k, _) in x.state.scan(&prefix, None, MAX_REQUESTS_PER_OFFER)? {
+        let cid = trailing_id(&k, prefix.len()).ok_or_else(|| bad_index(&k))?;
+        if let Some(com) = commitment(&*x.state, cid)? {
+            if com.status == pb::CommitmentStatus::CommitmentPending as i32 {
+                cancel_commitment(x, com, "the donor withdrew the offer before the go-ahead")?;
+            }
+        }
+    }
+    let mut o = req(offer(&*x.state, id)?, "relief.unknown_offer", "offer")?;
+    let back = crate::arith::sub("offer free", o.quantity, o.requested)?;
+    o.quantity = o.requested;
+    update_totals(x, &o.disaster_id, &o.item_id, |t| {
+        t.offered = crate::arith::sub("totals offered", t.offered, back)?;
+        Ok(())
+    })?;
+    save_offer(x, o)?;
     Ok(())
 }
 
@@ -867,10 +1069,10 @@ pub(super) fn expire_offer(x: &mut Exec<'_>, c: &pb::ExpireOffer) -> Result<()> 
         "relief.unknown_offer",
         "offer",
     )?;
-    if o.expired {
+    if o.expired || o.withdrawn {
         return Err(precondition(
             "relief.already_expired",
-            "the offer has already expired",
+            "the offer has already expired or been withdrawn",
         ));
     }
     if x.ctx.time_ms <= o.available_until_ms {

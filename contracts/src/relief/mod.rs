@@ -111,7 +111,19 @@ pub struct Totals {
     pub offered: u64,
     /// Requested.
     pub requested: u64,
+    /// Missing from received shipments.
+    pub short: u64,
+    /// Arrived unusable.
+    pub damaged: u64,
+    /// In shipments declared lost.
+    pub lost: u64,
 }
+/// Whether a need is overdue at `now_ms`: its needed-by time has passed and it is not
+/// fulfilled. An overdue need takes no more pledges.
+pub fn is_overdue(n: &pb::Need, now_ms: u64) -> bool {
+    n.needed_by_ms != 0 && now_ms > n.needed_by_ms && n.fulfilled < n.quantity
+}
+
 /// Totals of a (disaster, item).
 pub fn totals(state: &dyn StateRead, disaster_id: &str, item_id: &str) -> Result<Totals> {
     Ok(get_borsh(state, &keys::tot_key(disaster_id, item_id))?.unwrap_or_default())
@@ -150,7 +162,8 @@ pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::ReliefCall
             | R::ChangeNeedQuantity(_)
             | R::Request(_)
             | R::Approve(_)
-            | R::Receive(_),
+            | R::Receive(_)
+            | R::DeclareLost(_),
         ) => {
             account.require_any(&[RoleKind::ShelterOperator], "acting for a shelter")?;
             match calls::shelter_of_call(state, call)? {
@@ -160,7 +173,7 @@ pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::ReliefCall
                 _ => Ok(()),
             }
         }
-        Some(R::Pledge(_) | R::PostOffer(_) | R::Ship(_)) => {
+        Some(R::Pledge(_) | R::PostOffer(_) | R::Ship(_) | R::WithdrawOffer(_)) => {
             account.require_any(&[RoleKind::Donor], "donating")
         }
         Some(R::Cancel(_)) => account.require_any(
@@ -192,6 +205,8 @@ pub fn call_name(call: &pb::ReliefCall) -> &'static str {
         Some(R::Ship(_)) => "relief.ship",
         Some(R::Receive(_)) => "relief.receive",
         Some(R::ExpireOffer(_)) => "relief.expire_offer",
+        Some(R::DeclareLost(_)) => "relief.declare_lost",
+        Some(R::WithdrawOffer(_)) => "relief.withdraw_offer",
     }
 }
 
@@ -241,5 +256,7 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::ReliefCall) -> Result<()> {
         Some(R::Ship(c)) => calls::ship(x, c),
         Some(R::Receive(c)) => calls::receive(x, &signer, c),
         Some(R::ExpireOffer(c)) => calls::expire_offer(x, c),
+        Some(R::DeclareLost(c)) => calls::declare_lost(x, &signer, c),
+        Some(R::WithdrawOffer(c)) => calls::withdraw_offer(x, c),
     }
 }

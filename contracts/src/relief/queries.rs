@@ -21,10 +21,11 @@ fn page_scan<T>(
     Page::of(page, prefix)?.scan(state, prefix, keep)
 }
 
-/// Search needs.
+/// Search needs at block time `now_ms` (which decides `overdue`).
 pub fn list_needs(
     state: &dyn StateRead,
     r: &pb::ListNeedsRequest,
+    now_ms: u64,
 ) -> Result<pb::ListNeedsResponse> {
     if pb::Priority::try_from(r.min_priority).is_err()
         || pb::FillStatus::try_from(r.fulfilled_status).is_err()
@@ -35,7 +36,8 @@ pub fn list_needs(
         ));
     }
     let (needs, next_page_token) = page_scan(state, K_NEED, r.page.as_ref(), |k, v| {
-        let n = stored::decode::<records::Need>(k, v)?;
+        let mut n = stored::decode::<records::Need>(k, v)?;
+        n.overdue = super::is_overdue(&n, now_ms);
         let ok = (r.disaster_id.is_empty() || n.disaster_id == r.disaster_id)
             && (r.shelter_id.is_empty() || n.shelter_id == r.shelter_id)
             && (r.municipality.is_empty() || n.municipality == r.municipality)
@@ -43,7 +45,10 @@ pub fn list_needs(
             && (r.category.is_empty() || n.category == r.category)
             && n.priority >= r.min_priority
             && (r.fulfilled_status == 0 || n.fulfilled_status == r.fulfilled_status)
-            && (!r.open_only || (n.open && n.committed < n.quantity));
+            && (!r.open_only || (n.open && !n.overdue && n.committed < n.quantity))
+            && (!r.overdue_only || n.overdue)
+            && (r.needed_by_before_ms == 0
+                || (n.needed_by_ms != 0 && n.needed_by_ms < r.needed_by_before_ms));
         Ok(ok.then_some(n))
     })?;
     Ok(pb::ListNeedsResponse {
@@ -116,6 +121,9 @@ pub fn disaster_totals(state: &dyn StateRead, disaster_id: &str) -> Result<Vec<p
             received: t.received,
             offered: t.offered,
             requested: t.requested,
+            short: t.short,
+            damaged: t.damaged,
+            lost: t.lost,
         });
     }
     Ok(out)

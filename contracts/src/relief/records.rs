@@ -26,6 +26,7 @@ stored_enum!(
         Shipped = ShipmentShipped,
         Received = ShipmentReceived,
         Cancelled = ShipmentCancelled,
+        Lost = ShipmentLost,
     }
 );
 
@@ -217,6 +218,8 @@ pub struct Need {
     fulfilled: u64,
     open: bool,
     posted_at_ms: u64,
+    returned: u64,
+    written_off: u64,
 }
 
 impl Stored for Need {
@@ -241,6 +244,10 @@ impl Stored for Need {
             fulfilled_status: fill(self.fulfilled, self.quantity) as i32,
             open: self.open,
             posted_at_ms: self.posted_at_ms,
+            returned: self.returned,
+            written_off: self.written_off,
+            // A view of the block time, set by the queries.
+            overdue: false,
         }
     }
     fn from_api(n: &pb::Need) -> Result<Self, Failed> {
@@ -263,6 +270,9 @@ impl Stored for Need {
             fulfilled_status: _,
             open,
             posted_at_ms,
+            returned,
+            written_off,
+            overdue: _,
         } = n;
         Ok(Need {
             need_id: *need_id,
@@ -280,6 +290,8 @@ impl Stored for Need {
             fulfilled: *fulfilled,
             open: *open,
             posted_at_ms: *posted_at_ms,
+            returned: *returned,
+            written_off: *written_off,
         })
     }
 }
@@ -297,6 +309,7 @@ pub struct Offer {
     details: String,
     available_until_ms: u64,
     expired: bool,
+    withdrawn: bool,
 }
 
 impl Stored for Offer {
@@ -313,6 +326,7 @@ impl Stored for Offer {
             details: self.details,
             available_until_ms: self.available_until_ms,
             expired: self.expired,
+            withdrawn: self.withdrawn,
         }
     }
     fn from_api(o: &pb::Offer) -> Result<Self, Failed> {
@@ -327,6 +341,7 @@ impl Stored for Offer {
             details,
             available_until_ms,
             expired,
+            withdrawn,
         } = o;
         Ok(Offer {
             offer_id: *offer_id,
@@ -339,6 +354,7 @@ impl Stored for Offer {
             details: details.clone(),
             available_until_ms: *available_until_ms,
             expired: *expired,
+            withdrawn: *withdrawn,
         })
     }
 }
@@ -451,6 +467,11 @@ pub struct Shipment {
     status: ShipmentStatus,
     token_commitment: Vec<u8>,
     trail: Vec<Step>,
+    received_quantity: u64,
+    damaged_quantity: u64,
+    returned_quantity: u64,
+    written_off_quantity: u64,
+    note: String,
 }
 
 impl Stored for Shipment {
@@ -469,6 +490,11 @@ impl Stored for Shipment {
             status: self.status.to_api(),
             token_commitment: self.token_commitment,
             trail: self.trail.into_iter().map(Step::into_api).collect(),
+            received_quantity: self.received_quantity,
+            damaged_quantity: self.damaged_quantity,
+            returned_quantity: self.returned_quantity,
+            written_off_quantity: self.written_off_quantity,
+            note: self.note,
         }
     }
     fn from_api(s: &pb::Shipment) -> Result<Self, Failed> {
@@ -485,6 +511,11 @@ impl Stored for Shipment {
             status,
             token_commitment,
             trail,
+            received_quantity,
+            damaged_quantity,
+            returned_quantity,
+            written_off_quantity,
+            note,
         } = s;
         Ok(Shipment {
             shipment_id: *shipment_id,
@@ -499,6 +530,11 @@ impl Stored for Shipment {
             status: ShipmentStatus::from_api(*status)?,
             token_commitment: token_commitment.clone(),
             trail: trail.iter().map(Step::from_api).collect::<Result<_, _>>()?,
+            received_quantity: *received_quantity,
+            damaged_quantity: *damaged_quantity,
+            returned_quantity: *returned_quantity,
+            written_off_quantity: *written_off_quantity,
+            note: note.clone(),
         })
     }
 }

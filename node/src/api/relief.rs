@@ -39,7 +39,8 @@ impl Relief for ReliefApi {
         &self,
         req: Request<pb::ListNeedsRequest>,
     ) -> Result<Response<pb::ListNeedsResponse>, Status> {
-        relief::list_needs(&self.chain.state(), &req.into_inner())
+        let now = self.chain.tip().map_err(internal)?.time_ms;
+        relief::list_needs(&self.chain.state(), &req.into_inner(), now)
             .map(Response::new)
             .map_err(contract)
     }

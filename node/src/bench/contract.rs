@@ -447,6 +447,7 @@ fn relief_call(i: usize) -> SignedCall {
             relief(R::Receive(pb::ReceiveShipment {
                 shipment_id: id,
                 token: token_string(id, &secret),
+                ..Default::default()
             })),
         ),
     }
