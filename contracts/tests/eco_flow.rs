@@ -663,3 +663,98 @@ fn grants_keep_the_exact_remainder_at_a_rate_that_does_not_divide_a_kilogram() {
     assert_eq!(part.ungranted_mg, 200_000);
     assert_eq!(part.reduced_g, 3_200);
 }
+
+#[test]
+fn a_withdrawn_report_frees_its_readings_for_a_new_one_and_cannot_be_certified() {
+    let mut c = chain();
+    program(&mut c);
+    let p = participant(&mut c, RES1);
+    let solar = device(&mut c, &p, pb::DeviceKind::Solar, 0xa1, 0);
+    c.time_ms = jst_ms(2025, 8, 2);
+    for m in 4..8 {
+        let (s, e) = month(2025, m);
+        c.ok(METER, eco(reading(&solar, s, e, 371_000, 0)));
+    }
+    let create = || {
+        eco(E::CreateReport(pb::CreateCreditReport {
+            program_id: "hachioji-eco".into(),
+            period_start_ms: jst_ms(2025, 4, 1),
+            period_end_ms: jst_ms(2025, 8, 1),
+        }))
+    };
+    let report_of = |ev: &[pb::event::Kind]| match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::ReportCreated(r)),
+        }) => r.report.clone().unwrap(),
+        e => panic!("unexpected {e:?}"),
+    };
+    let first = report_of(&c.ok(ADMIN, create()));
+    assert_eq!(first.readings, 4);
+    assert_eq!(c.err(ADMIN, create()), "eco.nothing_to_claim");
+    let withdraw = |id: &str, reason: &str| {
+        eco(E::WithdrawReport(pb::WithdrawCreditReport {
+            report_id: id.into(),
+            reason: reason.into(),
+        }))
+    };
+    assert_eq!(
+        c.err(ADMIN, withdraw(&first.report_id, "")),
+        "eco.missing_text"
+    );
+    let by_resident = c.err(RES1, withdraw(&first.report_id, "x"));
+    assert_eq!(by_resident, "governance.missing_role");
+    let ev = c.ok(
+        ADMIN,
+        withdraw(
+            &first.report_id,
+            "the committee asked for the April meter photo",
+        ),
+    );
+    match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::ReportWithdrawn(r)),
+        }) => assert!(r.report.as_ref().unwrap().withdrawn_at_ms > 0),
+        e => panic!("unexpected {e:?}"),
+    }
+    assert!(eco::report_readings(&c.state, &first.report_id)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        c.err(ADMIN, withdraw(&first.report_id, "again")),
+        "eco.report_withdrawn"
+    );
+    assert_eq!(
+        c.err(
+            ADMIN,
+            eco(E::CertifyReport(pb::CertifyCreditReport {
+                report_id: first.report_id.clone(),
+                certified_tonnes: 0,
+                serial_numbers: vec!["JCR-1".into()],
+            }))
+        ),
+        "eco.report_withdrawn"
+    );
+    // Re-submitted: the same readings, claimed by the new report.
+    let second = report_of(&c.ok(ADMIN, create()));
+    assert_ne!(second.report_id, first.report_id);
+    assert_eq!(
+        (second.readings, second.total_g),
+        (first.readings, first.total_g)
+    );
+    let claimed = eco::report_readings(&c.state, &second.report_id).unwrap();
+    assert_eq!(claimed.len(), 4);
+    assert!(claimed.iter().all(|r| r.report_id == second.report_id));
+    // A certified report cannot be withdrawn.
+    c.ok(
+        ADMIN,
+        eco(E::CertifyReport(pb::CertifyCreditReport {
+            report_id: second.report_id.clone(),
+            certified_tonnes: 0,
+            serial_numbers: vec!["JCR-2".into()],
+        })),
+    );
+    assert_eq!(
+        c.err(ADMIN, withdraw(&second.report_id, "late")),
+        "eco.already_certified"
+    );
+}

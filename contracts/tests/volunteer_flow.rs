@@ -875,3 +875,148 @@ fn one_person_one_place_a_volunteer_checked_in_cannot_check_in_elsewhere() {
         "volunteer.already_checked_in"
     );
 }
+
+fn end(act: &str, outcome: pb::ActivityOutcome, reason: &str) -> V {
+    V::EndActivity(pb::EndActivity {
+        activity_id: act.into(),
+        outcome: outcome as i32,
+        reason: reason.into(),
+    })
+}
+
+fn activity_status(c: &Chain, act: &str) -> (i32, String) {
+    let h = yui_contracts::volunteer::activity(&c.state, act)
+        .unwrap()
+        .unwrap();
+    (h.to_proto().status, h.end_reason)
+}
+
+#[test]
+fn withdraw_decline_cancel_and_no_show_free_the_slot_and_are_recorded() {
+    use pb::ActivityOutcome as O;
+    let mut c = Chain::new(vec![]);
+    register(&mut c, VOL, &[]);
+    register(&mut c, VOL2, &[]);
+    let opp = post(&mut c, FACILITY, 1);
+    // A matched volunteer withdraws: the slot is free for the next one.
+    let a1 = matched(&mut c, VOL, FACILITY, &opp);
+    assert_eq!(
+        c.err(VOL2, end(&a1, O::Withdrawn, "")),
+        "volunteer.not_party"
+    );
+    assert_eq!(
+        c.err(FACILITY, end(&a1, O::Withdrawn, "")),
+        "volunteer.not_party"
+    );
+    c.ok(VOL, end(&a1, O::Withdrawn, "caught a cold"));
+    assert_eq!(
+        activity_status(&c, &a1),
+        (
+            pb::ActivityStatus::ActivityWithdrawn as i32,
+            "caught a cold".into()
+        )
+    );
+    assert_eq!(
+        c.err(VOL, end(&a1, O::Withdrawn, "")),
+        "volunteer.cannot_end"
+    );
+    let a2 = matched(&mut c, VOL2, FACILITY, &opp);
+    // The poster records a no-show (the opportunity started at T0): the slot is free again.
+    c.ok(FACILITY, end(&a2, O::NoShow, "did not come"));
+    assert_eq!(
+        activity_status(&c, &a2).0,
+        pb::ActivityStatus::ActivityNoShow as i32
+    );
+    // No check-in after a no-show, and no points.
+    assert_eq!(
+        c.err(VOL2, end(&a2, O::Withdrawn, "")),
+        "volunteer.cannot_end"
+    );
+    let o = yui_contracts::volunteer::opportunity(&c.state, &opp)
+        .unwrap()
+        .unwrap();
+    assert_eq!(o.matched, 0);
+
+    // Declines: the poster declines an application; cancelling a matched one frees its slot.
+    let opp2 = post(&mut c, FACILITY, 1);
+    let a3 = act_id(&c.ok(
+        VOL,
+        V::ApplyToOpportunity(pb::ApplyToOpportunity {
+            opportunity_id: opp2.clone(),
+        }),
+    ));
+    assert_eq!(
+        c.err(VOL, end(&a3, O::Declined, "")),
+        "volunteer.cannot_end"
+    );
+    c.ok(
+        FACILITY,
+        end(&a3, O::Declined, "we need someone with a licence"),
+    );
+    assert_eq!(
+        activity_status(&c, &a3).0,
+        pb::ActivityStatus::ActivityDeclined as i32
+    );
+    let a4 = matched(&mut c, VOL2, FACILITY, &opp2);
+    c.ok(FACILITY, end(&a4, O::Cancelled, "the event was called off"));
+    assert_eq!(
+        activity_status(&c, &a4).0,
+        pb::ActivityStatus::ActivityCancelled as i32
+    );
+    let o = yui_contracts::volunteer::opportunity(&c.state, &opp2)
+        .unwrap()
+        .unwrap();
+    assert_eq!(o.matched, 0);
+    assert_eq!(
+        c.err(FACILITY, end(&a4, O::NoShow, "")),
+        "volunteer.cannot_end"
+    );
+    assert_eq!(
+        c.err(FACILITY, end(&a4, O::Unspecified, "")),
+        "volunteer.bad_outcome"
+    );
+}
+
+#[test]
+fn a_no_show_waits_for_the_start_and_a_checked_in_volunteer_cannot_be_ended() {
+    use pb::ActivityOutcome as O;
+    let mut c = Chain::new(vec![]);
+    let (_, cert) = register(&mut c, VOL, &[]);
+    let ev = c.ok(
+        FACILITY,
+        V::PostOpportunity(pb::PostOpportunity {
+            title: "reading to residents".into(),
+            description: "the library corner".into(),
+            skills: vec![],
+            starts_at_ms: c.time_ms + 86_400_000,
+            ends_at_ms: c.time_ms + 90_000_000,
+            slots: 2,
+        }),
+    );
+    let opp = match &ev[0] {
+        pb::volunteer_event::Kind::OpportunityPosted(o) => {
+            o.opportunity.as_ref().unwrap().opportunity_id.clone()
+        }
+        e => panic!("unexpected {e:?}"),
+    };
+    let a = matched(&mut c, VOL, FACILITY, &opp);
+    assert_eq!(
+        c.err(FACILITY, end(&a, O::NoShow, "")),
+        "volunteer.not_started"
+    );
+    c.ok(
+        FACILITY,
+        V::CheckIn(pb::CheckIn {
+            activity_id: a.clone(),
+            certificate_id: cert,
+        }),
+    );
+    assert_eq!(
+        c.err(FACILITY, end(&a, O::Cancelled, "")),
+        "volunteer.cannot_end"
+    );
+    assert_eq!(
+        c.err(VOL, end(&a, O::Withdrawn, "")),
+        "volunteer.cannot_end"
+    );
+}

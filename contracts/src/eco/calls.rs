@@ -801,6 +801,12 @@ pub(super) fn certify_report(
     check_ref("eco", "report_id", &c.report_id)?;
     let mut rep = req_report(&*x.state, &c.report_id)?;
     require_admin(signer, &req_program(&*x.state, &rep.program_id)?)?;
+    if rep.withdrawn_at_ms != 0 {
+        return Err(precondition(
+            "eco.report_withdrawn",
+            "the report was withdrawn; certify the report that replaced it",
+        ));
+    }
     if rep.certified_at_ms != 0 {
         return Err(precondition(
             "eco.already_certified",
@@ -891,6 +897,49 @@ pub(super) fn record_sale(
             report_id: rep.report_id,
             sale: Some(sale),
         }),
+    );
+    Ok(())
+}
+
+/// Withdraw a credit report before certification: every reading it claimed is unclaimed
+/// (claimable by a new report) and the report stays, marked withdrawn, for the history.
+pub(super) fn withdraw_report(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::WithdrawCreditReport,
+) -> Result<()> {
+    check_ref("eco", "report_id", &c.report_id)?;
+    check_text("eco", "reason", &c.reason, 280, true)?;
+    let mut rep = req_report(&*x.state, &c.report_id)?;
+    require_admin(signer, &req_program(&*x.state, &rep.program_id)?)?;
+    if rep.withdrawn_at_ms != 0 {
+        return Err(precondition(
+            "eco.report_withdrawn",
+            "the report was already withdrawn",
+        ));
+    }
+    if rep.certified_at_ms != 0 {
+        return Err(precondition(
+            "eco.already_certified",
+            "a certified report cannot be withdrawn: its credits are issued",
+        ));
+    }
+    let prefix = report_readings_prefix(&rep.report_id);
+    for (index_key, record_key) in x.state.scan(&prefix, None, MAX_READINGS_PER_REPORT)? {
+        if let Some(mut r) = reduction_at(&*x.state, &record_key)? {
+            if r.report_id == rep.report_id {
+                r.report_id = String::new();
+                put_reduction(x.state, record_key, &r)?;
+            }
+        }
+        x.state.delete(index_key);
+    }
+    rep.withdrawn_at_ms = x.ctx.time_ms;
+    rep.withdraw_reason = c.reason.clone();
+    put_report(x.state, &rep)?;
+    emit(
+        x,
+        pb::eco_event::Kind::ReportWithdrawn(pb::CreditReportWithdrawn { report: Some(rep) }),
     );
     Ok(())
 }

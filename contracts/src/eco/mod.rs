@@ -125,7 +125,8 @@ fn program_of_call(state: &dyn StateRead, call: &pb::EcoCall) -> Result<Option<P
             participant(state, participant_id)?.map(|p| p.program)
         }
         Some(E::CertifyReport(pb::CertifyCreditReport { report_id, .. }))
-        | Some(E::RecordSale(pb::RecordCreditSale { report_id, .. })) => {
+        | Some(E::RecordSale(pb::RecordCreditSale { report_id, .. }))
+        | Some(E::WithdrawReport(pb::WithdrawCreditReport { report_id, .. })) => {
             report(state, report_id)?.map(|r| r.program_id)
         }
         _ => None,
@@ -178,6 +179,7 @@ pub fn call_name(call: &pb::EcoCall) -> &'static str {
         Some(E::CreateReport(_)) => "eco.create_report",
         Some(E::CertifyReport(_)) => "eco.certify_report",
         Some(E::RecordSale(_)) => "eco.record_sale",
+        Some(E::WithdrawReport(_)) => "eco.withdraw_report",
     }
 }
 
@@ -206,5 +208,6 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::EcoCall) -> Result<()> {
         Some(E::CreateReport(c)) => calls::create_report(x, &signer, c),
         Some(E::CertifyReport(c)) => calls::certify_report(x, &signer, c),
         Some(E::RecordSale(c)) => calls::record_sale(x, &signer, c),
+        Some(E::WithdrawReport(c)) => calls::withdraw_report(x, &signer, c),
     }
 }

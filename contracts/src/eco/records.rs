@@ -371,6 +371,8 @@ pub struct Report {
     sales: Vec<Sale>,
     created_at_ms: u64,
     certified_at_ms: u64,
+    withdrawn_at_ms: u64,
+    withdraw_reason: String,
 }
 
 impl Stored for Report {
@@ -394,6 +396,8 @@ impl Stored for Report {
             sales: self.sales.into_iter().map(Sale::into_api).collect(),
             created_at_ms: self.created_at_ms,
             certified_at_ms: self.certified_at_ms,
+            withdrawn_at_ms: self.withdrawn_at_ms,
+            withdraw_reason: self.withdraw_reason,
         }
     }
     fn from_api(r: &pb::CreditReport) -> Result<Self, Failed> {
@@ -411,6 +415,8 @@ impl Stored for Report {
             sales,
             created_at_ms,
             certified_at_ms,
+            withdrawn_at_ms,
+            withdraw_reason,
         } = r;
         Ok(Report {
             report_id: report_id.clone(),
@@ -429,6 +435,8 @@ impl Stored for Report {
             sales: sales.iter().map(Sale::from_api).collect(),
             created_at_ms: *created_at_ms,
             certified_at_ms: *certified_at_ms,
+            withdrawn_at_ms: *withdrawn_at_ms,
+            withdraw_reason: withdraw_reason.clone(),
         })
     }
 }

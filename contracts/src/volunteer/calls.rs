@@ -500,6 +500,7 @@ fn new_activity(
         points: 0,
         created_at_ms: x.ctx.time_ms,
         updated_at_ms: x.ctx.time_ms,
+        end_reason: String::new(),
     };
     Ok(a)
 }
@@ -799,6 +800,76 @@ pub(super) fn reject_activity(x: &mut Exec<'_>, c: &pb::RejectActivity) -> Resul
         .delete(pending_key(pb::PendingKind::PendingReport, &a.id));
     a.status = ActivityStatus::Rejected;
     a.summary = c.reason.clone();
+    a.updated_at_ms = x.ctx.time_ms;
+    save_act(x, &a);
+    Ok(())
+}
+
+/// End an activity before it happened: withdrawn, declined, cancelled or a no-show, each by
+/// the party who may say so; a matched one frees its slot.
+pub(super) fn end_activity(x: &mut Exec<'_>, c: &pb::EndActivity) -> Result<()> {
+    check_ref("volunteer", "activity_id", &c.activity_id)?;
+    check_text("volunteer", "reason", &c.reason, MAX_REASON_CHARS, false)?;
+    let mut a = req_act(&*x.state, &c.activity_id)?;
+    let signer = x.ctx.signer;
+    let is_poster = a.poster == signer;
+    let is_volunteer = signer_volunteer(&*x.state, &signer).is_ok_and(|v| v.id == a.volunteer_id);
+    use ActivityStatus as S;
+    let (allowed, by, to) = match pb::ActivityOutcome::try_from(c.outcome) {
+        Ok(pb::ActivityOutcome::Withdrawn) => (
+            matches!(
+                a.status,
+                S::Applied | S::Requested | S::Relayed | S::Matched
+            ),
+            is_volunteer,
+            S::Withdrawn,
+        ),
+        Ok(pb::ActivityOutcome::Declined) => (
+            (is_poster && a.status == S::Applied) || (is_volunteer && a.status == S::Relayed),
+            is_poster || is_volunteer,
+            S::Declined,
+        ),
+        Ok(pb::ActivityOutcome::Cancelled) => (
+            matches!(a.status, S::Requested | S::Relayed | S::Matched),
+            is_poster,
+            S::Cancelled,
+        ),
+        Ok(pb::ActivityOutcome::NoShow) => (a.status == S::Matched, is_poster, S::NoShow),
+        _ => {
+            return Err(invalid_argument(
+                "volunteer.bad_outcome",
+                "outcome must be WITHDRAWN, DECLINED, CANCELLED or NO_SHOW",
+            ))
+        }
+    };
+    if !by {
+        return Err(permission_denied(
+            "volunteer.not_party",
+            "only the volunteer withdraws, the poster cancels or records a no-show, and the one asked declines",
+        ));
+    }
+    if !allowed {
+        return Err(precondition(
+            "volunteer.cannot_end",
+            format!(
+                "activity {} is {:?}: it can no longer be ended this way (checked in, done or already ended)",
+                a.id, a.status
+            ),
+        ));
+    }
+    let mut o = req_opp(&*x.state, &a.opportunity_id)?;
+    if to == S::NoShow && x.ctx.time_ms < o.starts_at_ms {
+        return Err(precondition(
+            "volunteer.not_started",
+            "a no-show is recorded once the opportunity has started; before that, cancel",
+        ));
+    }
+    if a.status == S::Matched {
+        o.matched = o.matched.saturating_sub(1);
+        put_borsh(x.state, key(K_OPP, &o.id), &o);
+    }
+    a.status = to;
+    a.end_reason = c.reason.clone();
     a.updated_at_ms = x.ctx.time_ms;
     save_act(x, &a);
     Ok(())

@@ -183,6 +183,8 @@ pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::VolunteerC
             &[Facility, Resident, MunicipalityAdmin],
             "closing an opportunity",
         ),
+        // The volunteer, the poster or the one asked: decided by the call.
+        Some(V::EndActivity(_)) => Ok(()),
         Some(
             V::PostOpportunity(_)
             | V::AcceptApplication(_)
@@ -215,6 +217,7 @@ pub fn call_name(call: &pb::VolunteerCall) -> &'static str {
         Some(V::ReportActivity(_)) => "volunteer.report_activity",
         Some(V::ApproveActivity(_)) => "volunteer.approve_activity",
         Some(V::RejectActivity(_)) => "volunteer.reject_activity",
+        Some(V::EndActivity(_)) => "volunteer.end_activity",
     }
 }
 
@@ -249,6 +252,7 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::VolunteerCall) -> Result<()> {
         Some(V::ReportActivity(c)) => calls::report_activity(x, c),
         Some(V::ApproveActivity(c)) => calls::approve_activity(x, c),
         Some(V::RejectActivity(c)) => calls::reject_activity(x, c),
+        Some(V::EndActivity(c)) => calls::end_activity(x, c),
     }
 }
 

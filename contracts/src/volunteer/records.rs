@@ -18,7 +18,7 @@ stored_enum!(
 );
 stored_enum!(
     /// Activity status.
-    ActivityStatus: pb::ActivityStatus { Applied = ActivityApplied, Requested = ActivityRequested, Relayed = ActivityRelayed, Matched = ActivityMatched, CheckedIn = ActivityCheckedIn, CheckedOut = ActivityCheckedOut, Reported = ActivityReported, Approved = ActivityApproved, Rejected = ActivityRejected }
+    ActivityStatus: pb::ActivityStatus { Applied = ActivityApplied, Requested = ActivityRequested, Relayed = ActivityRelayed, Matched = ActivityMatched, CheckedIn = ActivityCheckedIn, CheckedOut = ActivityCheckedOut, Reported = ActivityReported, Approved = ActivityApproved, Rejected = ActivityRejected, Withdrawn = ActivityWithdrawn, Declined = ActivityDeclined, Cancelled = ActivityCancelled, NoShow = ActivityNoShow }
 );
 
 /// A person's vault reference.
@@ -154,6 +154,8 @@ pub struct Activity {
     pub created_at_ms: u64,
     /// Updated.
     pub updated_at_ms: u64,
+    /// Why it ended early (withdrawn, declined, cancelled, no-show).
+    pub end_reason: String,
 }
 
 /// The application with this id.
@@ -249,6 +251,7 @@ impl Activity {
             points: self.points,
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
+            end_reason: self.end_reason.clone(),
         }
     }
 }
