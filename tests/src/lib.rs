@@ -585,3 +585,13 @@ pub async fn header(c: &mut Client, h: u64) -> Result<pb::BlockHeader> {
         .ok_or_else(|| anyhow!("no block"))?;
     b.header.ok_or_else(|| anyhow!("no header"))
 }
+
+/// Midnight JST starting a civil date, as Unix ms.
+pub fn jst_ms(y: i64, m: i64, d: i64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    (days * 86_400_000 - 9 * 3_600_000) as u64
+}

@@ -28,16 +28,6 @@ fn pts(c: P) -> Call {
     Call::Points(pb::PointsCall { call: Some(c) })
 }
 
-/// Midnight JST starting a civil date, as Unix ms.
-fn jst_ms(y: i64, m: i64, d: i64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    (days * 86_400_000 - 9 * 3_600_000) as u64
-}
-
 fn param(key: &str, value: i64) -> Call {
     Call::Governance(pb::GovernanceCall {
         call: Some(pb::governance_call::Call::SetParameter(pb::SetParameter {
