@@ -10,6 +10,7 @@
 //!   Merkle paths), refusing wrong sizes.
 //! - [`proof`]: offline verification of inclusion proofs against a trusted validator set.
 //! - [`certificate`]: the volunteer certificate's QR payload and its offline check.
+//! - [`presence`]: the volunteer's signature over a facility's challenge at check-in.
 //!
 //! This crate must never do IO of its own (files, sockets, clocks): the caller passes the
 //! time and the bytes. The one exception is the operating system's random number generator,
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod certificate;
 pub mod convert;
+pub mod presence;
 pub mod proof;
 pub mod tx;
 

@@ -736,6 +736,25 @@ fn certificates(b: &Block, sets: &[ValidatorSet]) -> Value {
     )
 }
 
+fn presence() -> Value {
+    let cases: [(u8, &str, Vec<u8>); 2] = [
+        (0x51, "act-3f2a9c", vec![0x10; 16]),
+        (0x52, "act-0001", (0..64).collect()),
+    ];
+    Value::Array(
+        cases
+            .iter()
+            .map(|(seed, act, challenge)| {
+                json!({
+                    "seed": h([*seed; 32]), "activity_id": act, "challenge": h(challenge),
+                    "message": h(yui_client::presence::presence_message(act, challenge)),
+                    "signature": h(yui_client::presence::sign(&key(*seed), act, challenge)),
+                })
+            })
+            .collect(),
+    )
+}
+
 fn vectors() -> Value {
     let sets = the_sets();
     let b = block(&sets[0]);
@@ -767,6 +786,7 @@ fn vectors() -> Value {
             "merkle_leaf": String::from_utf8_lossy(domain::MERKLE_LEAF),
             "merkle_node": String::from_utf8_lossy(domain::MERKLE_NODE),
             "auth": String::from_utf8_lossy(auth::AUTH_DOMAIN),
+            "presence": String::from_utf8_lossy(yui_client::presence::PRESENCE_DOMAIN),
         },
         "keys": keys(),
         "transactions": transactions(),
@@ -779,6 +799,7 @@ fn vectors() -> Value {
         "merkle": merkle_vectors(),
         "proofs": proofs(&b, &sets),
         "certificates": certificates(&b, &sets),
+        "presence": presence(),
     })
 }
 

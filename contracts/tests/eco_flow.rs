@@ -519,14 +519,36 @@ fn rules_that_must_reject() {
         "eco.future_period"
     );
     // The 500 t-CO2 per participant and year limit: 1,141 MWh at 438 g/kWh is 499.758 t;
-    // one more MWh crosses it.
+    // one more MWh crosses it. The crossing reading is recorded whole and flagged, and only
+    // the part up to the limit is credited; after it, readings are recorded and credit nothing.
     let (s8, e8) = month(2025, 8);
-    c.ok(METER, eco(reading(&solar, s8, e8, 1_141_000_000, 0)));
+    let fy2025 = |c: &Chain| {
+        let p = eco::participant(&c.state, &p1).unwrap().unwrap();
+        p.years
+            .iter()
+            .find(|(y, _)| *y == 2025)
+            .map_or(0, |(_, g)| *g)
+    };
+    let before = fy2025(&c);
+    let big = reduction_of(&c.ok(METER, eco(reading(&solar, s8, e8, 1_141_000_000, 0))));
+    assert!(!big.over_limit);
     let (s9, e9) = month(2025, 9);
+    let crossing = reduction_of(&c.ok(METER, eco(reading(&solar, s9, e9, 1_000_000, 0))));
+    assert_eq!(crossing.reduction_g, 438_000);
+    assert!(crossing.over_limit);
+    let year_so_far = before + big.credited_g;
     assert_eq!(
-        c.err(METER, eco(reading(&solar, s9, e9, 1_000_000, 0))),
-        "eco.annual_limit"
+        crossing.credited_g,
+        500_000_000 - year_so_far.min(500_000_000)
     );
+    assert!(crossing.credited_g < crossing.reduction_g);
+    let (s10, e10) = month(2025, 10);
+    let after = reduction_of(&c.ok(METER, eco(reading(&solar, s10, e10, 1_000_000, 0))));
+    assert_eq!(
+        (after.reduction_g, after.credited_g, after.over_limit),
+        (438_000, 0, true)
+    );
+    assert_eq!(fy2025(&c), 500_000_000);
     // Removing the participant releases its device for another program.
     c.ok(
         ADMIN,

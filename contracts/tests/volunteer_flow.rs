@@ -12,11 +12,19 @@ use yui_contracts::volunteer::{self, Rules};
 use yui_contracts::{Context, MemState, Receipt};
 
 const ADMIN: [u8; 32] = [1; 32];
-const VOL: [u8; 32] = [2; 32];
+/// The volunteers' account keys are real ed25519 keys (seeds [2; 32] and [6; 32]): their devices
+/// sign the presence challenge at check-in.
+const VOL: [u8; 32] = [
+    129, 57, 119, 14, 168, 125, 23, 95, 86, 163, 84, 102, 195, 76, 126, 204, 203, 141, 138, 145,
+    180, 238, 55, 162, 93, 246, 15, 91, 143, 201, 179, 148,
+];
 const REQUESTER: [u8; 32] = [3; 32];
 const FACILITY: [u8; 32] = [4; 32];
 const STORE: [u8; 32] = [5; 32];
-const VOL2: [u8; 32] = [6; 32];
+const VOL2: [u8; 32] = [
+    138, 135, 95, 255, 30, 179, 132, 81, 87, 122, 205, 90, 254, 228, 5, 69, 101, 104, 221, 124,
+    137, 224, 144, 134, 58, 5, 87, 188, 122, 244, 159, 23,
+];
 const T0: u64 = 1_750_000_000_000;
 
 fn acct(key: [u8; 32], roles: &[RoleKind]) -> Account {
@@ -106,6 +114,32 @@ impl Chain {
     }
 }
 
+/// The presence part of a check-in as the activity volunteer's device makes it: a fresh
+/// challenge signed with the volunteer's own key (seed [2; 32] for VOL, [6; 32] for VOL2).
+fn present(c: &Chain, act: &str) -> pb::CheckIn {
+    let Some(a) = yui_contracts::volunteer::activity(&c.state, act).unwrap() else {
+        return pb::CheckIn::default();
+    };
+    let v = yui_contracts::volunteer::volunteer(&c.state, &a.volunteer_id)
+        .unwrap()
+        .unwrap();
+    let seed = if v.account == VOL {
+        [2u8; 32]
+    } else {
+        [6u8; 32]
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    assert_eq!(key.verifying_key().to_bytes(), v.account);
+    let challenge = c.height.to_le_bytes().repeat(2);
+    let sig =
+        ed25519_dalek::Signer::sign(&key, &yui_proto::signed::presence_message(act, &challenge));
+    pb::CheckIn {
+        challenge,
+        presence_signature: sig.to_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
 fn apply(skills: &[&str]) -> V {
     V::ApplyRegistration(pb::ApplyRegistration {
         skills: skills.iter().map(|s| s.to_string()).collect(),
@@ -190,6 +224,7 @@ fn work(c: &mut Chain, poster: [u8; 32], act: &str, cert: &str, minutes: u64) ->
         V::CheckIn(pb::CheckIn {
             activity_id: act.into(),
             certificate_id: cert.into(),
+            ..present(c, act)
         }),
     );
     c.time_ms += minutes * 60_000;
@@ -401,7 +436,8 @@ fn check_in_requires_valid_own_certificate_and_no_checkout_without_checkin() {
             FACILITY,
             V::CheckIn(pb::CheckIn {
                 activity_id: act.clone(),
-                certificate_id: cert2
+                certificate_id: cert2,
+                ..present(&c, &act)
             })
         ),
         "volunteer.certificate_mismatch"
@@ -411,7 +447,8 @@ fn check_in_requires_valid_own_certificate_and_no_checkout_without_checkin() {
             FACILITY,
             V::CheckIn(pb::CheckIn {
                 activity_id: act.clone(),
-                certificate_id: "cert-nope".into()
+                certificate_id: "cert-nope".into(),
+                ..present(&c, &act)
             })
         ),
         "volunteer.unknown_certificate"
@@ -422,7 +459,8 @@ fn check_in_requires_valid_own_certificate_and_no_checkout_without_checkin() {
             REQUESTER,
             V::CheckIn(pb::CheckIn {
                 activity_id: act.clone(),
-                certificate_id: cert.clone()
+                certificate_id: cert.clone(),
+                ..present(&c, &act)
             })
         ),
         "volunteer.not_poster"
@@ -439,7 +477,8 @@ fn check_in_requires_valid_own_certificate_and_no_checkout_without_checkin() {
             FACILITY,
             V::CheckIn(pb::CheckIn {
                 activity_id: act.clone(),
-                certificate_id: cert.clone()
+                certificate_id: cert.clone(),
+                ..present(&c, &act)
             })
         ),
         "volunteer.certificate_revoked"
@@ -467,6 +506,7 @@ fn no_points_without_approval_and_rejection_grants_none() {
         V::CheckIn(pb::CheckIn {
             activity_id: act.clone(),
             certificate_id: cert,
+            ..present(&c, &act)
         }),
     );
     c.time_ms += 3_600_000;
@@ -798,6 +838,7 @@ fn the_announced_expiry_is_the_expiry_of_the_minted_points() {
         V::CheckIn(pb::CheckIn {
             activity_id: act.clone(),
             certificate_id: cert.clone(),
+            ..present(&c, &act)
         }),
     );
     c.time_ms += 90 * 60_000;
@@ -850,16 +891,20 @@ fn one_person_one_place_a_volunteer_checked_in_cannot_check_in_elsewhere() {
             matched(&mut c, VOL, FACILITY, &opp)
         })
         .collect();
-    let check_in = |act: &str| {
+    let check_in = |c: &Chain, act: &str| {
         V::CheckIn(pb::CheckIn {
             activity_id: act.into(),
             certificate_id: cert.clone(),
+            ..present(c, act)
         })
     };
-    c.ok(FACILITY, check_in(&acts[0]));
+    c.ok(FACILITY, check_in(&c, &acts[0]));
     // While there, the same certificate opens no other activity.
     for a in &acts[1..] {
-        assert_eq!(c.err(FACILITY, check_in(a)), "volunteer.already_checked_in");
+        assert_eq!(
+            c.err(FACILITY, check_in(&c, a)),
+            "volunteer.already_checked_in"
+        );
     }
     c.time_ms += 30 * 60_000;
     c.ok(
@@ -869,9 +914,9 @@ fn one_person_one_place_a_volunteer_checked_in_cannot_check_in_elsewhere() {
         }),
     );
     // Checked out, the volunteer can go on to the next one.
-    c.ok(FACILITY, check_in(&acts[1]));
+    c.ok(FACILITY, check_in(&c, &acts[1]));
     assert_eq!(
-        c.err(FACILITY, check_in(&acts[2])),
+        c.err(FACILITY, check_in(&c, &acts[2])),
         "volunteer.already_checked_in"
     );
 }
@@ -1009,6 +1054,7 @@ fn a_no_show_waits_for_the_start_and_a_checked_in_volunteer_cannot_be_ended() {
         V::CheckIn(pb::CheckIn {
             activity_id: a.clone(),
             certificate_id: cert,
+            ..present(&c, &a)
         }),
     );
     assert_eq!(
@@ -1019,4 +1065,62 @@ fn a_no_show_waits_for_the_start_and_a_checked_in_volunteer_cannot_be_ended() {
         c.err(VOL, end(&a, O::Withdrawn, "")),
         "volunteer.cannot_end"
     );
+}
+
+#[test]
+fn a_copied_certificate_alone_checks_no_one_in() {
+    let mut c = Chain::new(vec![]);
+    let (_, cert) = register(&mut c, VOL, &[]);
+    register(&mut c, VOL2, &[]);
+    let opp = post(&mut c, FACILITY, 2);
+    let act = matched(&mut c, VOL, FACILITY, &opp);
+    let other = matched(&mut c, VOL2, FACILITY, &opp);
+    let check_in = |p: pb::CheckIn| {
+        V::CheckIn(pb::CheckIn {
+            activity_id: act.clone(),
+            certificate_id: cert.clone(),
+            ..p
+        })
+    };
+    // The certificate id alone, as anyone reads it from the history or a copied QR code.
+    assert_eq!(
+        c.err(FACILITY, check_in(pb::CheckIn::default())),
+        "volunteer.bad_challenge"
+    );
+    let good = present(&c, &act);
+    assert_eq!(
+        c.err(
+            FACILITY,
+            check_in(pb::CheckIn {
+                presence_signature: vec![],
+                ..good.clone()
+            })
+        ),
+        "volunteer.no_presence"
+    );
+    // Another volunteer's device signing this challenge, or this volunteer's signature made
+    // for another activity, or over another challenge: not presence.
+    let by_other = present(&c, &other);
+    let forged_key = ed25519_dalek::Signer::sign(
+        &ed25519_dalek::SigningKey::from_bytes(&[6; 32]),
+        &yui_proto::signed::presence_message(&act, &good.challenge),
+    );
+    for p in [
+        pb::CheckIn {
+            presence_signature: forged_key.to_bytes().to_vec(),
+            ..good.clone()
+        },
+        pb::CheckIn {
+            challenge: by_other.challenge.clone(),
+            presence_signature: by_other.presence_signature.clone(),
+            ..Default::default()
+        },
+        pb::CheckIn {
+            challenge: [0xee; 16].to_vec(),
+            ..good.clone()
+        },
+    ] {
+        assert_eq!(c.err(FACILITY, check_in(p)), "volunteer.presence_not_shown");
+    }
+    c.ok(FACILITY, check_in(good));
 }

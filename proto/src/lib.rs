@@ -31,6 +31,19 @@ pub mod commit {
     }
 }
 
+/// Signed messages of the API that are not transactions.
+pub mod signed {
+    /// Domain of the presence signature a volunteer's device makes at check-in.
+    pub const PRESENCE_DOMAIN: &[u8] = b"yui/v1/presence\0";
+
+    /// The bytes a volunteer signs with the volunteer's account key to show presence at
+    /// check-in to `activity_id`: `"yui/v1/presence\0" || activity_id || challenge`, where the
+    /// challenge is the fresh random bytes the facility's device shows (`CheckIn.challenge`).
+    pub fn presence_message(activity_id: &str, challenge: &[u8]) -> Vec<u8> {
+        [PRESENCE_DOMAIN, activity_id.as_bytes(), challenge].concat()
+    }
+}
+
 /// The protobuf codec of Yui's gRPC services: prost's, except that a message that does not
 /// decode is INVALID_ARGUMENT (the sender's fault, with a sentence), not INTERNAL as the stock
 /// codec says (which reads as the node's own failure).

@@ -595,3 +595,28 @@ pub fn jst_ms(y: i64, m: i64, d: i64) -> u64 {
     let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
     (days * 86_400_000 - 9 * 3_600_000) as u64
 }
+
+/// The code a call fails with: refused at submit (its ErrorInfo reason) or committed with a
+/// failed receipt.
+pub async fn call_failure(
+    c: &mut Client,
+    chain: &str,
+    key: &SigningKey,
+    call: pb::tx_body::Call,
+) -> String {
+    match call_receipt(c, chain, key, call).await {
+        Ok(r) => {
+            assert!(!r.success, "the call succeeded");
+            r.error.map(|e| e.code).unwrap_or_default()
+        }
+        Err(e) => {
+            let Ok(s) = e.downcast::<tonic::Status>() else {
+                panic!("the call was neither refused nor committed");
+            };
+            tonic_types::StatusExt::get_error_details(&s)
+                .error_info()
+                .map(|i| i.reason.clone())
+                .unwrap_or_else(|| s.message().to_string())
+        }
+    }
+}

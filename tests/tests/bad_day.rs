@@ -96,24 +96,6 @@ async fn same_height(c: &mut Client, c1: &mut Client) {
     wait_height(c1, h, WAIT).await.unwrap();
 }
 
-/// The code a call fails with: refused at submit (its ErrorInfo reason) or committed with a
-/// failed receipt.
-async fn failure(c: &mut Client, chain: &str, key: &SigningKey, call: Call) -> String {
-    match call_receipt(c, chain, key, call).await {
-        Ok(r) => {
-            assert!(!r.success, "the call succeeded");
-            r.error.unwrap().code
-        }
-        Err(e) => {
-            let s = e.downcast::<tonic::Status>().expect("a status");
-            tonic_types::StatusExt::get_error_details(&s)
-                .error_info()
-                .map(|i| i.reason.clone())
-                .unwrap_or_else(|| s.message().to_string())
-        }
-    }
-}
-
 struct Relief<'a> {
     c: &'a mut Client,
     chain: String,
@@ -309,7 +291,7 @@ async fn a_bad_day_on_four_validators() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert_eq!(
-        failure(
+        call_failure(
             r.c,
             &chain,
             &donor1,
@@ -363,7 +345,7 @@ async fn a_bad_day_on_four_validators() {
     )
     .await;
     assert_eq!(
-        failure(r.c, &chain, &op, request(5)).await,
+        call_failure(r.c, &chain, &op, request(5)).await,
         "relief.offer_expired"
     );
 

@@ -475,6 +475,40 @@ async fn eco_program_year_over_grpc() {
     assert_eq!(v["reductions"].as_array().unwrap().len(), 24);
     // No personal data in the export: only pseudonymous ids.
     assert!(!json.content.contains("山田") && !csv.content.contains("山田"));
+    // What a verifier needs per line: device kind, baseline, factor and its fiscal year,
+    // credited grams, and the transaction and height, so any line can be proven.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let first: Vec<&str> = lines[1].split(',').collect();
+    assert!(["ev", "solar"].contains(&first[col("device_kind")]));
+    assert_eq!(first[col("grid_g_per_mwh")], "438000");
+    assert_eq!(first[col("fiscal_year")], "2025");
+    assert_eq!(first[col("credited_g")], first[col("reduction_g")]);
+    let tx = hex::decode(first[col("tx_id")]).unwrap();
+    let proof = c
+        .get_proof(pb::GetProofRequest {
+            target: Some(pb::get_proof_request::Target::TxId(tx)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        proof.header.unwrap().height.to_string(),
+        first[col("height")],
+        "the line's height is its transaction's block"
+    );
+    let subtotals = v["participants"].as_array().unwrap();
+    assert_eq!(subtotals.len(), 2);
+    assert!(subtotals
+        .iter()
+        .all(|p| p["joined_at_jst"].as_str().is_some()));
+    assert_eq!(
+        subtotals
+            .iter()
+            .map(|p| p["credited_g"].as_u64().unwrap())
+            .sum::<u64>(),
+        solar_g + ev_g
+    );
 
     let balances = p
         .get_balances(pb::GetBalancesRequest {

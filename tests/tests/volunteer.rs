@@ -255,6 +255,22 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
     assert!(verdict.valid, "{}", verdict.reason);
     assert!(verdict.proof_checked);
     assert_eq!(verdict.certificate.unwrap().volunteer_id, vid);
+    // Presence: the facility's device shows a fresh challenge, the volunteer's phone signs it.
+    let challenge = yui_client::presence::challenge();
+    let presence = yui_client::presence::sign(&volunteer, &act, &challenge);
+    // The certificate alone (as a copied QR code gives it) does not check in.
+    let refused = call_failure(
+        &mut c,
+        &chain,
+        &facility,
+        vol(V::CheckIn(pb::CheckIn {
+            activity_id: act.clone(),
+            certificate_id: cert_id.clone(),
+            ..Default::default()
+        })),
+    )
+    .await;
+    assert_eq!(refused, "volunteer.bad_challenge");
     ok(
         &mut c,
         &chain,
@@ -262,6 +278,8 @@ async fn volunteer_flow_certificate_and_points_over_grpc() {
         vol(V::CheckIn(pb::CheckIn {
             activity_id: act.clone(),
             certificate_id: cert_id.clone(),
+            challenge: challenge.to_vec(),
+            presence_signature: presence.to_vec(),
         })),
     )
     .await;

@@ -147,3 +147,12 @@ def test_certificates(cv):
         with pytest.raises(certificate.CertificateError) as e:
             certificate.verify_qr(cv["qr_text"], vset)
         assert e.value.code == cv["code"], str(e.value)
+
+
+@pytest.mark.parametrize("p", V["presence"], ids=lambda p: p["activity_id"])
+def test_presence(p):
+    from yui_sdk import presence
+
+    assert presence.PRESENCE_DOMAIN.decode() == V["domains"]["presence"]
+    assert presence.presence_message(p["activity_id"], x(p["challenge"])).hex() == p["message"]
+    assert presence.sign(ed25519.SigningKey(x(p["seed"])), p["activity_id"], x(p["challenge"])).hex() == p["signature"]

@@ -8,7 +8,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BlockHeaderSchema, MerkleProofSchema } from "../gen/yui/v1/ledger_pb.js";
 import { TxBodySchema } from "../gen/yui/v1/tx_pb.js";
 import { EventSchema } from "../gen/yui/v1/events_pb.js";
-import { auth, certificate, proof, SigningKey, tx, ValidatorSet, verifySignature, wire } from "../src/index.js";
+import { auth, certificate, presence, proof, SigningKey, tx, ValidatorSet, verifySignature, wire } from "../src/index.js";
 
 const V = JSON.parse(readFileSync(fileURLToPath(new URL("../../../vectors/vectors.json", import.meta.url)), "utf8"));
 const x = wire.fromHex;
@@ -166,5 +166,13 @@ test("certificates", () => {
         `${cv.name}: expected ${cv.code}`,
       );
     }
+  }
+});
+
+test("presence at check-in", () => {
+  assert.equal(new TextDecoder().decode(presence.PRESENCE_DOMAIN), V.domains.presence);
+  for (const p of V.presence) {
+    assert.equal(hex(presence.presenceMessage(p.activity_id, x(p.challenge))), p.message);
+    assert.equal(hex(presence.sign(new SigningKey(x(p.seed)), p.activity_id, x(p.challenge))), p.signature);
   }
 });

@@ -212,6 +212,7 @@ pub(super) fn register_participant(
         points_granted: 0,
         years: Vec::new(),
         latest_end: Vec::new(),
+        joined_at_ms: x.ctx.time_ms,
     };
     put_borsh(x.state, key(K_PART, &id), &part);
     put_borsh(x.state, by_acct, &id);
@@ -541,13 +542,21 @@ pub(super) fn submit_reading(
         .iter()
         .find(|(y, _)| *y == fy)
         .map_or(0, |(_, g)| *g);
-    let year_new = year.saturating_add(r.reduction_g);
-    if year_new > MAX_GRAMS_PER_PARTICIPANT_YEAR {
-        return Err(precondition(
-            "eco.annual_limit",
-            format!("this reading would take the participant's FY{fy} reductions to {year_new} g, above the 500 t-CO2 limit per participant and year"),
-        ));
-    }
+    // The annual limit per participant: the reading that crosses it is recorded whole and
+    // flagged, and only the part up to the limit is credited.
+    let limit_g = governance::org_parameter_at(
+        &*x.state,
+        &prog.organization,
+        "eco.participant_year_limit_t",
+        x.ctx.height,
+    )?
+    .and_then(|t| u64::try_from(t).ok())
+    .map_or(MAX_GRAMS_PER_PARTICIPANT_YEAR, |t| {
+        t.saturating_mul(1_000_000)
+    });
+    let credited = r.reduction_g.min(limit_g.saturating_sub(year));
+    let over_limit = credited < r.reduction_g;
+    let year_new = year.saturating_add(credited);
     let id = id_for("r", &x.ctx.tx_id);
     let red = pb::Reduction {
         reading_id: id.clone(),
@@ -568,6 +577,11 @@ pub(super) fn submit_reading(
         manual,
         report_id: String::new(),
         height: x.ctx.height,
+        credited_g: credited,
+        over_limit,
+        tx_id: x.ctx.tx_id.to_vec(),
+        device_kind: d.kind.to_api(),
+        baseline_m_per_l: d.baseline_m_per_l,
     };
     let record_key = [end_prefix.as_slice(), &c.period_end_ms.to_be_bytes()].concat();
     x.state.put(
@@ -587,14 +601,14 @@ pub(super) fn submit_reading(
     let tk = tally_key(&prog.id, &d.methodology, fy);
     let mut t: Tally = get_borsh(&*x.state, &tk)?.unwrap_or_default();
     t.readings = crate::arith::add("eco", "readings", t.readings, 1)?;
-    t.grams = crate::arith::add("eco", "grams", t.grams, r.reduction_g)?;
+    t.grams = crate::arith::add("eco", "grams", t.grams, credited)?;
     put_borsh(x.state, tk, &t);
-    part.reduced_g = crate::arith::add("eco", "reduced_g", part.reduced_g, r.reduction_g)?;
+    part.reduced_g = crate::arith::add("eco", "reduced_g", part.reduced_g, credited)?;
     part.ungranted_mg = crate::arith::add(
         "eco",
         "ungranted_mg",
         part.ungranted_mg,
-        r.reduction_g.saturating_mul(1000),
+        credited.saturating_mul(1000),
     )?;
     match latest {
         Some(i) => part.latest_end[i].1 = part.latest_end[i].1.max(c.period_end_ms),
@@ -752,8 +766,8 @@ pub(super) fn create_report(
             .entry((r.methodology.clone(), r.fiscal_year))
             .or_default();
         e.0 += 1;
-        e.1 = crate::arith::add("eco", "methodology total", e.1, r.reduction_g)?;
-        total = crate::arith::add("eco", "total", total, r.reduction_g)?;
+        e.1 = crate::arith::add("eco", "methodology total", e.1, r.credited_g)?;
+        total = crate::arith::add("eco", "total", total, r.credited_g)?;
         parts.insert(r.participant_id.clone());
         put_reduction(x.state, record_key.clone(), r)?;
         x.state.put(

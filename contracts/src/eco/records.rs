@@ -62,6 +62,8 @@ pub struct Participant {
     /// cannot overlap any other, so the overlap check needs no index scan (the usual case of
     /// readings arriving in order).
     pub latest_end: Vec<(String, u64)>,
+    /// When it joined (block time, ms).
+    pub joined_at_ms: u64,
 }
 
 /// A device.
@@ -130,6 +132,7 @@ impl Participant {
                 .saturating_sub(u64::from(self.carry_num > 0))
                 / 1000,
             points_granted: self.points_granted,
+            joined_at_ms: self.joined_at_ms,
         }
     }
 }
@@ -220,6 +223,11 @@ pub struct Reduction {
     manual: bool,
     report_id: String,
     height: u64,
+    credited_g: u64,
+    over_limit: bool,
+    tx_id: Vec<u8>,
+    device_kind: DeviceKind,
+    baseline_m_per_l: u64,
 }
 
 impl Stored for Reduction {
@@ -243,6 +251,11 @@ impl Stored for Reduction {
             manual: self.manual,
             report_id: self.report_id,
             height: self.height,
+            credited_g: self.credited_g,
+            over_limit: self.over_limit,
+            tx_id: self.tx_id,
+            device_kind: self.device_kind.to_api(),
+            baseline_m_per_l: self.baseline_m_per_l,
         }
     }
     fn from_api(r: &pb::Reduction) -> Result<Self, Failed> {
@@ -264,6 +277,11 @@ impl Stored for Reduction {
             manual,
             report_id,
             height,
+            credited_g,
+            over_limit,
+            tx_id,
+            device_kind,
+            baseline_m_per_l,
         } = r;
         Ok(Reduction {
             reading_id: reading_id.clone(),
@@ -283,6 +301,11 @@ impl Stored for Reduction {
             manual: *manual,
             report_id: report_id.clone(),
             height: *height,
+            credited_g: *credited_g,
+            over_limit: *over_limit,
+            tx_id: tx_id.clone(),
+            device_kind: DeviceKind::from_api(*device_kind)?,
+            baseline_m_per_l: *baseline_m_per_l,
         })
     }
 }

@@ -629,6 +629,7 @@ pub(super) fn check_in(x: &mut Exec<'_>, c: &pb::CheckIn) -> Result<()> {
             ),
         ));
     }
+    check_presence(&*x.state, &a, c)?;
     // One person, one place: not while checked in to another activity.
     let present = key(K_PRESENT, &a.volunteer_id);
     if let Some(other) = crate::state::get_borsh::<String>(&*x.state, &present)? {
@@ -872,5 +873,34 @@ pub(super) fn end_activity(x: &mut Exec<'_>, c: &pb::EndActivity) -> Result<()> 
     a.end_reason = c.reason.clone();
     a.updated_at_ms = x.ctx.time_ms;
     save_act(x, &a);
+    Ok(())
+}
+
+/// The volunteer is there: the check-in carries the volunteer's own signature over the
+/// facility's fresh challenge for this activity.
+fn check_presence(state: &dyn StateRead, a: &Activity, c: &pb::CheckIn) -> Result<()> {
+    if c.challenge.len() < 16 || c.challenge.len() > 64 {
+        return Err(invalid_argument(
+            "volunteer.bad_challenge",
+            "challenge must be 16 to 64 random bytes shown by the facility's device at check-in",
+        ));
+    }
+    let v = req_vol(state, &a.volunteer_id)?;
+    let sig = <[u8; 64]>::try_from(c.presence_signature.as_slice()).map_err(|_| {
+        invalid_argument(
+            "volunteer.no_presence",
+            "presence_signature must be the volunteer's 64-byte signature over the challenge (a certificate alone does not check anyone in)",
+        )
+    })?;
+    if !yui_consensus::sig::verify(
+        &v.account,
+        &yui_proto::signed::presence_message(&a.id, &c.challenge),
+        &sig,
+    ) {
+        return Err(permission_denied(
+            "volunteer.presence_not_shown",
+            "the presence signature is not the volunteer's over this challenge and activity: ask the volunteer to scan the code shown now",
+        ));
+    }
     Ok(())
 }

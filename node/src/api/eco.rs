@@ -140,10 +140,25 @@ impl Eco for EcoApi {
             .ok_or_else(|| Status::not_found("no credit report has this id"))?;
         let readings = eco::report_readings(&state, &r.report_id).map_err(contract)?;
         let (content_type, content) = match format {
-            pb::ExportFormat::Json => (
-                "application/json",
-                report_json(&report, &readings).to_string(),
-            ),
+            pb::ExportFormat::Json => {
+                let mut by: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+                for r in &readings {
+                    let e = by.entry(r.participant_id.clone()).or_default();
+                    e.0 += 1;
+                    e.1 = e.1.saturating_add(r.credited_g);
+                }
+                let mut subtotals = Vec::new();
+                for (id, (n, g)) in by {
+                    let joined = eco::participant(&state, &id)
+                        .map_err(contract)?
+                        .map(|p| p.joined_at_ms);
+                    subtotals.push((id, joined, n, g));
+                }
+                (
+                    "application/json",
+                    report_json(&report, &readings, &subtotals).to_string(),
+                )
+            }
             _ => ("text/csv", report_csv(&report, &readings)),
         };
         Ok(Response::new(pb::ExportCreditReportResponse {
@@ -169,12 +184,12 @@ fn jst(ms: u64) -> String {
 /// The CSV export: one line per claimed reading. Columns are stable; times are JST.
 pub fn report_csv(report: &pb::CreditReport, readings: &[pb::Reduction]) -> String {
     let mut out = String::from(
-        "report_id,program_id,reading_id,participant_id,device_id,methodology,fiscal_year,period_start_jst,period_end_jst,electricity_wh,distance_m,fuel_ml,grid_g_per_mwh,gasoline_mg_per_l,baseline_g,project_g,reduction_g,manual,evidence_hash\n",
+        "report_id,program_id,reading_id,participant_id,device_id,methodology,fiscal_year,period_start_jst,period_end_jst,electricity_wh,distance_m,fuel_ml,grid_g_per_mwh,gasoline_mg_per_l,baseline_g,project_g,reduction_g,manual,evidence_hash,device_kind,baseline_m_per_l,credited_g,over_limit,height,tx_id\n",
     );
     for r in readings {
         let rd = r.reading.clone().unwrap_or_default();
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             report.report_id,
             report.program_id,
             r.reading_id,
@@ -194,13 +209,23 @@ pub fn report_csv(report: &pb::CreditReport, readings: &[pb::Reduction]) -> Stri
             r.reduction_g,
             r.manual,
             hex::encode(&rd.evidence_hash),
+            device_kind(r.device_kind),
+            r.baseline_m_per_l,
+            r.credited_g,
+            r.over_limit,
+            r.height,
+            hex::encode(&r.tx_id),
         ));
     }
     out
 }
 
 /// The JSON export: the report with its totals and every claimed reading.
-pub fn report_json(report: &pb::CreditReport, readings: &[pb::Reduction]) -> serde_json::Value {
+pub fn report_json(
+    report: &pb::CreditReport,
+    readings: &[pb::Reduction],
+    participants: &[ParticipantSubtotal],
+) -> serde_json::Value {
     use serde_json::json;
     json!({
         "report_id": report.report_id,
@@ -245,10 +270,36 @@ pub fn report_json(report: &pb::CreditReport, readings: &[pb::Reduction]) -> ser
                 "reduction_g": r.reduction_g,
                 "manual": r.manual,
                 "evidence_hash": hex::encode(&rd.evidence_hash),
+                "device_kind": device_kind(r.device_kind),
+                "baseline_m_per_l": r.baseline_m_per_l,
+                "credited_g": r.credited_g,
+                "over_limit": r.over_limit,
+                "height": r.height,
+                "tx_id": hex::encode(&r.tx_id),
             })
         }).collect::<Vec<_>>(),
+        "participants": participants.iter().map(|(id, joined, n, g)| json!({
+            "participant_id": id,
+            "joined_at_jst": joined.map(jst),
+            "readings": n,
+            "credited_g": g,
+        })).collect::<Vec<_>>(),
     })
 }
+
+/// The methodology's name of a device kind, as the export writes it.
+fn device_kind(k: i32) -> &'static str {
+    match pb::DeviceKind::try_from(k) {
+        Ok(pb::DeviceKind::Ev) => "ev",
+        Ok(pb::DeviceKind::Phv) => "phv",
+        Ok(pb::DeviceKind::Solar) => "solar",
+        _ => "unknown",
+    }
+}
+
+/// Per participant of a report: join time (if the participant is still on record), readings
+/// claimed and grams credited, by participant id.
+pub type ParticipantSubtotal = (String, Option<u64>, u64, u64);
 
 #[tonic::async_trait]
 impl Points for EcoApi {
