@@ -1124,3 +1124,56 @@ fn a_copied_certificate_alone_checks_no_one_in() {
     }
     c.ok(FACILITY, check_in(good));
 }
+
+#[test]
+fn the_municipality_recruits_itself_and_lists_an_opportunity_s_applicants() {
+    let mut c = Chain::new(vec![]);
+    register(&mut c, VOL, &[]);
+    register(&mut c, VOL2, &[]);
+    // Posted by the municipality: open at once, no approval to wait for.
+    let opp = post(&mut c, ADMIN, 1);
+    let o = yui_contracts::volunteer::opportunity(&c.state, &opp)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        o.status.to_api(),
+        pb::OpportunityStatus::OpportunityOpen as i32
+    );
+    let a1 = matched(&mut c, VOL, ADMIN, &opp);
+    let a2 = act_id(&c.ok(
+        VOL2,
+        V::ApplyToOpportunity(pb::ApplyToOpportunity {
+            opportunity_id: opp.clone(),
+        }),
+    ));
+    let list = |c: &Chain, status: pb::ActivityStatus| {
+        yui_contracts::volunteer::list_applicants(
+            &c.state,
+            &pb::ListApplicantsRequest {
+                opportunity_id: opp.clone(),
+                status: status as i32,
+                page: None,
+            },
+        )
+        .unwrap()
+        .activities
+        .into_iter()
+        .map(|a| a.activity_id)
+        .collect::<Vec<_>>()
+    };
+    let mut all = list(&c, pb::ActivityStatus::Unspecified);
+    all.sort();
+    let mut want = vec![a1.clone(), a2.clone()];
+    want.sort();
+    assert_eq!(all, want);
+    assert_eq!(list(&c, pb::ActivityStatus::ActivityMatched), vec![a1]);
+    assert_eq!(list(&c, pb::ActivityStatus::ActivityApplied), vec![a2]);
+    let unknown = yui_contracts::volunteer::list_applicants(
+        &c.state,
+        &pb::ListApplicantsRequest {
+            opportunity_id: "opp-none".into(),
+            ..Default::default()
+        },
+    );
+    assert!(unknown.is_err());
+}

@@ -551,6 +551,23 @@ async fn a_bad_day_on_four_validators() {
         .opportunities;
     let o = opps.iter().find(|o| o.opportunity_id == opp).unwrap();
     assert_eq!(o.matched, 0, "the no-show's slot is free again");
+    let applicants = vc1
+        .list_applicants(pb::ListApplicantsRequest {
+            opportunity_id: opp.clone(),
+            status: pb::ActivityStatus::ActivityNoShow as i32,
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .activities;
+    assert_eq!(
+        applicants
+            .iter()
+            .map(|a| a.activity_id.clone())
+            .collect::<Vec<_>>(),
+        vec![act.clone()]
+    );
 
     // 6. A credit report withdrawn before certification and submitted again.
     ok(

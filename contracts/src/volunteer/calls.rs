@@ -347,9 +347,12 @@ pub(super) fn post_opportunity(
             format!("slots must be between 1 and {MAX_SLOTS}"),
         ));
     }
-    // A facility account posts as a facility even if it also holds other roles.
+    // A facility account posts as a facility even if it also holds other roles; the
+    // municipality (any of its departments' admin accounts) recruits directly too: both open
+    // at once, a resident's request waits for the municipality's approval.
     let by_facility = signer.has_kind(RoleKind::Facility);
-    let status = if by_facility {
+    let opens_at_once = by_facility || signer.has_kind(RoleKind::MunicipalityAdmin);
+    let status = if opens_at_once {
         OpportunityStatus::Open
     } else {
         OpportunityStatus::PendingApproval
@@ -371,7 +374,7 @@ pub(super) fn post_opportunity(
         posted_at_ms: x.ctx.time_ms,
     };
     put_borsh(x.state, key(K_OPP, &id), &o);
-    if !by_facility {
+    if !opens_at_once {
         put_borsh(
             x.state,
             pending_key(pb::PendingKind::PendingOpportunity, &id),

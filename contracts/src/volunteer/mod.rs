@@ -192,7 +192,7 @@ pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::VolunteerC
             | V::CheckIn(_)
             | V::CheckOut(_)
             | V::ReportActivity(_),
-        ) => account.require_any(&[Facility, Resident], "this poster call"),
+        ) => account.require_any(&[Facility, Resident, MunicipalityAdmin], "this poster call"),
     }
 }
 

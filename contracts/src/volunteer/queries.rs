@@ -138,3 +138,34 @@ pub fn verify_certificate(
         reason_code: if revoked { "revoked" } else { "" }.into(),
     })
 }
+
+/// The activities of one opportunity (who applied or was asked), in volunteer-id order.
+pub fn list_applicants(
+    state: &dyn StateRead,
+    req: &pb::ListApplicantsRequest,
+) -> Result<pb::ListApplicantsResponse> {
+    check_ref("volunteer", "opportunity_id", &req.opportunity_id)?;
+    if pb::ActivityStatus::try_from(req.status).is_err() {
+        return Err(crate::error::invalid_argument(
+            "volunteer.bad_status",
+            "status is not a known ActivityStatus",
+        ));
+    }
+    if opportunity(state, &req.opportunity_id)?.is_none() {
+        return Err(crate::error::not_found(
+            "volunteer.unknown_opportunity",
+            format!("there is no opportunity {}", req.opportunity_id),
+        ));
+    }
+    let prefix = [K_OPP_ACT, req.opportunity_id.as_bytes(), b"/"].concat();
+    let (activities, next_page_token) =
+        filtered_scan(state, &prefix, req.page.as_ref(), |_, id: String| {
+            Ok(activity(state, &id)?
+                .map(|a| a.to_proto())
+                .filter(|a| req.status == 0 || a.status == req.status))
+        })?;
+    Ok(pb::ListApplicantsResponse {
+        activities,
+        next_page_token,
+    })
+}

@@ -86,6 +86,15 @@ impl Volunteer for VolunteerApi {
             .map_err(contract)
     }
 
+    async fn list_applicants(
+        &self,
+        req: Request<pb::ListApplicantsRequest>,
+    ) -> Result<Response<pb::ListApplicantsResponse>, Status> {
+        volunteer::list_applicants(&self.chain.state(), &req.into_inner())
+            .map(Response::new)
+            .map_err(contract)
+    }
+
     async fn search_volunteers(
         &self,
         req: Request<pb::SearchVolunteersRequest>,
