@@ -1198,3 +1198,97 @@ fn a_donor_reduces_and_withdraws_an_offer() {
     let t = relief::totals(&c.state, DISASTER, "blankets").unwrap();
     assert_eq!((t.offered, t.requested), (10, 10));
 }
+
+#[test]
+fn work_lists_show_what_waits_for_whom() {
+    let mut c = setup();
+    // s1: one pledge waiting for the go-ahead, one shipment in transit, one received; s2: one
+    // approved but not sent.
+    let need = post_need(&mut c, OP, "s1", "food", 100);
+    let waiting = commitment_of(&c.ok(DONOR2, pledge(need, 5)));
+    let (_, in_transit) = shipped(&mut c, 10);
+    let (_, arrived) = shipped(&mut c, 10);
+    c.ok(OP, receive(arrived, &token(arrived, 5).0));
+    let need2 = post_need(&mut c, OP2, "s2", "food", 10);
+    let com2 = commitment_of(&c.ok(DONOR2, pledge(need2, 10)));
+    let to_send = shipment_of(&c.ok(
+        OP2,
+        rl(R::Approve(pb::ApproveShipment {
+            commitment_id: com2,
+        })),
+    ));
+    let coms = |r: pb::ListCommitmentsRequest| {
+        relief::list_commitments(&c.state, &r)
+            .unwrap()
+            .commitments
+            .into_iter()
+            .map(|c| c.commitment_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        coms(pb::ListCommitmentsRequest {
+            shelter_id: "s1".into(),
+            status: pb::CommitmentStatus::CommitmentPending as i32,
+            ..Default::default()
+        }),
+        vec![waiting]
+    );
+    assert_eq!(
+        coms(pb::ListCommitmentsRequest {
+            donor: DONOR2.to_vec(),
+            ..Default::default()
+        }),
+        vec![waiting, com2]
+    );
+    let ships = |r: pb::ListShipmentsRequest, now: u64| {
+        relief::list_shipments(&c.state, &r, now)
+            .unwrap()
+            .shipments
+            .into_iter()
+            .map(|s| s.shipment_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ships(
+            pb::ListShipmentsRequest {
+                donor: DONOR2.to_vec(),
+                status: pb::ShipmentStatus::ShipmentCreated as i32,
+                ..Default::default()
+            },
+            c.time_ms
+        ),
+        vec![to_send]
+    );
+    let day = 86_400_000;
+    let late = pb::ListShipmentsRequest {
+        in_transit_longer_than_ms: 2 * day,
+        ..Default::default()
+    };
+    assert!(ships(late.clone(), c.time_ms).is_empty());
+    assert_eq!(ships(late, c.time_ms + 3 * day), vec![in_transit]);
+    // Arrivals of the whole municipality (both shelters are the test municipality's).
+    let m = relief::shelter(&c.state, "s1")
+        .unwrap()
+        .unwrap()
+        .municipality;
+    assert_eq!(
+        ships(
+            pb::ListShipmentsRequest {
+                municipality: m,
+                status: pb::ShipmentStatus::ShipmentReceived as i32,
+                ..Default::default()
+            },
+            c.time_ms
+        ),
+        vec![arrived]
+    );
+    assert!(relief::list_shipments(
+        &c.state,
+        &pb::ListShipmentsRequest {
+            donor: vec![1; 5],
+            ..Default::default()
+        },
+        c.time_ms
+    )
+    .is_err());
+}

@@ -366,6 +366,22 @@ async fn a_bad_day_on_four_validators() {
     let by_id = |id: u64| needs.iter().find(|n| n.need_id == id).unwrap().clone();
     let n = by_id(short_need);
     assert_eq!((n.fulfilled, n.committed, n.returned), (70, 70, 30));
+    // The municipality's arrivals work list: the short delivery and the re-pledged one.
+    let mut arrivals = rc1
+        .list_shipments(pb::ListShipmentsRequest {
+            municipality: n.municipality.clone(),
+            status: pb::ShipmentStatus::ShipmentReceived as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .shipments
+        .iter()
+        .map(|s| s.shipment_id)
+        .collect::<Vec<_>>();
+    arrivals.sort();
+    assert_eq!(arrivals, vec![sid, again]);
     let n = by_id(lost_need);
     assert_eq!((n.fulfilled, n.committed, n.returned), (20, 20, 20));
     assert!(by_id(overdue).overdue);

@@ -137,3 +137,101 @@ pub fn catalogue(state: &dyn StateRead) -> Result<Vec<pb::CatalogueItem>> {
         .map(|(k, v)| stored::decode::<records::Item>(&k, &v))
         .collect()
 }
+
+fn donor_filter(d: &[u8]) -> Result<()> {
+    if d.is_empty() || d.len() == 32 {
+        Ok(())
+    } else {
+        Err(invalid_argument(
+            "relief.bad_filter",
+            "donor must be a 32-byte account key",
+        ))
+    }
+}
+
+/// Pledges and requests by shelter, donor and status (work lists: what waits for a shelter's
+/// go-ahead, a donor's pledges).
+pub fn list_commitments(
+    state: &dyn StateRead,
+    r: &pb::ListCommitmentsRequest,
+) -> Result<pb::ListCommitmentsResponse> {
+    if !r.shelter_id.is_empty() {
+        check_ref("relief", "shelter_id", &r.shelter_id)?;
+    }
+    donor_filter(&r.donor)?;
+    if pb::CommitmentStatus::try_from(r.status).is_err() {
+        return Err(invalid_argument(
+            "relief.bad_filter",
+            "status is not a known CommitmentStatus",
+        ));
+    }
+    let (commitments, next_page_token) = page_scan(state, K_COMMIT, r.page.as_ref(), |k, v| {
+        let c = stored::decode::<records::Commitment>(k, v)?;
+        let ok = (r.shelter_id.is_empty() || c.shelter_id == r.shelter_id)
+            && (r.donor.is_empty() || c.donor == r.donor)
+            && (r.status == 0 || c.status == r.status);
+        Ok(ok.then_some(c))
+    })?;
+    Ok(pb::ListCommitmentsResponse {
+        commitments,
+        next_page_token,
+    })
+}
+
+/// Shipments by shelter, municipality, donor, status and time in transit at `now_ms` (work
+/// lists: a donor's to send, overdue in transit, a municipality's arrivals).
+pub fn list_shipments(
+    state: &dyn StateRead,
+    r: &pb::ListShipmentsRequest,
+    now_ms: u64,
+) -> Result<pb::ListShipmentsResponse> {
+    if !r.shelter_id.is_empty() {
+        check_ref("relief", "shelter_id", &r.shelter_id)?;
+    }
+    if !r.municipality.is_empty() {
+        check_ref("relief", "municipality", &r.municipality)?;
+    }
+    donor_filter(&r.donor)?;
+    if pb::ShipmentStatus::try_from(r.status).is_err() {
+        return Err(invalid_argument(
+            "relief.bad_filter",
+            "status is not a known ShipmentStatus",
+        ));
+    }
+    let mut municipality_of: std::collections::BTreeMap<String, String> = Default::default();
+    let (shipments, next_page_token) = page_scan(state, K_SHIP, r.page.as_ref(), |k, v| {
+        let s = stored::decode::<records::Shipment>(k, v)?;
+        let mut ok = (r.shelter_id.is_empty() || s.shelter_id == r.shelter_id)
+            && (r.donor.is_empty() || s.donor == r.donor)
+            && (r.status == 0 || s.status == r.status);
+        if ok && r.in_transit_longer_than_ms > 0 {
+            let shipped_at = s
+                .trail
+                .iter()
+                .rev()
+                .find(|t| t.status == pb::ShipmentStatus::ShipmentShipped as i32)
+                .map(|t| t.time_ms);
+            ok = s.status == pb::ShipmentStatus::ShipmentShipped as i32
+                && shipped_at
+                    .is_some_and(|t| now_ms.saturating_sub(t) > r.in_transit_longer_than_ms);
+        }
+        if ok && !r.municipality.is_empty() {
+            let m = match municipality_of.get(&s.shelter_id) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = records::shelter(state, &s.shelter_id)?
+                        .map(|sh| sh.municipality)
+                        .unwrap_or_default();
+                    municipality_of.insert(s.shelter_id.clone(), m.clone());
+                    m
+                }
+            };
+            ok = m == r.municipality;
+        }
+        Ok(ok.then_some(s))
+    })?;
+    Ok(pb::ListShipmentsResponse {
+        shipments,
+        next_page_token,
+    })
+}

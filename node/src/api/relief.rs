@@ -133,6 +133,25 @@ impl Relief for ReliefApi {
         }))
     }
 
+    async fn list_commitments(
+        &self,
+        req: Request<pb::ListCommitmentsRequest>,
+    ) -> Result<Response<pb::ListCommitmentsResponse>, Status> {
+        relief::list_commitments(&self.chain.state(), &req.into_inner())
+            .map(Response::new)
+            .map_err(contract)
+    }
+
+    async fn list_shipments(
+        &self,
+        req: Request<pb::ListShipmentsRequest>,
+    ) -> Result<Response<pb::ListShipmentsResponse>, Status> {
+        let now = self.chain.tip().map_err(internal)?.time_ms;
+        relief::list_shipments(&self.chain.state(), &req.into_inner(), now)
+            .map(Response::new)
+            .map_err(contract)
+    }
+
     async fn list_catalogue(
         &self,
         _req: Request<pb::ListCatalogueRequest>,
