@@ -1292,3 +1292,84 @@ fn work_lists_show_what_waits_for_whom() {
     )
     .is_err());
 }
+
+#[test]
+fn a_municipality_updates_and_closes_a_shelter() {
+    let mut c = setup();
+    let update = |u: pb::UpdateShelter| rl(R::UpdateShelter(u));
+    // Only an admin of the shelter's municipality.
+    assert!(c
+        .run(
+            OP,
+            update(pb::UpdateShelter {
+                shelter_id: "s1".into(),
+                name: "x".into(),
+                ..Default::default()
+            })
+        )
+        .result
+        .is_err());
+    c.ok(
+        ADMIN,
+        update(pb::UpdateShelter {
+            shelter_id: "s1".into(),
+            name: "Minamino Elementary School, north gym".into(),
+            ..Default::default()
+        }),
+    );
+    let s = relief::shelter(&c.state, "s1").unwrap().unwrap();
+    assert_eq!(s.name, "Minamino Elementary School, north gym");
+    assert_eq!(
+        s.area, "Hachioji Minamino",
+        "an empty field keeps the value"
+    );
+    // A need posted before closing proceeds; no new needs or requests after.
+    let need = post_need(&mut c, OP, "s1", "food", 10);
+    c.ok(
+        ADMIN,
+        update(pb::UpdateShelter {
+            shelter_id: "s1".into(),
+            close: true,
+            ..Default::default()
+        }),
+    );
+    assert!(
+        relief::shelter(&c.state, "s1")
+            .unwrap()
+            .unwrap()
+            .closed_at_ms
+            > 0
+    );
+    let need_again = rl(R::PostNeed(pb::PostNeed {
+        disaster_id: DISASTER.into(),
+        shelter_id: "s1".into(),
+        item_id: "food".into(),
+        quantity: 1,
+        details: String::new(),
+        priority: pb::Priority::Low as i32,
+        needed_by_ms: 0,
+    }));
+    assert_eq!(c.err(OP, need_again.clone()), "relief.shelter_closed");
+    c.ok(DONOR1, pledge(need, 10));
+    assert_eq!(
+        c.err(
+            ADMIN,
+            update(pb::UpdateShelter {
+                shelter_id: "s1".into(),
+                close: true,
+                reopen: true,
+                ..Default::default()
+            })
+        ),
+        "relief.close_and_reopen"
+    );
+    c.ok(
+        ADMIN,
+        update(pb::UpdateShelter {
+            shelter_id: "s1".into(),
+            reopen: true,
+            ..Default::default()
+        }),
+    );
+    c.ok(OP, need_again);
+}

@@ -41,6 +41,7 @@ fn name(k: &pb::relief_event::Kind) -> String {
     use pb::relief_event::Kind as K;
     match k {
         K::ShelterRegistered(s) => format!("shelter {}", s.shelter_id),
+        K::ShelterChanged(s) => format!("shelter changed {}", s.shelter_id),
         K::ItemChanged(i) => format!("item {}", i.item_id),
         K::DisasterChanged(d) => format!("disaster {} open={}", d.disaster_id, d.open),
         K::NeedChanged(n) => format!(

@@ -149,6 +149,7 @@ pub(super) fn register_shelter(
         name: c.name.clone(),
         area: c.area.clone(),
         contact: Some(contact.clone()),
+        closed_at_ms: 0,
     };
     records::put_shelter(x.state, &s)?;
     emit(x, pb::relief_event::Kind::ShelterRegistered(s));
@@ -331,6 +332,12 @@ pub(super) fn post_need(x: &mut Exec<'_>, signer: &Account, c: &pb::PostNeed) ->
         "shelter",
     )?;
     require_operator(&*x.state, signer, &s.shelter_id)?;
+    if s.closed_at_ms != 0 {
+        return Err(precondition(
+            "relief.shelter_closed",
+            "the shelter is closed: it takes no new needs or requests",
+        ));
+    }
     let it = item_in_use(&*x.state, &c.item_id)?;
     check_quantity(c.quantity)?;
     check_text("relief", "details", &c.details, MAX_DETAILS_CHARS, false)?;
@@ -534,6 +541,12 @@ pub(super) fn request(x: &mut Exec<'_>, signer: &Account, c: &pb::RequestFromOff
         "shelter",
     )?;
     require_operator(&*x.state, signer, &s.shelter_id)?;
+    if s.closed_at_ms != 0 {
+        return Err(precondition(
+            "relief.shelter_closed",
+            "the shelter is closed: it takes no new needs or requests",
+        ));
+    }
     let mut o = req(
         offer(&*x.state, c.offer_id)?,
         "relief.unknown_offer",
@@ -1094,5 +1107,61 @@ pub(super) fn expire_offer(x: &mut Exec<'_>, c: &pb::ExpireOffer) -> Result<()> 
             }
         }
     }
+    Ok(())
+}
+
+pub(super) fn update_shelter(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::UpdateShelter,
+) -> Result<()> {
+    check_ref("relief", "shelter_id", &c.shelter_id)?;
+    check_text("relief", "name", &c.name, MAX_NAME_CHARS, false)?;
+    check_text("relief", "area", &c.area, MAX_NAME_CHARS, false)?;
+    let mut s = req(
+        shelter(&*x.state, &c.shelter_id)?,
+        "relief.unknown_shelter",
+        "shelter",
+    )?;
+    require_municipality(signer, &s.municipality)?;
+    if c.close && c.reopen {
+        return Err(invalid_argument(
+            "relief.close_and_reopen",
+            "close and reopen cannot both be set",
+        ));
+    }
+    if let Some(contact) = &c.contact {
+        check_ref("relief", "contact.vault_id", &contact.vault_id)?;
+        if contact.commitment.len() != 32 {
+            return Err(invalid_argument(
+                "relief.invalid_commitment",
+                "contact.commitment must be 32 bytes",
+            ));
+        }
+        s.contact = Some(contact.clone());
+    }
+    if !c.name.is_empty() {
+        s.name = c.name.clone();
+    }
+    if !c.area.is_empty() {
+        s.area = c.area.clone();
+    }
+    if c.close {
+        if s.closed_at_ms != 0 {
+            return Err(precondition(
+                "relief.shelter_closed",
+                "the shelter is already closed",
+            ));
+        }
+        s.closed_at_ms = x.ctx.time_ms;
+    }
+    if c.reopen {
+        if s.closed_at_ms == 0 {
+            return Err(precondition("relief.shelter_open", "the shelter is open"));
+        }
+        s.closed_at_ms = 0;
+    }
+    records::put_shelter(x.state, &s)?;
+    emit(x, pb::relief_event::Kind::ShelterChanged(s));
     Ok(())
 }

@@ -141,6 +141,13 @@ pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::ReliefCall
         Some(R::RegisterShelter(_) | R::AddItem(_) | R::OpenDisaster(_)) => {
             account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief")
         }
+        Some(R::UpdateShelter(c)) => {
+            account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief")?;
+            match shelter(state, &c.shelter_id)? {
+                Some(s) => calls::require_municipality(account, &s.municipality),
+                None => Ok(()),
+            }
+        }
         Some(R::CloseDisaster(c)) => {
             account.require_any(&[RoleKind::MunicipalityAdmin], "managing relief")?;
             match disaster(state, &c.disaster_id)? {
@@ -207,6 +214,7 @@ pub fn call_name(call: &pb::ReliefCall) -> &'static str {
         Some(R::ExpireOffer(_)) => "relief.expire_offer",
         Some(R::DeclareLost(_)) => "relief.declare_lost",
         Some(R::WithdrawOffer(_)) => "relief.withdraw_offer",
+        Some(R::UpdateShelter(_)) => "relief.update_shelter",
     }
 }
 
@@ -258,5 +266,6 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::ReliefCall) -> Result<()> {
         Some(R::ExpireOffer(c)) => calls::expire_offer(x, c),
         Some(R::DeclareLost(c)) => calls::declare_lost(x, &signer, c),
         Some(R::WithdrawOffer(c)) => calls::withdraw_offer(x, c),
+        Some(R::UpdateShelter(c)) => calls::update_shelter(x, &signer, c),
     }
 }

@@ -75,6 +75,7 @@ pub struct Shelter {
     name: String,
     area: String,
     contact: Option<PersonRef>,
+    closed_at_ms: u64,
 }
 
 impl Stored for Shelter {
@@ -86,6 +87,7 @@ impl Stored for Shelter {
             name: self.name,
             area: self.area,
             contact: self.contact.map(PersonRef::into_api),
+            closed_at_ms: self.closed_at_ms,
         }
     }
     fn from_api(s: &pb::Shelter) -> Result<Self, Failed> {
@@ -95,6 +97,7 @@ impl Stored for Shelter {
             name,
             area,
             contact,
+            closed_at_ms,
         } = s;
         Ok(Shelter {
             shelter_id: shelter_id.clone(),
@@ -102,6 +105,7 @@ impl Stored for Shelter {
             name: name.clone(),
             area: area.clone(),
             contact: contact.as_ref().map(PersonRef::from_api),
+            closed_at_ms: *closed_at_ms,
         })
     }
 }
