@@ -36,14 +36,17 @@ test("a web page calls a node over gRPC-web from another origin", async (t) => {
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
-  const net = await startDevnet();
   // A fresh, empty profile for this run, removed after it.
   const profile = mkdtempSync(join(tmpdir(), "yui-sdk-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  let net: Awaited<ReturnType<typeof startDevnet>> | undefined;
+  let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
   try {
+    // Started inside the try, so a failure to start either stops what did start.
+    net = await startDevnet();
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
     const page = await context.newPage();
     const key = readFileSync(net.adminKeyFile, "ascii").trim();
     await page.goto(`http://127.0.0.1:${port}/#node=${encodeURIComponent(`http://${net.endpoint}`)}&key=${key}`);
@@ -54,9 +57,9 @@ test("a web page calls a node over gRPC-web from another origin", async (t) => {
     assert.equal(r.provenHeight, r.height);
     assert.match(r.again, /^relief\./);
   } finally {
-    await context.close();
+    await context?.close();
     server.close();
-    await net.stop();
+    await net?.stop();
     rmSync(profile, { recursive: true, force: true });
   }
 });
