@@ -620,3 +620,29 @@ pub async fn call_failure(
         }
     }
 }
+
+/// A relief call.
+pub fn rl(c: pb::relief_call::Call) -> pb::tx_body::Call {
+    pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) })
+}
+
+/// A volunteer call.
+pub fn vol(c: pb::volunteer_call::Call) -> pb::tx_body::Call {
+    pb::tx_body::Call::Volunteer(pb::VolunteerCall { call: Some(c) })
+}
+
+/// An eco call.
+pub fn eco(c: pb::eco_call::Call) -> pb::tx_body::Call {
+    pb::tx_body::Call::Eco(pb::EcoCall { call: Some(c) })
+}
+
+/// Set the signer's organization's version of parameter `key`, in force at once.
+pub fn param(key: &str, value: i64) -> pb::tx_body::Call {
+    pb::tx_body::Call::Governance(pb::GovernanceCall {
+        call: Some(pb::governance_call::Call::SetParameter(pb::SetParameter {
+            key: key.into(),
+            value,
+            effective_from_height: 0,
+        })),
+    })
+}

@@ -12,7 +12,6 @@ use yui_proto::v1::eco_call::Call as E;
 use yui_proto::v1::eco_client::EcoClient;
 use yui_proto::v1::relief_call::Call as R;
 use yui_proto::v1::relief_client::ReliefClient;
-use yui_proto::v1::tx_body::Call;
 use yui_proto::v1::volunteer_call::Call as V;
 use yui_proto::v1::volunteer_client::VolunteerClient;
 use yui_tests::call_ok as ok;
@@ -21,24 +20,6 @@ use yui_tests::*;
 const WAIT: Duration = Duration::from_secs(30);
 const DISASTER: &str = "2026-hachioji-typhoon";
 
-fn rl(c: R) -> Call {
-    Call::Relief(pb::ReliefCall { call: Some(c) })
-}
-fn vol(c: V) -> Call {
-    Call::Volunteer(pb::VolunteerCall { call: Some(c) })
-}
-fn eco(c: E) -> Call {
-    Call::Eco(pb::EcoCall { call: Some(c) })
-}
-fn param(key: &str, value: i64) -> Call {
-    Call::Governance(pb::GovernanceCall {
-        call: Some(pb::governance_call::Call::SetParameter(pb::SetParameter {
-            key: key.into(),
-            value,
-            effective_from_height: 0,
-        })),
-    })
-}
 fn person(tag: u8) -> pb::PersonRef {
     pb::PersonRef {
         vault_id: format!("pd_{}", hex::encode([tag; 16])),

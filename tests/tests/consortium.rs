@@ -523,10 +523,6 @@ async fn consensus_parameters_change_by_vote_and_blocks_keep_to_them() {
         .unwrap();
 }
 
-fn rl(c: pb::relief_call::Call) -> pb::tx_body::Call {
-    pb::tx_body::Call::Relief(pb::ReliefCall { call: Some(c) })
-}
-
 fn ec(c: pb::eco_call::Call) -> pb::tx_body::Call {
     pb::tx_body::Call::Eco(pb::EcoCall { call: Some(c) })
 }

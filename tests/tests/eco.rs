@@ -21,21 +21,8 @@ use yui_tests::{call_ok as ok, call_receipt};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn eco(c: E) -> Call {
-    Call::Eco(pb::EcoCall { call: Some(c) })
-}
 fn pts(c: P) -> Call {
     Call::Points(pb::PointsCall { call: Some(c) })
-}
-
-fn param(key: &str, value: i64) -> Call {
-    Call::Governance(pb::GovernanceCall {
-        call: Some(pb::governance_call::Call::SetParameter(pb::SetParameter {
-            key: key.into(),
-            value,
-            effective_from_height: 0,
-        })),
-    })
 }
 
 async fn vault_ref(net: &Net, pseudonym: &str) -> pb::PersonRef {

@@ -15,16 +15,11 @@ use yui_proto::v1 as pb;
 use yui_proto::v1::personal_data_client::PersonalDataClient;
 use yui_proto::v1::relief_call::Call as R;
 use yui_proto::v1::relief_client::ReliefClient;
-use yui_proto::v1::tx_body::Call;
 use yui_tests::call_ok as ok;
 use yui_tests::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 const DISASTER: &str = "2026-tama-quake";
-
-fn rl(c: R) -> Call {
-    Call::Relief(pb::ReliefCall { call: Some(c) })
-}
 
 fn relief_events(events: &[pb::Event]) -> Vec<pb::relief_event::Kind> {
     events

@@ -21,10 +21,6 @@ use yui_tests::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn vol(c: V) -> Call {
-    Call::Volunteer(pb::VolunteerCall { call: Some(c) })
-}
-
 fn vol_events(events: &[pb::Event]) -> Vec<pb::volunteer_event::Kind> {
     events
         .iter()

@@ -291,9 +291,3 @@ class Client:
             raise YuiError("no signing key: pass key= to Client or to this call")
         return auth.metadata(k, method)
 
-
-def verify_proof(p, vset: wire.ValidatorSet) -> proof.Proven:
-    """Offline check of an `InclusionProof` message or its bytes."""
-    if isinstance(p, (bytes, bytearray)):
-        return proof.verify_bytes(bytes(p), vset)
-    return proof.verify(proof.decode(p.SerializeToString()), vset)

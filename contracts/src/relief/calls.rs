@@ -891,34 +891,13 @@ pub(super) fn receive(x: &mut Exec<'_>, signer: &Account, c: &pb::ReceiveShipmen
             ))
         }
     };
-    let (mut returned, mut written_off) = (0, 0);
+    let (returned, written_off) = if write_off {
+        (0, missing)
+    } else {
+        (missing, 0)
+    };
     if s.need_id != 0 {
-        donor_open(x, &s.donor, false)?;
-        let mut n = req(need(&*x.state, s.need_id)?, "relief.unknown_need", "need")?;
-        n.in_transit = crate::arith::sub("need in transit", n.in_transit, q)?;
-        n.fulfilled = n
-            .fulfilled
-            .checked_add(good)
-            .ok_or_else(|| overflow("fulfilled"))?;
-        // What did not arrive usable leaves the pledged quantity once: back to the need to be
-        // pledged again, or written off with the need's quantity.
-        n.committed = crate::arith::sub("need committed", n.committed, missing)?;
-        if write_off {
-            n.quantity = crate::arith::sub("need quantity", n.quantity, missing)?;
-            n.written_off = crate::arith::add("relief", "written_off", n.written_off, missing)?;
-            written_off = missing;
-        } else {
-            n.returned = crate::arith::add("relief", "returned", n.returned, missing)?;
-            returned = missing;
-        }
-        update_totals(x, &n.disaster_id, &n.item_id, |t| {
-            t.committed = crate::arith::sub("totals committed", t.committed, missing)?;
-            if write_off {
-                t.needed = crate::arith::sub("totals needed", t.needed, missing)?;
-            }
-            Ok(())
-        })?;
-        save_need(x, n)?;
+        settle_need(x, &s, good, returned, written_off)?;
     }
     update_totals(x, &s.disaster_id, &s.item_id, |t| {
         t.in_transit = crate::arith::sub("totals in transit", t.in_transit, q)?;
@@ -934,12 +913,44 @@ pub(super) fn receive(x: &mut Exec<'_>, signer: &Account, c: &pb::ReceiveShipmen
     s.status = pb::ShipmentStatus::ShipmentReceived as i32;
     s.received_quantity = received;
     s.damaged_quantity = c.damaged_quantity;
-    s.returned_quantity = returned;
-    s.written_off_quantity = written_off;
+    if s.need_id != 0 {
+        s.returned_quantity = returned;
+        s.written_off_quantity = written_off;
+    }
     s.note = c.note.clone();
     s.trail.push(step(x, pb::ShipmentStatus::ShipmentReceived));
     save_shipment(x, s)?;
     Ok(())
+}
+
+/// A finished shipment of a need (received or lost) leaves `in_transit`: `good` units are
+/// fulfilled, `returned` go back to be pledged again and `written_off` shrink the need; the
+/// last two leave `committed` once.
+fn settle_need(
+    x: &mut Exec<'_>,
+    s: &pb::Shipment,
+    good: u64,
+    returned: u64,
+    written_off: u64,
+) -> Result<()> {
+    donor_open(x, &s.donor, false)?;
+    let mut n = req(need(&*x.state, s.need_id)?, "relief.unknown_need", "need")?;
+    let gone = returned + written_off;
+    n.in_transit = crate::arith::sub("need in transit", n.in_transit, s.quantity)?;
+    n.fulfilled = n
+        .fulfilled
+        .checked_add(good)
+        .ok_or_else(|| overflow("fulfilled"))?;
+    n.committed = crate::arith::sub("need committed", n.committed, gone)?;
+    n.quantity = crate::arith::sub("need quantity", n.quantity, written_off)?;
+    n.returned = crate::arith::add("relief", "returned", n.returned, returned)?;
+    n.written_off = crate::arith::add("relief", "written_off", n.written_off, written_off)?;
+    update_totals(x, &n.disaster_id, &n.item_id, |t| {
+        t.committed = crate::arith::sub("totals committed", t.committed, gone)?;
+        t.needed = crate::arith::sub("totals needed", t.needed, written_off)?;
+        Ok(())
+    })?;
+    save_need(x, n)
 }
 
 /// Default of `relief.lost_after_hours`: how long a shipment is in transit before its receiver
@@ -964,12 +975,7 @@ pub(super) fn declare_lost(
             "only a shipment that is shipped and not yet received can be declared lost",
         ));
     }
-    let shipped_at = s
-        .trail
-        .iter()
-        .rev()
-        .find(|t| t.status == pb::ShipmentStatus::ShipmentShipped as i32)
-        .map_or(0, |t| t.time_ms);
+    let shipped_at = super::shipped_at(&s).unwrap_or(0);
     let municipality = shelter(&*x.state, &s.shelter_id)?
         .map(|sh| sh.municipality)
         .unwrap_or_default();
@@ -990,16 +996,8 @@ pub(super) fn declare_lost(
     }
     let q = s.quantity;
     if s.need_id != 0 {
-        donor_open(x, &s.donor, false)?;
-        let mut n = req(need(&*x.state, s.need_id)?, "relief.unknown_need", "need")?;
-        n.in_transit = crate::arith::sub("need in transit", n.in_transit, q)?;
-        n.committed = crate::arith::sub("need committed", n.committed, q)?;
-        n.returned = crate::arith::add("relief", "returned", n.returned, q)?;
-        update_totals(x, &n.disaster_id, &n.item_id, |t| {
-            t.committed = crate::arith::sub("totals committed", t.committed, q)?;
-            Ok(())
-        })?;
-        save_need(x, n)?;
+        // Nothing arrived: all of it goes back to the need.
+        settle_need(x, &s, 0, q, 0)?;
         s.returned_quantity = q;
     }
     update_totals(x, &s.disaster_id, &s.item_id, |t| {
@@ -1056,15 +1054,7 @@ pub(super) fn withdraw_offer(x: &mut Exec<'_>, c: &pb::WithdrawOffer) -> Result<
     donor_open(x, &o.donor, false)?;
     let id = o.offer_id;
     save_offer(x, o)?;
-    let prefix = id_key(K_OFFER_REQ, id);
-    for (k, _) in x.state.scan(&prefix, None, MAX_REQUESTS_PER_OFFER)? {
-        let cid = trailing_id(&k, prefix.len()).ok_or_else(|| bad_index(&k))?;
-        if let Some(com) = commitment(&*x.state, cid)? {
-            if com.status == pb::CommitmentStatus::CommitmentPending as i32 {
-                cancel_commitment(x, com, "the donor withdrew the offer before the go-ahead")?;
-            }
-        }
-    }
+    cancel_waiting_requests(x, id, "the donor withdrew the offer before the go-ahead")?;
     let mut o = req(offer(&*x.state, id)?, "relief.unknown_offer", "offer")?;
     let back = crate::arith::sub("offer free", o.quantity, o.requested)?;
     o.quantity = o.requested;
@@ -1073,6 +1063,20 @@ pub(super) fn withdraw_offer(x: &mut Exec<'_>, c: &pb::WithdrawOffer) -> Result<
         Ok(())
     })?;
     save_offer(x, o)?;
+    Ok(())
+}
+
+/// Cancel the requests from offer `id` still waiting for the go-ahead, with `reason`.
+fn cancel_waiting_requests(x: &mut Exec<'_>, id: u64, reason: &str) -> Result<()> {
+    let prefix = id_key(K_OFFER_REQ, id);
+    for (k, _) in x.state.scan(&prefix, None, MAX_REQUESTS_PER_OFFER)? {
+        let cid = trailing_id(&k, prefix.len()).ok_or_else(|| bad_index(&k))?;
+        if let Some(com) = commitment(&*x.state, cid)? {
+            if com.status == pb::CommitmentStatus::CommitmentPending as i32 {
+                cancel_commitment(x, com, reason)?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -1098,15 +1102,7 @@ pub(super) fn expire_offer(x: &mut Exec<'_>, c: &pb::ExpireOffer) -> Result<()> 
     donor_open(x, &o.donor, false)?;
     let id = o.offer_id;
     save_offer(x, o)?;
-    let prefix = id_key(K_OFFER_REQ, id);
-    for (k, _) in x.state.scan(&prefix, None, MAX_REQUESTS_PER_OFFER)? {
-        let cid = trailing_id(&k, prefix.len()).ok_or_else(|| bad_index(&k))?;
-        if let Some(com) = commitment(&*x.state, cid)? {
-            if com.status == pb::CommitmentStatus::CommitmentPending as i32 {
-                cancel_commitment(x, com, "the offer expired before the go-ahead")?;
-            }
-        }
-    }
+    cancel_waiting_requests(x, id, "the offer expired before the go-ahead")?;
     Ok(())
 }
 

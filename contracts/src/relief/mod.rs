@@ -124,6 +124,15 @@ pub fn is_overdue(n: &pb::Need, now_ms: u64) -> bool {
     n.needed_by_ms != 0 && now_ms > n.needed_by_ms && n.fulfilled < n.quantity
 }
 
+/// When a shipment was (last) marked shipped, from its trail.
+pub fn shipped_at(s: &pb::Shipment) -> Option<u64> {
+    s.trail
+        .iter()
+        .rev()
+        .find(|t| t.status == pb::ShipmentStatus::ShipmentShipped as i32)
+        .map(|t| t.time_ms)
+}
+
 /// Totals of a (disaster, item).
 pub fn totals(state: &dyn StateRead, disaster_id: &str, item_id: &str) -> Result<Totals> {
     Ok(get_borsh(state, &keys::tot_key(disaster_id, item_id))?.unwrap_or_default())

@@ -205,12 +205,7 @@ pub fn list_shipments(
             && (r.donor.is_empty() || s.donor == r.donor)
             && (r.status == 0 || s.status == r.status);
         if ok && r.in_transit_longer_than_ms > 0 {
-            let shipped_at = s
-                .trail
-                .iter()
-                .rev()
-                .find(|t| t.status == pb::ShipmentStatus::ShipmentShipped as i32)
-                .map(|t| t.time_ms);
+            let shipped_at = super::shipped_at(&s);
             ok = s.status == pb::ShipmentStatus::ShipmentShipped as i32
                 && shipped_at
                     .is_some_and(|t| now_ms.saturating_sub(t) > r.in_transit_longer_than_ms);
