@@ -268,6 +268,11 @@ async fn relief_study_flow_over_grpc() {
         assert!(label.token.starts_with("YUI1-") && label.token.len() == 44);
         assert!(label.qr_png.starts_with(b"\x89PNG"));
         assert!(label.qr_svg.contains("<svg"));
+        // The printable label: one A6 page naming this shipment and carrying its token.
+        let pdf = String::from_utf8_lossy(&label.label_pdf);
+        assert!(pdf.starts_with("%PDF-") && pdf.contains("/MediaBox [0 0 297.64 419.53]"));
+        assert!(pdf.contains(&format!("(Shipment {sid})")));
+        assert!(pdf.contains(&format!("({})", label.token)));
         record(
             &ok(
                 &mut c,

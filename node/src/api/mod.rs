@@ -9,6 +9,7 @@
 
 pub mod eco;
 pub mod governance;
+pub mod label;
 pub mod ledger;
 pub mod personal_data;
 pub mod qr;

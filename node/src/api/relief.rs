@@ -125,11 +125,33 @@ impl Relief for ReliefApi {
         }
         let (token, commitment) = new_label(id).map_err(internal)?;
         let img = crate::api::qr::render(&token).map_err(internal)?;
+        let state = self.chain.state();
+        let item = relief::item(&state, &s.item_id)
+            .map_err(contract)?
+            .unwrap_or_default();
+        let shelter = relief::shelter(&state, &s.shelter_id)
+            .map_err(contract)?
+            .unwrap_or_default();
+        let facts = crate::api::label::LabelFacts {
+            shipment_id: s.shipment_id,
+            disaster_id: s.disaster_id,
+            item_id: s.item_id,
+            item_name: item.name,
+            unit: item.unit,
+            quantity: s.quantity,
+            shelter_id: s.shelter_id,
+            shelter_name: shelter.name,
+            shelter_area: shelter.area,
+            need_id: s.need_id,
+            offer_id: s.offer_id,
+        };
+        let label_pdf = crate::api::label::pdf(&token, &facts).map_err(internal)?;
         Ok(Response::new(pb::NewShipmentLabelResponse {
             token,
             token_commitment: commitment.to_vec(),
             qr_svg: img.svg,
             qr_png: img.png,
+            label_pdf,
         }))
     }
 
