@@ -17,6 +17,11 @@ pub const MAX_SCAN: usize = 5_000;
 pub const MAX_TOKEN_CHARS: usize = 1_024;
 /// Entries read from state per scan step.
 const SCAN_STEP: usize = 256;
+/// Most entries a sorted query examines: sorting needs every match at once, so a query over
+/// more is refused (`page.too_broad`) rather than answered out of order.
+pub const MAX_SORTED_SCAN: usize = 50_000;
+/// First byte of a sorted query's page token (no state key starts with it).
+const SORTED: u8 = 0xff;
 
 /// A checked page request over the keys under one prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +102,65 @@ impl Page {
     }
 }
 
+impl Page {
+    /// One page of `items` in the order of their sort keys (each unique, e.g. ending in the
+    /// record's id). `order` names the ordering, so a token made for another order or query is
+    /// refused. The token carries the last sort key returned: a record added or changed between
+    /// two pages is seen at its new place, none is returned twice in one walk unless it moved.
+    pub fn sorted<T>(
+        request: Option<&pb::PageRequest>,
+        order: &[u8],
+        mut items: Vec<(Vec<u8>, T)>,
+    ) -> Result<(Vec<T>, String)> {
+        let prefix = [&[SORTED][..], order].concat();
+        let page = Page::of(request, &prefix)?;
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let start = page.after.as_ref().map_or(0, |after| {
+            let last = &after[prefix.len()..];
+            items.partition_point(|(k, _)| k.as_slice() <= last)
+        });
+        let more = items.len() - start > page.size;
+        let chosen: Vec<(Vec<u8>, T)> = items.into_iter().skip(start).take(page.size).collect();
+        let next = match chosen.last() {
+            Some((k, _)) if more => token(&[prefix.as_slice(), k].concat()),
+            _ => String::new(),
+        };
+        Ok((chosen.into_iter().map(|(_, t)| t).collect(), next))
+    }
+}
+
+/// Every record under `prefix` that `keep` accepts, for a query that must see all its matches
+/// (to sort them). Refused with `page.too_broad` past [`MAX_SORTED_SCAN`] entries.
+pub fn scan_all<T>(
+    state: &dyn StateRead,
+    prefix: &[u8],
+    mut keep: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
+) -> Result<Vec<T>> {
+    let mut after: Option<Vec<u8>> = None;
+    let mut out = Vec::new();
+    let mut examined = 0;
+    loop {
+        let batch = state.scan(prefix, after.as_deref(), SCAN_STEP)?;
+        let n = batch.len();
+        for (k, v) in batch {
+            examined += 1;
+            if examined > MAX_SORTED_SCAN {
+                return Err(invalid_argument(
+                    "page.too_broad",
+                    format!("more than {MAX_SORTED_SCAN} records to sort: ask in id order, or for fewer at a time"),
+                ));
+            }
+            if let Some(t) = keep(&k, &v)? {
+                out.push(t);
+            }
+            after = Some(k);
+        }
+        if n < SCAN_STEP {
+            return Ok(out);
+        }
+    }
+}
+
 /// The page token that continues after `key`.
 pub fn token(key: &[u8]) -> String {
     hex::encode(key)
@@ -149,5 +213,56 @@ mod tests {
         );
         let long = "0".repeat(MAX_TOKEN_CHARS + 2);
         assert_eq!(code(Page::of(Some(&req(0, &long)), b"p")), "page.bad_token");
+    }
+
+    #[test]
+    fn sorted_pages_walk_every_item_once_in_order_and_refuse_other_orders_tokens() {
+        // Sort keys out of id order, all distinct.
+        let items = || -> Vec<(Vec<u8>, u32)> {
+            (0u32..103)
+                .map(|i| (((i * 37) % 103).to_be_bytes().to_vec(), i))
+                .collect()
+        };
+        let mut seen = Vec::new();
+        let mut t = String::new();
+        for _ in 0..100 {
+            let (page, next) = Page::sorted(Some(&req(10, &t)), b"a", items()).unwrap();
+            assert!(page.len() <= 10);
+            seen.extend(page);
+            if next.is_empty() {
+                break;
+            }
+            t = next;
+        }
+        let mut expected = items();
+        expected.sort();
+        assert_eq!(
+            seen,
+            expected.into_iter().map(|(_, i)| i).collect::<Vec<_>>()
+        );
+        let code = |r: Result<(Vec<u32>, String)>| match r {
+            Err(crate::ContractError::Invalid(i)) => i.code,
+            other => panic!("{other:?}"),
+        };
+        let (_, a_token) = Page::sorted(Some(&req(10, "")), b"a", items()).unwrap();
+        assert_eq!(
+            code(Page::sorted(Some(&req(10, &a_token)), b"b", items())),
+            "page.bad_token"
+        );
+        assert_eq!(
+            code(Page::sorted(Some(&req(10, &token(b"p"))), b"a", items())),
+            "page.bad_token"
+        );
+        // An id-order token is not a sorted one either.
+        assert!(matches!(
+            Page::of(Some(&req(0, &a_token)), b"p"),
+            Err(crate::ContractError::Invalid(i)) if i.code == "page.bad_token"
+        ));
+        let mut s = MemState::default();
+        for i in 0..=MAX_SORTED_SCAN as u32 {
+            s.put([b"z".as_slice(), &i.to_be_bytes()].concat(), vec![1]);
+        }
+        let all = scan_all(&s, b"z", |_, _| Ok(Some(()))).map(|_| ());
+        assert!(matches!(all, Err(crate::ContractError::Invalid(i)) if i.code == "page.too_broad"));
     }
 }

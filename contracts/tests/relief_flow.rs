@@ -1138,6 +1138,96 @@ fn an_overdue_need_takes_no_pledges_and_is_listed_as_overdue() {
 }
 
 #[test]
+fn needs_sort_by_needed_by_or_priority_across_pages() {
+    let mut c = setup();
+    let h = 3_600_000;
+    let t0 = c.time_ms;
+    // (priority, needed_by offset in hours; 0 = none)
+    let posted = [
+        (pb::Priority::Low, 5),
+        (pb::Priority::High, 0),
+        (pb::Priority::Medium, 2),
+        (pb::Priority::High, 9),
+        (pb::Priority::Low, 2),
+        (pb::Priority::Medium, 0),
+        (pb::Priority::High, 2),
+    ];
+    for (p, hours) in posted {
+        c.ok(
+            OP,
+            rl(R::PostNeed(pb::PostNeed {
+                disaster_id: DISASTER.into(),
+                shelter_id: "s1".into(),
+                item_id: "blankets".into(),
+                quantity: 10,
+                details: String::new(),
+                priority: p as i32,
+                needed_by_ms: if hours == 0 { 0 } else { t0 + hours * h },
+            })),
+        );
+    }
+    let walk = |order: pb::NeedOrder| {
+        let mut ids = Vec::new();
+        let mut token = String::new();
+        for _ in 0..10 {
+            let r = relief::list_needs(
+                &c.state,
+                &pb::ListNeedsRequest {
+                    order: order as i32,
+                    page: Some(pb::PageRequest {
+                        page_size: 3,
+                        page_token: token.clone(),
+                    }),
+                    ..Default::default()
+                },
+                c.time_ms,
+            )
+            .unwrap();
+            ids.extend(r.needs.iter().map(|n| n.need_id));
+            if r.next_page_token.is_empty() {
+                return ids;
+            }
+            token = r.next_page_token;
+        }
+        panic!("pages did not end");
+    };
+    // Earliest needed-by first (ties: higher priority, then id), none last.
+    assert_eq!(walk(pb::NeedOrder::NeededBy), vec![7, 3, 5, 1, 4, 2, 6]);
+    // Highest priority first (ties: earliest needed-by, none last, then id).
+    assert_eq!(walk(pb::NeedOrder::Priority), vec![7, 4, 2, 3, 6, 5, 1]);
+    assert_eq!(
+        walk(pb::NeedOrder::Unspecified),
+        (1..=7).collect::<Vec<_>>()
+    );
+    // Filters still apply to a sorted list.
+    let high = relief::list_needs(
+        &c.state,
+        &pb::ListNeedsRequest {
+            order: pb::NeedOrder::NeededBy as i32,
+            min_priority: pb::Priority::High as i32,
+            ..Default::default()
+        },
+        c.time_ms,
+    )
+    .unwrap();
+    assert_eq!(
+        high.needs.iter().map(|n| n.need_id).collect::<Vec<_>>(),
+        vec![7, 4, 2]
+    );
+    let bad = relief::list_needs(
+        &c.state,
+        &pb::ListNeedsRequest {
+            order: 9,
+            ..Default::default()
+        },
+        c.time_ms,
+    );
+    assert!(
+        matches!(bad, Err(yui_contracts::ContractError::Invalid(i)) if i.code == "relief.bad_filter")
+    );
+}
+
+#[test]
 fn a_donor_reduces_and_withdraws_an_offer() {
     let mut c = setup();
     let until = c.time_ms + 86_400_000;

@@ -5,7 +5,7 @@ use super::keys::*;
 use super::records::{self, item, shipment};
 use super::Totals;
 use crate::error::{invalid_argument, Result};
-use crate::page::Page;
+use crate::page::{scan_all, Page};
 use crate::state::scan_borsh;
 use crate::stored;
 use crate::text::check_ref;
@@ -27,6 +27,12 @@ pub fn list_needs(
     r: &pb::ListNeedsRequest,
     now_ms: u64,
 ) -> Result<pb::ListNeedsResponse> {
+    let Ok(order) = pb::NeedOrder::try_from(r.order) else {
+        return Err(invalid_argument(
+            "relief.bad_filter",
+            "order is not a known NeedOrder",
+        ));
+    };
     if pb::Priority::try_from(r.min_priority).is_err()
         || pb::FillStatus::try_from(r.fulfilled_status).is_err()
     {
@@ -35,7 +41,7 @@ pub fn list_needs(
             "min_priority or fulfilled_status is not a known value",
         ));
     }
-    let (needs, next_page_token) = page_scan(state, K_NEED, r.page.as_ref(), |k, v| {
+    let keep = |k: &[u8], v: &[u8]| {
         let mut n = stored::decode::<records::Need>(k, v)?;
         n.overdue = super::is_overdue(&n, now_ms);
         let ok = (r.disaster_id.is_empty() || n.disaster_id == r.disaster_id)
@@ -50,11 +56,38 @@ pub fn list_needs(
             && (r.needed_by_before_ms == 0
                 || (n.needed_by_ms != 0 && n.needed_by_ms < r.needed_by_before_ms));
         Ok(ok.then_some(n))
-    })?;
+    };
+    let (needs, next_page_token) = match order {
+        pb::NeedOrder::Unspecified => page_scan(state, K_NEED, r.page.as_ref(), keep)?,
+        pb::NeedOrder::NeededBy | pb::NeedOrder::Priority => {
+            let keyed = scan_all(state, K_NEED, keep)?
+                .into_iter()
+                .map(|n| (need_sort_key(&n, order), n))
+                .collect();
+            Page::sorted(r.page.as_ref(), &[order as u8], keyed)?
+        }
+    };
     Ok(pb::ListNeedsResponse {
         needs,
         next_page_token,
     })
+}
+
+/// A need's place in `order`: ascending bytes, ties broken by the id at the end.
+fn need_sort_key(n: &pb::Need, order: pb::NeedOrder) -> Vec<u8> {
+    // No needed-by sorts after every date; a higher priority sorts first.
+    let by = if n.needed_by_ms == 0 {
+        u64::MAX
+    } else {
+        n.needed_by_ms
+    };
+    let urgency = u32::MAX - u32::try_from(n.priority).unwrap_or(0);
+    let (by, urgency) = (by.to_be_bytes(), urgency.to_be_bytes());
+    let id = n.need_id.to_be_bytes();
+    match order {
+        pb::NeedOrder::Priority => [&urgency[..], &by, &id].concat(),
+        _ => [&by[..], &urgency, &id].concat(),
+    }
 }
 
 /// Search offers at block time `now_ms`.
