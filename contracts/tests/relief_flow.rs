@@ -631,7 +631,52 @@ fn check(c: &Chain) -> Result<Reached, TestCaseError> {
             prop_assert_eq!(o.requested, requested.get(&id).copied().unwrap_or(0));
         }
     }
+    // The disaster report's lines add up to the running totals, item by item, and each line's
+    // arrivals, shortfalls and damage add up to what its received shipments carried.
+    let lines = relief::disaster_report(&c.state, DISASTER, c.time_ms).unwrap();
+    for t in relief::disaster_totals(&c.state, DISASTER).unwrap() {
+        let of = |f: fn(&pb::DisasterReportLine) -> u64| -> u64 {
+            lines.iter().filter(|l| l.item_id == t.item_id).map(f).sum()
+        };
+        prop_assert_eq!(of(|l| l.received), t.received);
+        prop_assert_eq!(of(|l| l.short), t.short);
+        prop_assert_eq!(of(|l| l.damaged), t.damaged);
+        prop_assert_eq!(of(|l| l.lost), t.lost);
+        prop_assert_eq!(
+            of(|l| l.in_transit),
+            t.in_transit - requests_in_transit(c, &t.item_id)
+        );
+    }
+    for l in &lines {
+        let mut carried = 0;
+        for id in 1..=60u64 {
+            if let Some(s) = relief::shipment(&c.state, id).unwrap() {
+                if s.shelter_id == l.shelter_id
+                    && s.item_id == l.item_id
+                    && s.status == pb::ShipmentStatus::ShipmentReceived as i32
+                {
+                    carried += s.quantity;
+                }
+            }
+        }
+        prop_assert_eq!(l.received + l.short + l.damaged, carried, "{:?}", l);
+        prop_assert_eq!(l.unmet, l.needed - l.fulfilled);
+    }
     Ok((cancelled, arrived, partial, lost))
+}
+
+/// What shipments from offers (no need) of `item` carry in transit: the totals count them, the
+/// report's need columns do not.
+fn requests_in_transit(c: &Chain, item: &str) -> u64 {
+    (1..=60u64)
+        .filter_map(|id| relief::shipment(&c.state, id).unwrap())
+        .filter(|s| {
+            s.need_id == 0
+                && s.item_id == item
+                && s.status == pb::ShipmentStatus::ShipmentShipped as i32
+        })
+        .map(|s| s.quantity)
+        .sum()
 }
 
 /// One random sequence: every call checked, every invariant after every call. Returns the

@@ -404,6 +404,68 @@ async fn a_bad_day_on_four_validators() {
         .items;
     let food = totals.iter().find(|t| t.item_id == "food").unwrap();
     assert_eq!((food.received, food.short, food.lost), (90, 30, 20));
+    // The disaster report: one line for the shelter's food, the same in CSV and JSON.
+    let report = |format: pb::ExportFormat| {
+        let mut rc1 = rc1.clone();
+        async move {
+            rc1.export_disaster_report(pb::ExportDisasterReportRequest {
+                disaster_id: DISASTER.into(),
+                format: format as i32,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let json = report(pb::ExportFormat::Json).await;
+    assert_eq!(json.content_type, "application/json");
+    let line = json
+        .lines
+        .iter()
+        .find(|l| l.shelter_id == "minamino-es" && l.item_id == "food")
+        .unwrap();
+    assert_eq!(
+        (
+            line.needs,
+            line.overdue_needs,
+            line.needed,
+            line.fulfilled,
+            line.unmet
+        ),
+        (3, 1, 130, 90, 40)
+    );
+    assert_eq!(
+        (
+            line.shipments,
+            line.received,
+            line.short,
+            line.lost,
+            line.returned
+        ),
+        (3, 90, 30, 20, 50)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&json.content).unwrap();
+    let food_line = doc["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["item_id"] == "food")
+        .unwrap();
+    assert_eq!(food_line["shelter_name"], "Minamino Elementary School gym");
+    assert_eq!(food_line["unmet"], 40);
+    let csv = report(pb::ExportFormat::Csv).await;
+    assert_eq!(csv.content_type, "text/csv");
+    let mut rows = csv.content.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let food_row: Vec<&str> = rows
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|r| r[header.iter().position(|h| *h == "item_id").unwrap()] == "food")
+        .unwrap();
+    let col = |name: &str| food_row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(
+        (col("received"), col("short"), col("lost")),
+        ("90", "30", "20")
+    );
     let offers = rc1
         .list_offers(pb::ListOffersRequest {
             disaster_id: DISASTER.into(),

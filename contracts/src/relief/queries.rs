@@ -162,6 +162,75 @@ pub fn disaster_totals(state: &dyn StateRead, disaster_id: &str) -> Result<Vec<p
     Ok(out)
 }
 
+/// A disaster's report at block time `now_ms`: one line per shelter and item that has a need
+/// or a shipment, by shelter id then item id. Reads every need and shipment on the ledger
+/// (refused with `page.too_broad` past 50,000 of either).
+pub fn disaster_report(
+    state: &dyn StateRead,
+    disaster_id: &str,
+    now_ms: u64,
+) -> Result<Vec<pb::DisasterReportLine>> {
+    use std::collections::BTreeMap;
+    let mut lines: BTreeMap<(String, String), pb::DisasterReportLine> = BTreeMap::new();
+    let needs = scan_all(state, K_NEED, |k, v| {
+        let n = stored::decode::<records::Need>(k, v)?;
+        Ok((n.disaster_id == disaster_id).then_some(n))
+    })?;
+    for n in needs {
+        let l = lines
+            .entry((n.shelter_id.clone(), n.item_id.clone()))
+            .or_default();
+        l.needs += 1;
+        l.overdue_needs += u64::from(super::is_overdue(&n, now_ms));
+        l.needed = l.needed.saturating_add(n.quantity);
+        l.committed = l.committed.saturating_add(n.committed);
+        l.in_transit = l.in_transit.saturating_add(n.in_transit);
+        l.fulfilled = l.fulfilled.saturating_add(n.fulfilled);
+        l.unmet = l
+            .unmet
+            .saturating_add(n.quantity.saturating_sub(n.fulfilled));
+        l.returned = l.returned.saturating_add(n.returned);
+        l.written_off = l.written_off.saturating_add(n.written_off);
+    }
+    let shipments = scan_all(state, K_SHIP, |k, v| {
+        let s = stored::decode::<records::Shipment>(k, v)?;
+        Ok((s.disaster_id == disaster_id).then_some(s))
+    })?;
+    for s in shipments {
+        let l = lines
+            .entry((s.shelter_id.clone(), s.item_id.clone()))
+            .or_default();
+        l.shipments += 1;
+        match pb::ShipmentStatus::try_from(s.status) {
+            Ok(pb::ShipmentStatus::ShipmentReceived) => {
+                let usable = s.received_quantity.saturating_sub(s.damaged_quantity);
+                l.received = l.received.saturating_add(usable);
+                l.short = l
+                    .short
+                    .saturating_add(s.quantity.saturating_sub(s.received_quantity));
+                l.damaged = l.damaged.saturating_add(s.damaged_quantity);
+            }
+            Ok(pb::ShipmentStatus::ShipmentLost) => l.lost = l.lost.saturating_add(s.quantity),
+            _ => {}
+        }
+    }
+    let mut out = Vec::with_capacity(lines.len());
+    for ((shelter_id, item_id), mut l) in lines {
+        let shelter = records::shelter(state, &shelter_id)?.unwrap_or_default();
+        let it = item(state, &item_id)?.unwrap_or_default();
+        l.shelter_name = shelter.name;
+        l.municipality = shelter.municipality;
+        l.area = shelter.area;
+        l.item_name = it.name;
+        l.unit = it.unit;
+        l.category = it.category;
+        l.shelter_id = shelter_id;
+        l.item_id = item_id;
+        out.push(l);
+    }
+    Ok(out)
+}
+
 /// The whole catalogue.
 pub fn catalogue(state: &dyn StateRead) -> Result<Vec<pb::CatalogueItem>> {
     state

@@ -3,6 +3,7 @@
 //! committed block (so "spendable" means spendable in the next block, give or take the block
 //! interval). Every error is a status with the right code and a sentence a person understands.
 
+use crate::api::report::jst;
 use crate::api::status::{contract, internal};
 use crate::chain::ChainReader;
 use tonic::{Request, Response, Status};
@@ -128,12 +129,7 @@ impl Eco for EcoApi {
     ) -> Result<Response<pb::ExportCreditReportResponse>, Status> {
         let r = req.into_inner();
         id_arg("report_id", &r.report_id)?;
-        let format = pb::ExportFormat::try_from(r.format)
-            .ok()
-            .filter(|f| *f != pb::ExportFormat::Unspecified)
-            .ok_or_else(|| {
-                Status::invalid_argument("format must be EXPORT_FORMAT_CSV or EXPORT_FORMAT_JSON")
-            })?;
+        let format = crate::api::report::format_arg(r.format)?;
         let state = self.chain.state();
         let report = eco::report(&state, &r.report_id)
             .map_err(contract)?
@@ -166,19 +162,6 @@ impl Eco for EcoApi {
             content,
         }))
     }
-}
-
-/// JST ISO date-time of a block time (the committee reads local time).
-fn jst(ms: u64) -> String {
-    let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.to_offset(time::macros::offset!(+9))
-                .format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// The CSV export: one line per claimed reading. Columns are stable; times are JST.

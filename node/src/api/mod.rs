@@ -15,6 +15,7 @@ pub mod personal_data;
 pub mod qr;
 pub mod reference;
 pub mod relief;
+pub mod report;
 pub mod status;
 pub mod tls;
 pub mod volunteer;

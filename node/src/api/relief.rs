@@ -174,6 +174,35 @@ impl Relief for ReliefApi {
             .map_err(contract)
     }
 
+    async fn export_disaster_report(
+        &self,
+        req: Request<pb::ExportDisasterReportRequest>,
+    ) -> Result<Response<pb::ExportDisasterReportResponse>, Status> {
+        let r = req.into_inner();
+        if r.disaster_id.is_empty() {
+            return Err(Status::invalid_argument("disaster_id is required"));
+        }
+        yui_contracts::governance::check_id("disaster_id", &r.disaster_id, 64)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let format = crate::api::report::format_arg(r.format)?;
+        let tip = self.chain.tip().map_err(internal)?;
+        let state = self.chain.state();
+        let disaster = relief::disaster(&state, &r.disaster_id)
+            .map_err(contract)?
+            .ok_or_else(|| Status::not_found("no disaster has this id"))?;
+        let lines =
+            relief::disaster_report(&state, &r.disaster_id, tip.time_ms).map_err(contract)?;
+        let (content_type, content) =
+            crate::api::report::disaster_report(format, &disaster, &lines, tip.height, tip.time_ms)
+                .map_err(internal)?;
+        Ok(Response::new(pb::ExportDisasterReportResponse {
+            content_type: content_type.into(),
+            content,
+            lines,
+            height: tip.height,
+        }))
+    }
+
     async fn list_catalogue(
         &self,
         _req: Request<pb::ListCatalogueRequest>,
