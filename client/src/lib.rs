@@ -19,6 +19,7 @@
 pub mod auth;
 pub mod certificate;
 pub mod convert;
+pub mod notification;
 pub mod presence;
 pub mod proof;
 pub mod tx;

@@ -755,6 +755,30 @@ fn presence() -> Value {
     )
 }
 
+fn notifications() -> Value {
+    use yui_client::notification::{normalize, recipient_hash};
+    use yui_proto::v1::NotificationChannel as C;
+    let cases: [(C, &str, &str, u8); 5] = [
+        (C::Email, "EMAIL", " Taro.Yamada@Example.JP\n", 0x61),
+        (C::Email, "EMAIL", "hanako@例え.jp", 0x61),
+        (C::Sms, "SMS", "+81 90-1234-5678", 0x62),
+        (C::Phone, "PHONE", "042 (123) 4567", 0x62),
+        (C::Post, "POST", "  東京都八王子市元本郷町3-24-1 ", 0x63),
+    ];
+    Value::Array(
+        cases
+            .iter()
+            .map(|(c, name, address, k)| {
+                json!({
+                    "channel": name, "key": h([*k; 32]), "address": address,
+                    "normalized": normalize(*c, address),
+                    "recipient_hash": h(recipient_hash(&[*k; 32], *c, address)),
+                })
+            })
+            .collect(),
+    )
+}
+
 fn vectors() -> Value {
     let sets = the_sets();
     let b = block(&sets[0]);
@@ -787,6 +811,7 @@ fn vectors() -> Value {
             "merkle_node": String::from_utf8_lossy(domain::MERKLE_NODE),
             "auth": String::from_utf8_lossy(auth::AUTH_DOMAIN),
             "presence": String::from_utf8_lossy(yui_client::presence::PRESENCE_DOMAIN),
+            "recipient": String::from_utf8_lossy(yui_client::notification::RECIPIENT_DOMAIN),
         },
         "keys": keys(),
         "transactions": transactions(),
@@ -800,6 +825,7 @@ fn vectors() -> Value {
         "proofs": proofs(&b, &sets),
         "certificates": certificates(&b, &sets),
         "presence": presence(),
+        "notifications": notifications(),
     })
 }
 

@@ -471,3 +471,121 @@ fn call_encoding_round_trips() {
     let enc = borsh::to_vec(&rec).unwrap();
     assert_eq!(borsh::from_slice::<ValidatorRecord>(&enc).unwrap(), rec);
 }
+
+fn notify(
+    height: u64,
+    channel: pb::NotificationChannel,
+    hash: &[u8],
+    purpose: &str,
+) -> pb::tx_body::Call {
+    gov(pb::governance_call::Call::RecordNotification(
+        pb::RecordNotification {
+            event: Some(pb::Cursor { height, index: 2 }),
+            channel: channel as i32,
+            recipient_hash: hash.to_vec(),
+            purpose: purpose.into(),
+        },
+    ))
+}
+
+#[test]
+fn an_organization_records_the_notifications_it_sent_and_lists_them() {
+    let mut s = state();
+    let email = pb::NotificationChannel::Email;
+    let (h1, h2) = ([7u8; 32], [9u8; 32]);
+    // Key 50 (a donor account of hachioji) records two, key 2 (tama's admin) one.
+    for (signer, height, hash, purpose) in [
+        (key(50), 3, h1, "relief.pledge_approved"),
+        (key(50), 4, h2, "relief.shipment_arrived"),
+        (key(2), 4, h1, "volunteer.reminder"),
+    ] {
+        let r = execute(
+            &mut s,
+            &ctx(signer, 10),
+            &notify(height, email, &hash, purpose),
+        );
+        assert_eq!(code(&r.unwrap()), "ok");
+    }
+    let list = |org: &str, hash: &[u8], height: u64| {
+        governance::notices::list_notifications(
+            &s,
+            &pb::ListNotificationsRequest {
+                organization: org.into(),
+                recipient_hash: hash.to_vec(),
+                event_height: height,
+                page: None,
+            },
+        )
+        .unwrap()
+        .notifications
+    };
+    let all = list(ORG1, &[], 0);
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].purpose, "relief.pledge_approved");
+    assert_eq!(all[0].recorded_by, key(50).to_vec());
+    assert_eq!(all[0].event.unwrap().height, 3);
+    assert_eq!(all[0].height, 10);
+    assert_eq!(list(ORG1, &h2, 0).len(), 1);
+    assert_eq!(list(ORG1, &[], 4).len(), 1);
+    // Another organization's record is its own, under the same recipient hash.
+    let tama = list(ORG2, &h1, 0);
+    assert_eq!(tama.len(), 1);
+    assert_eq!(tama[0].organization, ORG2);
+    assert!(all
+        .iter()
+        .all(|n| n.notification_id != tama[0].notification_id));
+}
+
+#[test]
+fn a_notification_record_is_checked_and_needs_an_organization() {
+    let mut s = state();
+    let email = pb::NotificationChannel::Email;
+    let before = s.clone();
+    for (call, expected) in [
+        // An event not committed before the block.
+        (
+            notify(10, email, &[1; 32], "p"),
+            "governance.invalid_notification",
+        ),
+        (
+            notify(0, email, &[1; 32], "p"),
+            "governance.invalid_notification",
+        ),
+        // No channel, a hash of the wrong length or all zero, no purpose, a purpose with spaces.
+        (
+            notify(3, pb::NotificationChannel::Unspecified, &[1; 32], "p"),
+            "governance.invalid_notification",
+        ),
+        (
+            notify(3, email, b"alice@example.jp", "p"),
+            "governance.invalid_notification",
+        ),
+        (
+            notify(3, email, &[0; 32], "p"),
+            "governance.invalid_notification",
+        ),
+        (
+            notify(3, email, &[1; 32], ""),
+            "governance.invalid_notification",
+        ),
+        (notify(3, email, &[1; 32], "sent a mail"), "invalid_id"),
+    ] {
+        let r = execute(&mut s, &ctx(key(1), 10), &call);
+        assert_eq!(code(&r.unwrap()), expected);
+    }
+    assert_eq!(s, before, "a refused record changes nothing");
+    // A donor that registered itself belongs to no organization and has nothing to record.
+    let r = execute(
+        &mut s,
+        &ctx(key(70), 10),
+        &gov(pb::governance_call::Call::RegisterDonor(
+            pb::RegisterDonor {},
+        )),
+    );
+    assert_eq!(code(&r.unwrap()), "ok");
+    let r = execute(&mut s, &ctx(key(70), 11), &notify(3, email, &[1; 32], "p"));
+    assert_eq!(code(&r.unwrap()), "governance.no_organization");
+    // An unknown key is not an account.
+    let r = execute(&mut s, &ctx(key(71), 11), &notify(3, email, &[1; 32], "p"));
+    assert_ne!(code(&r.unwrap()), "ok");
+}

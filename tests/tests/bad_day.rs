@@ -466,6 +466,55 @@ async fn a_bad_day_on_four_validators() {
         (col("received"), col("short"), col("lost")),
         ("90", "30", "20")
     );
+    // The shelter's backend mails the donor about the short delivery and records that it did:
+    // the event's cursor, the channel and a keyed hash of the address, never the address.
+    let mail_key = yui_client::notification::new_key();
+    let mailed = pb::NotificationChannel::Email;
+    let to = yui_client::notification::recipient_hash(&mail_key, mailed, "Donor@Example.JP");
+    let about = height(r.c).await.unwrap();
+    ok(
+        r.c,
+        &chain,
+        &op,
+        pb::tx_body::Call::Governance(pb::GovernanceCall {
+            call: Some(pb::governance_call::Call::RecordNotification(
+                pb::RecordNotification {
+                    event: Some(pb::Cursor {
+                        height: about,
+                        index: 0,
+                    }),
+                    channel: mailed as i32,
+                    recipient_hash: to.to_vec(),
+                    purpose: "relief.shipment_short".into(),
+                },
+            )),
+        }),
+    )
+    .await;
+    same_height(r.c, &mut c1).await;
+    let mut gc1 =
+        yui_proto::v1::governance_client::GovernanceClient::connect(net.nodes[1].endpoint.clone())
+            .await
+            .unwrap();
+    let sent = gc1
+        .list_notifications(pb::ListNotificationsRequest {
+            organization: n.municipality.clone(),
+            recipient_hash: yui_client::notification::recipient_hash(
+                &mail_key,
+                mailed,
+                "donor@example.jp ",
+            )
+            .to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].purpose, "relief.shipment_short");
+    assert_eq!(sent[0].event.unwrap().height, about);
+    assert_eq!(sent[0].recorded_by, op.verifying_key().to_bytes().to_vec());
     let offers = rc1
         .list_offers(pb::ListOffersRequest {
             disaster_id: DISASTER.into(),

@@ -156,3 +156,12 @@ def test_presence(p):
     assert presence.PRESENCE_DOMAIN.decode() == V["domains"]["presence"]
     assert presence.presence_message(p["activity_id"], x(p["challenge"])).hex() == p["message"]
     assert presence.sign(ed25519.SigningKey(x(p["seed"])), p["activity_id"], x(p["challenge"])).hex() == p["signature"]
+
+
+@pytest.mark.parametrize("n", V["notifications"], ids=lambda n: n["channel"])
+def test_notification_recipient_hash(n):
+    from yui_sdk import notification
+
+    assert notification.RECIPIENT_DOMAIN.decode() == V["domains"]["recipient"]
+    assert notification.normalize(n["channel"], n["address"]) == n["normalized"]
+    assert notification.recipient_hash(x(n["key"]), n["channel"], n["address"]).hex() == n["recipient_hash"]

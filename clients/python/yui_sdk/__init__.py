@@ -12,7 +12,7 @@ verify inclusion proofs and volunteer certificates offline under the chain's sig
             disaster_id="d-2026-01", name="Typhoon No. 10")))
 """
 
-from . import auth, certificate, presence, proof, tx, wire
+from . import auth, certificate, notification, presence, proof, tx, wire
 from .client import (
     Client,
     Committed,
@@ -28,6 +28,7 @@ from .wire import ValidatorSet
 __all__ = [
     "auth",
     "certificate",
+    "notification",
     "presence",
     "proof",
     "tx",

@@ -7,6 +7,7 @@
  */
 export * as auth from "./auth.js";
 export * as certificate from "./certificate.js";
+export * as notification from "./notification.js";
 export * as presence from "./presence.js";
 export * as proof from "./proof.js";
 export * as tx from "./tx.js";

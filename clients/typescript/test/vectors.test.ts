@@ -8,7 +8,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BlockHeaderSchema, MerkleProofSchema } from "../gen/yui/v1/ledger_pb.js";
 import { TxBodySchema } from "../gen/yui/v1/tx_pb.js";
 import { EventSchema } from "../gen/yui/v1/events_pb.js";
-import { auth, certificate, presence, proof, SigningKey, tx, ValidatorSet, verifySignature, wire } from "../src/index.js";
+import { auth, certificate, notification, presence, proof, SigningKey, tx, ValidatorSet, verifySignature, wire } from "../src/index.js";
 
 const V = JSON.parse(readFileSync(fileURLToPath(new URL("../../../vectors/vectors.json", import.meta.url)), "utf8"));
 const x = wire.fromHex;
@@ -174,5 +174,15 @@ test("presence at check-in", () => {
   for (const p of V.presence) {
     assert.equal(hex(presence.presenceMessage(p.activity_id, x(p.challenge))), p.message);
     assert.equal(hex(presence.sign(new SigningKey(x(p.seed)), p.activity_id, x(p.challenge))), p.signature);
+  }
+});
+
+test("notification recipient hashes", () => {
+  assert.equal(new TextDecoder().decode(notification.RECIPIENT_DOMAIN), V.domains.recipient);
+  assert.ok(V.notifications.length >= 5);
+  for (const n of V.notifications) {
+    const ch = n.channel as notification.Channel;
+    assert.equal(notification.normalize(ch, n.address), n.normalized);
+    assert.equal(hex(notification.recipientHash(x(n.key), ch, n.address)), n.recipient_hash);
   }
 });

@@ -19,6 +19,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use pb::governance_call::Call as G;
 
 pub mod evidence;
+pub mod notices;
 mod proposals;
 pub mod queries;
 
@@ -761,6 +762,14 @@ pub fn authorize(account: &Account, call: &pb::GovernanceCall) -> Result<()> {
             &[RoleKind::OrgAdmin, RoleKind::MunicipalityAdmin],
             "anchoring the access log",
         ),
+        // Any account of an organization (a donor without one sends no notifications).
+        Some(G::RecordNotification(_)) if account.organization.is_empty() => {
+            Err(permission_denied(
+                "governance.no_organization",
+                "only an account of an organization records the notifications it sent",
+            ))
+        }
+        Some(G::RecordNotification(_)) => Ok(()),
     }
 }
 
@@ -778,6 +787,7 @@ pub fn call_name(call: &pb::GovernanceCall) -> &'static str {
         Some(G::RegisterDonor(_)) => "governance.register_donor",
         Some(G::ReportEvidence(_)) => "governance.report_evidence",
         Some(G::AnchorAccessLog(_)) => "governance.anchor_access_log",
+        Some(G::RecordNotification(_)) => "governance.record_notification",
     }
 }
 
@@ -805,6 +815,7 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::GovernanceCall) -> Result<()> {
         Some(G::RegisterDonor(_)) => register_donor(x),
         Some(G::ReportEvidence(c)) => evidence::report_evidence(x, c),
         Some(G::AnchorAccessLog(c)) => anchor_access_log(x, &signer, c),
+        Some(G::RecordNotification(c)) => notices::record(x, &signer, c),
     }
 }
 

@@ -77,4 +77,16 @@ impl Governance for GovernanceApi {
             .map(|evidence| Response::new(pb::ListEvidenceResponse { evidence }))
             .map_err(contract)
     }
+
+    async fn list_notifications(
+        &self,
+        req: Request<pb::ListNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        yui_contracts::governance::notices::list_notifications(
+            &self.chain.state(),
+            &req.into_inner(),
+        )
+        .map(Response::new)
+        .map_err(contract)
+    }
 }
