@@ -165,6 +165,7 @@ fn device(c: &mut Chain, part: &str, kind: pb::DeviceKind, hash: u8, baseline: u
             identity_hash: vec![hash; 32],
             baseline_m_per_l: baseline,
             methodology: String::new(),
+            fuel: 0,
         })),
     );
     match &ev[0] {
@@ -403,6 +404,7 @@ fn rules_that_must_reject() {
                 identity_hash: vec![0xa1; 32],
                 baseline_m_per_l: 0,
                 methodology: String::new(),
+                fuel: 0,
             }))
         ),
         "eco.device_already_registered"
@@ -590,6 +592,7 @@ fn rules_that_must_reject() {
             identity_hash: vec![0xa1; 32],
             baseline_m_per_l: 0,
             methodology: "EN-R-002".into(),
+            fuel: 0,
         })),
     );
 }
@@ -779,4 +782,107 @@ fn a_withdrawn_report_frees_its_readings_for_a_new_one_and_cannot_be_certified()
         c.err(ADMIN, withdraw(&second.report_id, "late")),
         "eco.already_certified"
     );
+}
+
+#[test]
+fn a_self_use_generator_reduces_the_grid_electricity_it_replaces_less_its_fuel() {
+    // By hand: 100 kWh at 0.438 kg/kWh replace 43.8 kg; 10 L of diesel at 2.58 kg/L emit
+    // 25.8 kg; the reduction is 18.0 kg.
+    assert_eq!(
+        compute(
+            pb::DeviceKind::Generator,
+            0,
+            100_000,
+            0,
+            10_000,
+            438_000,
+            2_580_000
+        ),
+        eco::Computed {
+            baseline_g: 43_800,
+            project_g: 25_800,
+            reduction_g: 18_000
+        }
+    );
+    let mut c = chain();
+    program(&mut c);
+    let part = participant(&mut c, RES1);
+    let register = |fuel: pb::Fuel, methodology: &str, hash: u8| {
+        eco(E::RegisterDevice(pb::RegisterDevice {
+            participant_id: part.clone(),
+            kind: pb::DeviceKind::Generator as i32,
+            identity_hash: vec![hash; 32],
+            baseline_m_per_l: 0,
+            methodology: methodology.into(),
+            fuel: fuel as i32,
+        }))
+    };
+    // A generator needs its fuel and its methodology; no other kind takes a fuel.
+    assert_eq!(
+        c.err(ADMIN, register(pb::Fuel::Unspecified, "EN-S-007", 0xc1)),
+        "eco.invalid_fuel"
+    );
+    assert_eq!(
+        c.err(ADMIN, register(pb::Fuel::Diesel, "", 0xc1)),
+        "eco.invalid_methodology"
+    );
+    assert_eq!(
+        c.err(
+            ADMIN,
+            eco(E::RegisterDevice(pb::RegisterDevice {
+                participant_id: part.clone(),
+                kind: pb::DeviceKind::Solar as i32,
+                identity_hash: vec![0xc2; 32],
+                baseline_m_per_l: 0,
+                methodology: String::new(),
+                fuel: pb::Fuel::Diesel as i32,
+            }))
+        ),
+        "eco.invalid_fuel"
+    );
+    let ev = c.ok(ADMIN, register(pb::Fuel::Diesel, "EN-S-007", 0xc1));
+    let dev = match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::DeviceRegistered(d)),
+        }) => d.device.clone().unwrap(),
+        e => panic!("unexpected {e:?}"),
+    };
+    assert_eq!(dev.fuel, pb::Fuel::Diesel as i32);
+    c.time_ms = jst_ms(2025, 6, 2);
+    let (s, e) = month(2025, 5);
+    let generated = |wh: u64, fuel_ml: u64, start: u64, end: u64| {
+        eco(E::SubmitReading(pb::SubmitReading {
+            device_id: dev.device_id.clone(),
+            period_start_ms: start,
+            period_end_ms: end,
+            electricity_wh: wh,
+            distance_m: 0,
+            fuel_ml,
+            grid_wh: 0,
+            evidence_hash: Vec::new(),
+        }))
+    };
+    let r = reduction_of(&c.ok(METER, generated(100_000, 10_000, s, e)));
+    assert_eq!(
+        (r.baseline_g, r.project_g, r.reduction_g),
+        (43_800, 25_800, 18_000)
+    );
+    // The diesel factor applied (the national default), recorded with the reading.
+    assert_eq!(r.gasoline_mg_per_l, 2_580_000);
+    assert_eq!(r.methodology, "EN-S-007");
+    assert_eq!(r.device_kind, pb::DeviceKind::Generator as i32);
+    // A generator that burns more than the grid would have emitted reduces nothing.
+    let (s, e) = (jst_ms(2025, 6, 1), jst_ms(2025, 6, 2));
+    let r = reduction_of(&c.ok(METER, generated(10_000, 10_000, s, e)));
+    assert_eq!(r.reduction_g, 0);
+    // A generator drives nowhere.
+    let (s, e) = (jst_ms(2025, 4, 1), jst_ms(2025, 4, 2));
+    let mut with_distance = generated(1, 1, s, e);
+    if let Call::Eco(pb::EcoCall {
+        call: Some(E::SubmitReading(r)),
+    }) = &mut with_distance
+    {
+        r.distance_m = 5;
+    }
+    assert_eq!(c.err(METER, with_distance), "eco.vehicle_values_for_solar");
 }

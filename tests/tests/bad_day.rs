@@ -732,6 +732,7 @@ async fn a_bad_day_on_four_validators() {
                 identity_hash: vec![0xc3; 32],
                 baseline_m_per_l: 0,
                 methodology: String::new(),
+                fuel: 0,
             })),
         )
         .await,

@@ -135,6 +135,7 @@ async fn eco_program_year_over_grpc() {
                 identity_hash: hash.to_vec(),
                 baseline_m_per_l: baseline,
                 methodology: String::new(),
+                fuel: 0,
             })),
         )
         .await;
@@ -154,6 +155,7 @@ async fn eco_program_year_over_grpc() {
             identity_hash: vec![0xa1; 32],
             baseline_m_per_l: 0,
             methodology: String::new(),
+            fuel: 0,
         })),
     )
     .await

@@ -47,9 +47,9 @@ fn hash32(what: &str, b: &[u8]) -> Result<[u8; 32]> {
 
 fn check_baseline(kind: pb::DeviceKind, b: u64) -> Result<()> {
     match kind {
-        pb::DeviceKind::Solar if b != 0 => Err(invalid_argument(
+        pb::DeviceKind::Solar | pb::DeviceKind::Generator if b != 0 => Err(invalid_argument(
             "eco.baseline_for_solar",
-            "baseline_m_per_l applies to vehicles only; it must be 0 for solar",
+            "baseline_m_per_l applies to vehicles only; it must be 0 for solar installations and generators",
         )),
         pb::DeviceKind::Ev | pb::DeviceKind::Phv if !(1_000..=100_000).contains(&b) => {
             Err(invalid_argument(
@@ -66,7 +66,7 @@ fn device_kind(v: i32) -> Result<pb::DeviceKind> {
         Ok(k) => Ok(k.to_pb()),
         Err(_) => Err(invalid_argument(
             "eco.invalid_device_kind",
-            "kind must be DEVICE_KIND_EV, DEVICE_KIND_PHV or DEVICE_KIND_SOLAR",
+            "kind must be DEVICE_KIND_EV, DEVICE_KIND_PHV, DEVICE_KIND_SOLAR or DEVICE_KIND_GENERATOR",
         )),
     }
 }
@@ -272,9 +272,31 @@ pub(super) fn register_device(
     let kind = device_kind(c.kind)?;
     let identity_hash = hash32("identity_hash", &c.identity_hash)?;
     check_baseline(kind, c.baseline_m_per_l)?;
+    let fuel = match (kind, pb::Fuel::try_from(c.fuel)) {
+        (pb::DeviceKind::Generator, Ok(pb::Fuel::Unspecified) | Err(_)) => {
+            return Err(invalid_argument(
+                "eco.invalid_fuel",
+                "a generator needs its fuel: FUEL_GASOLINE, FUEL_DIESEL or FUEL_HEAVY_OIL_A",
+            ))
+        }
+        (pb::DeviceKind::Generator, Ok(_)) => Some(Fuel::from_api(c.fuel)?),
+        (_, Ok(pb::Fuel::Unspecified)) => None,
+        _ => {
+            return Err(invalid_argument(
+                "eco.invalid_fuel",
+                "fuel applies to generators only; leave it unspecified for other kinds",
+            ))
+        }
+    };
     let methodology = if c.methodology.is_empty() {
         match kind {
             pb::DeviceKind::Solar => METHODOLOGY_SOLAR,
+            pb::DeviceKind::Generator => {
+                return Err(invalid_argument(
+                    "eco.invalid_methodology",
+                    "a generator has no default methodology: give the id the project was registered under",
+                ))
+            }
             _ => METHODOLOGY_VEHICLE,
         }
         .to_string()
@@ -304,6 +326,7 @@ pub(super) fn register_device(
         baseline_m_per_l: c.baseline_m_per_l,
         methodology,
         removed: false,
+        fuel,
     };
     put_borsh(x.state, hk, &d.id);
     put_borsh(x.state, key(K_DEV, &d.id), &d);
@@ -469,13 +492,22 @@ pub(super) fn submit_reading(
                 "a solar installation has no distance or fuel: distance_m and fuel_ml must be 0",
             ))
         }
-        pb::DeviceKind::Ev | pb::DeviceKind::Phv | pb::DeviceKind::Solar => {}
+        pb::DeviceKind::Generator if c.distance_m != 0 => {
+            return Err(invalid_argument(
+                "eco.vehicle_values_for_solar",
+                "a generator has no distance: distance_m must be 0",
+            ))
+        }
+        pb::DeviceKind::Ev
+        | pb::DeviceKind::Phv
+        | pb::DeviceKind::Solar
+        | pb::DeviceKind::Generator => {}
         pb::DeviceKind::Unspecified => {}
     }
-    if kind != pb::DeviceKind::Solar && c.grid_wh != 0 {
+    if !matches!(kind, pb::DeviceKind::Solar | pb::DeviceKind::Generator) && c.grid_wh != 0 {
         return Err(invalid_argument(
             "eco.grid_for_vehicle",
-            "grid_wh applies to solar installations only",
+            "grid_wh applies to solar installations and generators only",
         ));
     }
     // Overlap: the first reading of the device ending after our start must start at or
@@ -510,17 +542,22 @@ pub(super) fn submit_reading(
             format!("no grid emission factor is set for FY{fy}: a municipality admin must set parameter {}", grid_param(fy)),
         )
     })?;
-    // The gasoline factor is used for vehicles only (recorded as 0 for solar).
-    let gas = if kind == pb::DeviceKind::Solar {
-        0
-    } else {
-        factor(
+    // The fuel factor: gasoline for vehicles, the generator's own fuel, none for solar
+    // (recorded as 0).
+    let fuel = match kind {
+        pb::DeviceKind::Solar => None,
+        pb::DeviceKind::Generator => Some(d.fuel.map_or(pb::Fuel::Gasoline, Fuel::to_pb)),
+        _ => Some(pb::Fuel::Gasoline),
+    };
+    let gas = match fuel {
+        None => 0,
+        Some(f) => factor(
             &*x.state,
             &prog.organization,
-            &gasoline_param(fy),
+            &fuel_param(f, fy),
             x.ctx.height,
         )?
-        .unwrap_or(DEFAULT_GASOLINE_MG_PER_L)
+        .unwrap_or_else(|| default_fuel_mg_per_l(f)),
     };
     if grid > 1 << 40 || gas > 1 << 40 {
         return Err(precondition(

@@ -14,6 +14,9 @@
 //!   `PJ_mg = electricity_wh * grid_g_per_mwh / 1000 + fuel_ml * gasoline_mg_per_l / 1000`,
 //!   `ER_g = max(0, BL_mg - PJ_mg) / 1000`.
 //! - Solar: `ER_g = electricity_wh * grid_g_per_mwh / 1_000_000` (`PJ = 0`).
+//! - Generator (自家用発電機): the grid electricity its self-used output replaces, less the fuel
+//!   it burned: `BL_mg = electricity_wh * grid_g_per_mwh / 1000`,
+//!   `PJ_mg = fuel_ml * fuel_mg_per_l / 1000`, `ER_g = max(0, BL_mg - PJ_mg) / 1000`.
 //!
 //! It owns every key under `eco/` (`keys`). Its records are borsh (`records`, ADR 0001); the
 //! API messages are made from them when shown. `calls` has one function per call, `queries`
@@ -25,7 +28,9 @@ mod queries;
 pub mod records;
 
 pub use queries::*;
-pub use records::{device, participant, program, report, Device, DeviceKind, Participant, Program};
+pub use records::{
+    device, participant, program, report, Device, DeviceKind, Fuel, Participant, Program,
+};
 
 use crate::error::{invalid_argument, Result};
 use crate::governance::{self, Account, RoleKind};
@@ -57,7 +62,27 @@ pub fn grid_param(fy: u64) -> String {
 
 /// Parameter name of the gasoline emission factor (mg-CO2/L) of a fiscal year.
 pub fn gasoline_param(fy: u64) -> String {
-    format!("eco.gasoline_mg_per_l.fy{fy}")
+    fuel_param(pb::Fuel::Gasoline, fy)
+}
+
+/// Parameter name of a fuel's emission factor (mg-CO2/L) of a fiscal year, and the national
+/// factor that applies when it is not set.
+pub fn fuel_param(fuel: pb::Fuel, fy: u64) -> String {
+    let name = match fuel {
+        pb::Fuel::Diesel => "diesel",
+        pb::Fuel::HeavyOilA => "heavy_oil_a",
+        pb::Fuel::Gasoline | pb::Fuel::Unspecified => "gasoline",
+    };
+    format!("eco.{name}_mg_per_l.fy{fy}")
+}
+
+/// The national emission factor of a fuel, mg-CO2/L (2.32, 2.58, 2.71 kg-CO2/L).
+pub fn default_fuel_mg_per_l(fuel: pb::Fuel) -> u64 {
+    match fuel {
+        pb::Fuel::Diesel => 2_580_000,
+        pb::Fuel::HeavyOilA => 2_710_000,
+        pb::Fuel::Gasoline | pb::Fuel::Unspecified => DEFAULT_GASOLINE_MG_PER_L,
+    }
 }
 
 /// What a reading reduces, as computed by [`compute`].
@@ -90,6 +115,8 @@ pub fn compute(
     let (grid, gas) = (u128::from(grid_g_per_mwh), u128::from(gasoline_mg_per_l));
     let (bl_mg, pj_mg) = match kind {
         pb::DeviceKind::Solar => (e * grid / 1000, 0),
+        // `gasoline_mg_per_l` is the generator's fuel factor.
+        pb::DeviceKind::Generator => (e * grid / 1000, f * gas / 1000),
         _ => {
             let bl = if baseline_m_per_l == 0 {
                 0

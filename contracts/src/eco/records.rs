@@ -9,7 +9,12 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 stored_enum!(
     /// A device's kind.
-    DeviceKind: pb::DeviceKind { Ev = Ev, Phv = Phv, Solar = Solar }
+    DeviceKind: pb::DeviceKind { Ev = Ev, Phv = Phv, Solar = Solar, Generator = Generator }
+);
+
+stored_enum!(
+    /// What a generator burns.
+    Fuel: pb::Fuel { Gasoline = Gasoline, Diesel = Diesel, HeavyOilA = HeavyOilA }
 );
 
 /// A program.
@@ -85,6 +90,8 @@ pub struct Device {
     pub methodology: String,
     /// Removed.
     pub removed: bool,
+    /// Generators: the fuel.
+    pub fuel: Option<Fuel>,
 }
 
 /// Per (program, methodology, fiscal year) counters.
@@ -149,6 +156,7 @@ impl Device {
             baseline_m_per_l: self.baseline_m_per_l,
             methodology: self.methodology.clone(),
             removed: self.removed,
+            fuel: self.fuel.map_or(0, Fuel::to_api),
         }
     }
 }

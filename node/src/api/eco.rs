@@ -276,6 +276,7 @@ fn device_kind(k: i32) -> &'static str {
         Ok(pb::DeviceKind::Ev) => "ev",
         Ok(pb::DeviceKind::Phv) => "phv",
         Ok(pb::DeviceKind::Solar) => "solar",
+        Ok(pb::DeviceKind::Generator) => "generator",
         _ => "unknown",
     }
 }

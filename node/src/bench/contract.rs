@@ -303,6 +303,7 @@ pub fn eco_workload() -> Workload {
                 identity_hash: hash.to_vec(),
                 baseline_m_per_l: 0,
                 methodology: String::new(),
+                fuel: 0,
             })),
         ));
     }
