@@ -13,6 +13,9 @@ use yui_contracts::points::{self, PointType};
 
 const GRID_FY2025: i64 = 438_000; // 0.438 kg-CO2/kWh, in g/MWh
 const GRID_FY2026: i64 = 420_000;
+/// The devices of these tests were monitored from the start of FY2025 (the chain starts then,
+/// a few blocks before their registration).
+const FY2025_START: u64 = 1_743_433_200_000; // 2025-04-01T00:00+09:00
 
 fn eco(c: E) -> Call {
     Call::Eco(pb::EcoCall { call: Some(c) })
@@ -166,6 +169,7 @@ fn device(c: &mut Chain, part: &str, kind: pb::DeviceKind, hash: u8, baseline: u
             baseline_m_per_l: baseline,
             methodology: String::new(),
             fuel: 0,
+            monitored_from_ms: FY2025_START,
         })),
     );
     match &ev[0] {
@@ -405,6 +409,7 @@ fn rules_that_must_reject() {
                 baseline_m_per_l: 0,
                 methodology: String::new(),
                 fuel: 0,
+                monitored_from_ms: FY2025_START,
             }))
         ),
         "eco.device_already_registered"
@@ -593,6 +598,7 @@ fn rules_that_must_reject() {
             baseline_m_per_l: 0,
             methodology: "EN-R-002".into(),
             fuel: 0,
+            monitored_from_ms: FY2025_START,
         })),
     );
 }
@@ -815,6 +821,7 @@ fn a_self_use_generator_reduces_the_grid_electricity_it_replaces_less_its_fuel()
             baseline_m_per_l: 0,
             methodology: methodology.into(),
             fuel: fuel as i32,
+            monitored_from_ms: FY2025_START,
         }))
     };
     // A generator needs its fuel and its methodology; no other kind takes a fuel.
@@ -836,6 +843,7 @@ fn a_self_use_generator_reduces_the_grid_electricity_it_replaces_less_its_fuel()
                 baseline_m_per_l: 0,
                 methodology: String::new(),
                 fuel: pb::Fuel::Diesel as i32,
+                monitored_from_ms: FY2025_START,
             }))
         ),
         "eco.invalid_fuel"
@@ -885,4 +893,67 @@ fn a_self_use_generator_reduces_the_grid_electricity_it_replaces_less_its_fuel()
         r.distance_m = 5;
     }
     assert_eq!(c.err(METER, with_distance), "eco.vehicle_values_for_solar");
+}
+
+#[test]
+fn a_reading_dated_before_its_device_counts_is_refused() {
+    let mut c = chain();
+    program(&mut c);
+    let part = participant(&mut c, RES1);
+    c.time_ms = jst_ms(2025, 6, 1);
+    let register = |hash: u8, from: u64| {
+        eco(E::RegisterDevice(pb::RegisterDevice {
+            participant_id: part.clone(),
+            kind: pb::DeviceKind::Solar as i32,
+            identity_hash: vec![hash; 32],
+            baseline_m_per_l: 0,
+            methodology: String::new(),
+            fuel: 0,
+            monitored_from_ms: from,
+        }))
+    };
+    // Monitored from a time still to come: refused.
+    let later = c.time_ms + 86_400_000;
+    assert_eq!(
+        c.err(ADMIN, register(0xd1, later)),
+        "eco.invalid_monitored_from"
+    );
+    // Registered without a time: its readings count from the registration's block time.
+    let ev = c.ok(ADMIN, register(0xd1, 0));
+    let d = match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::DeviceRegistered(d)),
+        }) => d.device.clone().unwrap(),
+        e => panic!("unexpected {e:?}"),
+    };
+    assert_eq!(d.monitored_from_ms, d.registered_at_ms);
+    assert!(d.registered_at_ms >= FY2025_START);
+    c.time_ms = d.registered_at_ms + 10 * 86_400_000;
+    let day = 86_400_000;
+    let r = |start: u64| eco(reading(&d.device_id, start, start + day, 1_000, 0));
+    assert_eq!(
+        c.err(METER, r(d.registered_at_ms - day)),
+        "eco.reading_before_registration"
+    );
+    assert_eq!(
+        c.err(METER, r(d.registered_at_ms - 1)),
+        "eco.reading_before_registration"
+    );
+    c.ok(METER, r(d.registered_at_ms));
+    // Onboarded with an earlier monitoring start: readings from then count, not before.
+    let from = d.registered_at_ms - 5 * day;
+    let ev = c.ok(ADMIN, register(0xd2, from));
+    let d2 = match &ev[0] {
+        pb::event::Kind::Eco(pb::EcoEvent {
+            kind: Some(pb::eco_event::Kind::DeviceRegistered(d)),
+        }) => d.device.clone().unwrap(),
+        e => panic!("unexpected {e:?}"),
+    };
+    assert_eq!(d2.monitored_from_ms, from);
+    let r2 = |start: u64| eco(reading(&d2.device_id, start, start + day, 1_000, 0));
+    assert_eq!(
+        c.err(METER, r2(from - day)),
+        "eco.reading_before_registration"
+    );
+    c.ok(METER, r2(from));
 }

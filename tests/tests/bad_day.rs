@@ -733,6 +733,7 @@ async fn a_bad_day_on_four_validators() {
                 baseline_m_per_l: 0,
                 methodology: String::new(),
                 fuel: 0,
+                monitored_from_ms: jst_ms(2025, 4, 1),
             })),
         )
         .await,

@@ -136,6 +136,7 @@ async fn eco_program_year_over_grpc() {
                 baseline_m_per_l: baseline,
                 methodology: String::new(),
                 fuel: 0,
+                monitored_from_ms: jst_ms(2025, 4, 1),
             })),
         )
         .await;
@@ -156,6 +157,7 @@ async fn eco_program_year_over_grpc() {
             baseline_m_per_l: 0,
             methodology: String::new(),
             fuel: 0,
+            monitored_from_ms: jst_ms(2025, 4, 1),
         })),
     )
     .await

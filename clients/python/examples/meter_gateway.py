@@ -75,8 +75,12 @@ def run(target: str, admin_key_file: str, months: int = 6) -> dict:
         device = eco_event(
             c.submit(
                 eco_pb2.EcoCall(
+                    # Onboarded with the monitoring it already had: readings count from 1 April 2026.
                     register_device=eco_pb2.RegisterDevice(
-                        participant_id=participant, kind=eco_pb2.DEVICE_KIND_SOLAR, identity_hash=os.urandom(32)
+                        participant_id=participant,
+                        kind=eco_pb2.DEVICE_KIND_SOLAR,
+                        identity_hash=os.urandom(32),
+                        monitored_from_ms=jst_month(2026, 4),
                     )
                 )
             ),

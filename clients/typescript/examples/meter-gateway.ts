@@ -53,7 +53,13 @@ export async function run(target: string, adminKeyFile: string, months = 6) {
     await c.submit(
       eco({
         case: "registerDevice",
-        value: { participantId: participant, kind: DeviceKind.SOLAR, identityHash: crypto.getRandomValues(new Uint8Array(32)) },
+        // Onboarded with the monitoring it already had: its readings count from 1 April 2026.
+        value: {
+          participantId: participant,
+          kind: DeviceKind.SOLAR,
+          identityHash: crypto.getRandomValues(new Uint8Array(32)),
+          monitoredFromMs: jst(2026, 4),
+        },
       }),
     ),
     "deviceRegistered",

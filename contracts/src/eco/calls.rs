@@ -288,6 +288,12 @@ pub(super) fn register_device(
             ))
         }
     };
+    if c.monitored_from_ms > x.ctx.time_ms {
+        return Err(invalid_argument(
+            "eco.invalid_monitored_from",
+            "monitored_from_ms may not be after the block time: a device's readings count from its registration or an earlier, already monitored time",
+        ));
+    }
     let methodology = if c.methodology.is_empty() {
         match kind {
             pb::DeviceKind::Solar => METHODOLOGY_SOLAR,
@@ -327,6 +333,12 @@ pub(super) fn register_device(
         methodology,
         removed: false,
         fuel,
+        monitored_from_ms: if c.monitored_from_ms == 0 {
+            x.ctx.time_ms
+        } else {
+            c.monitored_from_ms
+        },
+        registered_at_ms: x.ctx.time_ms,
     };
     put_borsh(x.state, hk, &d.id);
     put_borsh(x.state, key(K_DEV, &d.id), &d);
@@ -444,6 +456,15 @@ pub(super) fn submit_reading(
         return Err(invalid_argument(
             "eco.invalid_period",
             "period_start_ms must be before period_end_ms",
+        ));
+    }
+    if c.period_start_ms < d.monitored_from_ms {
+        return Err(precondition(
+            "eco.reading_before_registration",
+            format!(
+                "the reading's period starts before the device's readings count (monitored from {} ms, its registration unless the program onboarded it with an earlier time)",
+                d.monitored_from_ms
+            ),
         ));
     }
     if c.period_end_ms > x.ctx.time_ms {

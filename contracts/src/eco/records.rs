@@ -92,6 +92,10 @@ pub struct Device {
     pub removed: bool,
     /// Generators: the fuel.
     pub fuel: Option<Fuel>,
+    /// From when its readings count (ms).
+    pub monitored_from_ms: u64,
+    /// Block time of its registration (ms).
+    pub registered_at_ms: u64,
 }
 
 /// Per (program, methodology, fiscal year) counters.
@@ -157,6 +161,8 @@ impl Device {
             methodology: self.methodology.clone(),
             removed: self.removed,
             fuel: self.fuel.map_or(0, Fuel::to_api),
+            monitored_from_ms: self.monitored_from_ms,
+            registered_at_ms: self.registered_at_ms,
         }
     }
 }

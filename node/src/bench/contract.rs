@@ -304,6 +304,7 @@ pub fn eco_workload() -> Workload {
                 baseline_m_per_l: 0,
                 methodology: String::new(),
                 fuel: 0,
+                monitored_from_ms: FY2025_START_MS,
             })),
         ));
     }
