@@ -957,3 +957,111 @@ fn a_reading_dated_before_its_device_counts_is_refused() {
     );
     c.ok(METER, r2(from));
 }
+
+#[test]
+fn a_resident_applies_to_join_and_the_program_approves_or_declines() {
+    let mut c = chain();
+    program(&mut c);
+    let person = |tag: u8| pb::PersonRef {
+        vault_id: format!("v-{tag}"),
+        commitment: vec![tag; 32],
+    };
+    let apply = |tag: u8| {
+        eco(E::ApplyToJoin(pb::ApplyToJoin {
+            program_id: "hachioji-eco".into(),
+            person: Some(person(tag)),
+        }))
+    };
+    let application_of = |ev: &[pb::event::Kind]| -> pb::JoinApplication {
+        ev.iter()
+            .find_map(|e| match e {
+                pb::event::Kind::Eco(pb::EcoEvent {
+                    kind: Some(pb::eco_event::Kind::ApplicationChanged(a)),
+                }) => Some(a.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let a1 = application_of(&c.ok(RES1, apply(1)));
+    assert_eq!(a1.status, pb::JoinStatus::JoinPending as i32);
+    // One pending application per account and program.
+    assert_eq!(c.err(RES1, apply(1)), "eco.application_pending");
+    let a2 = application_of(&c.ok(RES2, apply(2)));
+    let decide = |id: &str, approve: bool, reason: &str| {
+        eco(E::DecideApplication(pb::DecideApplication {
+            application_id: id.into(),
+            approve,
+            reason: reason.into(),
+        }))
+    };
+    let pending = |c: &Chain| {
+        eco::list_applications(
+            &c.state,
+            &pb::ListApplicationsRequest {
+                program_id: "hachioji-eco".into(),
+                status: pb::JoinStatus::JoinPending as i32,
+                page: None,
+            },
+        )
+        .unwrap()
+        .applications
+        .len()
+    };
+    assert_eq!(pending(&c), 2);
+    // Only the program's municipality decides; a decline needs a reason.
+    assert_eq!(
+        c.err(RES2, decide(&a1.application_id, true, "")),
+        "governance.missing_role"
+    );
+    assert_eq!(
+        c.err(ADMIN_B, decide(&a1.application_id, true, "")),
+        "eco.not_program_admin"
+    );
+    assert_eq!(
+        c.err(ADMIN, decide(&a2.application_id, false, "")),
+        "eco.missing_text"
+    );
+    let approved = application_of(&c.ok(ADMIN, decide(&a1.application_id, true, "")));
+    assert_eq!(approved.status, pb::JoinStatus::JoinApproved as i32);
+    let part = eco::participant(&c.state, &approved.participant_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!((part.account, part.vault_id.as_str()), (RES1, "v-1"));
+    assert_eq!(
+        c.err(ADMIN, decide(&a1.application_id, false, "late")),
+        "eco.application_decided"
+    );
+    let declined =
+        application_of(&c.ok(ADMIN, decide(&a2.application_id, false, "outside the city")));
+    assert_eq!(declined.status, pb::JoinStatus::JoinDeclined as i32);
+    assert_eq!(declined.reason, "outside the city");
+    assert_eq!(pending(&c), 0);
+    // A participant does not apply again; a declined applicant may.
+    assert_eq!(c.err(RES1, apply(1)), "eco.already_participating");
+    c.ok(RES2, apply(2));
+    // The participants list, and an update of the vault reference.
+    let listed = eco::list_participants(
+        &c.state,
+        &pb::ListParticipantsRequest {
+            program_id: "hachioji-eco".into(),
+            include_removed: false,
+            page: None,
+        },
+    )
+    .unwrap()
+    .participants;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].participant_id, approved.participant_id);
+    let update = |p: pb::PersonRef| {
+        eco(E::UpdateParticipant(pb::UpdateParticipant {
+            participant_id: approved.participant_id.clone(),
+            person: Some(p),
+        }))
+    };
+    assert_eq!(c.err(RES1, update(person(9))), "governance.missing_role");
+    c.ok(ADMIN, update(person(9)));
+    let part = eco::participant(&c.state, &approved.participant_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(part.vault_id, "v-9");
+}

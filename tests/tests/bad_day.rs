@@ -705,15 +705,31 @@ async fn a_bad_day_on_four_validators() {
             })
             .unwrap()
     };
+    // The resident applies to join; the municipality approves the application.
+    let application = match eco_event(
+        &ok(
+            &mut c,
+            &chain,
+            &resident,
+            eco(E::ApplyToJoin(pb::ApplyToJoin {
+                program_id: "hachioji-solar".into(),
+                person: Some(person(3)),
+            })),
+        )
+        .await,
+    ) {
+        pb::eco_event::Kind::ApplicationChanged(a) => a.application_id,
+        e => panic!("unexpected {e:?}"),
+    };
     let participant = match eco_event(
         &ok(
             &mut c,
             &chain,
             &admin,
-            eco(E::RegisterParticipant(pb::RegisterParticipant {
-                program_id: "hachioji-solar".into(),
-                account: resident.verifying_key().to_bytes().to_vec(),
-                person: Some(person(3)),
+            eco(E::DecideApplication(pb::DecideApplication {
+                application_id: application.clone(),
+                approve: true,
+                reason: String::new(),
             })),
         )
         .await,
@@ -727,7 +743,7 @@ async fn a_bad_day_on_four_validators() {
             &chain,
             &admin,
             eco(E::RegisterDevice(pb::RegisterDevice {
-                participant_id: participant,
+                participant_id: participant.clone(),
                 kind: pb::DeviceKind::Solar as i32,
                 identity_hash: vec![0xc3; 32],
                 baseline_m_per_l: 0,
@@ -787,6 +803,29 @@ async fn a_bad_day_on_four_validators() {
     let mut ec1 = EcoClient::connect(net.nodes[1].endpoint.clone())
         .await
         .unwrap();
+    let listed = ec1
+        .list_participants(pb::ListParticipantsRequest {
+            program_id: "hachioji-solar".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .participants;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].participant_id, participant);
+    let applications = ec1
+        .list_applications(pb::ListApplicationsRequest {
+            program_id: "hachioji-solar".into(),
+            status: pb::JoinStatus::JoinApproved as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .applications;
+    assert_eq!(applications.len(), 1);
+    assert_eq!(applications[0].participant_id, participant);
     let get = |id: String| {
         let mut ec1 = ec1.clone();
         async move {

@@ -17,7 +17,7 @@ use crate::state::{get_borsh, put_borsh};
 use crate::text::{check_ref, check_text};
 use crate::{pb, Exec, StateRead};
 
-fn emit(x: &mut Exec<'_>, kind: pb::eco_event::Kind) {
+pub(super) fn emit(x: &mut Exec<'_>, kind: pb::eco_event::Kind) {
     x.emit(pb::event::Kind::Eco(pb::EcoEvent { kind: Some(kind) }));
 }
 
@@ -170,15 +170,28 @@ pub(super) fn register_participant(
     let p = req_program(&*x.state, &c.program_id)?;
     require_admin(signer, &p)?;
     let account = key32("account", &c.account)?;
-    let person = c.person.as_ref().ok_or_else(|| {
+    enroll(x, &p, account, c.person.as_ref())?;
+    Ok(())
+}
+
+/// A vault reference checked for use: present, a reference id, a 32-byte commitment.
+pub(super) fn person_ref(person: Option<&pb::PersonRef>) -> Result<(String, [u8; 32])> {
+    let person = person.ok_or_else(|| {
         invalid_argument(
             "eco.missing_person",
             "person (the vault reference from PersonalData.Put) is required",
         )
     })?;
     check_ref("eco", "person.vault_id", &person.vault_id)?;
-    let commitment = hash32("person.commitment", &person.commitment)?;
-    let acct = governance::account(&*x.state, &account)?;
+    Ok((
+        person.vault_id.clone(),
+        hash32("person.commitment", &person.commitment)?,
+    ))
+}
+
+/// Refused unless `account` is a resident not yet participating in program `p`.
+pub(super) fn check_can_join(state: &dyn StateRead, p: &Program, account: &[u8; 32]) -> Result<()> {
+    let acct = governance::account(state, account)?;
     if !acct.is_some_and(|a| a.has_kind(RoleKind::Resident)) {
         return Err(precondition(
             "eco.not_resident",
@@ -186,8 +199,8 @@ pub(super) fn register_participant(
         ));
     }
     let by_acct = [K_PART_ACCT, p.id.as_bytes(), b"\0", account.as_slice()].concat();
-    if let Some(existing) = get_borsh::<String>(&*x.state, &by_acct)? {
-        if participant(&*x.state, &existing)?.is_some_and(|q| !q.removed) {
+    if let Some(existing) = get_borsh::<String>(state, &by_acct)? {
+        if participant(state, &existing)?.is_some_and(|q| !q.removed) {
             return Err(already_exists(
                 "eco.already_participating",
                 format!(
@@ -197,12 +210,26 @@ pub(super) fn register_participant(
             ));
         }
     }
+    Ok(())
+}
+
+/// Make `account` a participant of program `p` (registration by the program, or an approved
+/// application); returns the participant id.
+pub(super) fn enroll(
+    x: &mut Exec<'_>,
+    p: &Program,
+    account: [u8; 32],
+    person: Option<&pb::PersonRef>,
+) -> Result<String> {
+    let (vault_id, commitment) = person_ref(person)?;
+    check_can_join(&*x.state, p, &account)?;
+    let by_acct = [K_PART_ACCT, p.id.as_bytes(), b"\0", account.as_slice()].concat();
     let id = id_for("p", &x.ctx.tx_id);
     let part = Participant {
         id: id.clone(),
         program: p.id.clone(),
         account,
-        vault_id: person.vault_id.clone(),
+        vault_id,
         commitment,
         removed: false,
         reduced_g: 0,
@@ -223,11 +250,34 @@ pub(super) fn register_participant(
     emit(
         x,
         pb::eco_event::Kind::ParticipantRegistered(pb::ParticipantRegistered {
-            program_id: p.id,
-            participant_id: id,
+            program_id: p.id.clone(),
+            participant_id: id.clone(),
             account: account.to_vec(),
         }),
     );
+    Ok(id)
+}
+
+/// Replace a participant's vault reference.
+pub(super) fn update_participant(
+    x: &mut Exec<'_>,
+    signer: &Account,
+    c: &pb::UpdateParticipant,
+) -> Result<()> {
+    check_ref("eco", "participant_id", &c.participant_id)?;
+    let mut part = req_participant(&*x.state, &c.participant_id)?;
+    require_admin(signer, &req_program(&*x.state, &part.program)?)?;
+    if part.removed {
+        return Err(precondition(
+            "eco.participant_removed",
+            "the participant was removed: register the resident again",
+        ));
+    }
+    let (vault_id, commitment) = person_ref(c.person.as_ref())?;
+    part.vault_id = vault_id;
+    part.commitment = commitment;
+    put_borsh(x.state, key(K_PART, &part.id), &part);
+    emit(x, pb::eco_event::Kind::ParticipantUpdated(part.to_proto()));
     Ok(())
 }
 

@@ -22,11 +22,13 @@
 //! API messages are made from them when shown. `calls` has one function per call, `queries`
 //! the read-only searches the API serves.
 
+mod applications;
 mod calls;
 mod keys;
 mod queries;
 pub mod records;
 
+pub use applications::list_applications;
 pub use queries::*;
 pub use records::{
     device, participant, program, report, Device, DeviceKind, Fuel, Participant, Program,
@@ -147,6 +149,7 @@ fn program_of_call(state: &dyn StateRead, call: &pb::EcoCall) -> Result<Option<P
         Some(E::RegisterParticipant(c)) => Some(c.program_id.clone()),
         Some(E::CreateReport(c)) => Some(c.program_id.clone()),
         Some(E::RemoveParticipant(pb::RemoveParticipant { participant_id, .. }))
+        | Some(E::UpdateParticipant(pb::UpdateParticipant { participant_id, .. }))
         | Some(E::RegisterDevice(pb::RegisterDevice { participant_id, .. }))
         | Some(E::GrantPoints(pb::GrantEcoPoints { participant_id, .. })) => {
             participant(state, participant_id)?.map(|p| p.program)
@@ -181,6 +184,9 @@ pub fn authorize(state: &dyn StateRead, account: &Account, call: &pb::EcoCall) -
             ],
             "submitting a reading",
         ),
+        Some(E::ApplyToJoin(_)) => {
+            account.require_any(&[RoleKind::Resident], "applying to join a program")
+        }
         Some(_) => {
             account.require_any(&[RoleKind::MunicipalityAdmin], "managing an eco program")?;
             match program_of_call(state, call)? {
@@ -207,6 +213,9 @@ pub fn call_name(call: &pb::EcoCall) -> &'static str {
         Some(E::CertifyReport(_)) => "eco.certify_report",
         Some(E::RecordSale(_)) => "eco.record_sale",
         Some(E::WithdrawReport(_)) => "eco.withdraw_report",
+        Some(E::ApplyToJoin(_)) => "eco.apply_to_join",
+        Some(E::DecideApplication(_)) => "eco.decide_application",
+        Some(E::UpdateParticipant(_)) => "eco.update_participant",
     }
 }
 
@@ -236,5 +245,8 @@ pub fn execute(x: &mut Exec<'_>, call: &pb::EcoCall) -> Result<()> {
         Some(E::CertifyReport(c)) => calls::certify_report(x, &signer, c),
         Some(E::RecordSale(c)) => calls::record_sale(x, &signer, c),
         Some(E::WithdrawReport(c)) => calls::withdraw_report(x, &signer, c),
+        Some(E::ApplyToJoin(c)) => applications::apply(x, &signer, c),
+        Some(E::DecideApplication(c)) => applications::decide(x, &signer, c),
+        Some(E::UpdateParticipant(c)) => calls::update_participant(x, &signer, c),
     }
 }

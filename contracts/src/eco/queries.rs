@@ -10,6 +10,28 @@ use crate::points::{self, PointType};
 use crate::state::{get_borsh, scan_borsh};
 use crate::{pb, StateRead};
 
+/// A program's participants, in the order of their account keys (one entry per account: a
+/// re-registered account shows its newest participant).
+pub fn list_participants(
+    state: &dyn StateRead,
+    r: &pb::ListParticipantsRequest,
+) -> Result<pb::ListParticipantsResponse> {
+    crate::text::check_ref("eco", "program_id", &r.program_id)?;
+    req_program(state, &r.program_id)?;
+    let prefix = [K_PART_ACCT, r.program_id.as_bytes(), b"\0"].concat();
+    let (participants, next_page_token) =
+        Page::of(r.page.as_ref(), &prefix)?.scan(state, &prefix, |k, v| {
+            let id: String = crate::state::decode_borsh(k, v)?;
+            let p: Option<Participant> = get_borsh(state, &key(K_PART, &id))?;
+            Ok(p.filter(|p| r.include_removed || !p.removed)
+                .map(|p| p.to_proto()))
+        })?;
+    Ok(pb::ListParticipantsResponse {
+        participants,
+        next_page_token,
+    })
+}
+
 /// A participant's devices.
 pub fn devices_of(state: &dyn StateRead, participant_id: &str) -> Result<Vec<Device>> {
     let prefix = [K_PART_DEV, participant_id.as_bytes(), b"/"].concat();

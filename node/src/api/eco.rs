@@ -123,6 +123,28 @@ impl Eco for EcoApi {
         }))
     }
 
+    async fn list_participants(
+        &self,
+        req: Request<pb::ListParticipantsRequest>,
+    ) -> Result<Response<pb::ListParticipantsResponse>, Status> {
+        let r = req.into_inner();
+        id_arg("program_id", &r.program_id)?;
+        eco::list_participants(&self.chain.state(), &r)
+            .map(Response::new)
+            .map_err(contract)
+    }
+
+    async fn list_applications(
+        &self,
+        req: Request<pb::ListApplicationsRequest>,
+    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        let r = req.into_inner();
+        id_arg("program_id", &r.program_id)?;
+        eco::list_applications(&self.chain.state(), &r)
+            .map(Response::new)
+            .map_err(contract)
+    }
+
     async fn export_credit_report(
         &self,
         req: Request<pb::ExportCreditReportRequest>,
