@@ -45,6 +45,9 @@ pub struct BenchOptions {
     /// Validators stopped after the start (the last ones), to measure a degraded network;
     /// the clients submit to the others.
     pub down: usize,
+    /// Print throughput, latency and each node's resident memory every this many seconds of
+    /// the measurement, and their drift at the end (a soak run); 0: only the summary.
+    pub report_every_s: u64,
 }
 
 fn cpu_ticks(pid: u32) -> u64 {
@@ -232,7 +235,8 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(opts.warmup_s)).await;
     let t_start = Instant::now();
     let cpu0: Vec<u64> = procs.iter().map(|p| p.pid().map_or(0, cpu_ticks)).collect();
-    tokio::time::sleep(Duration::from_secs(opts.duration_s)).await;
+    let pids: Vec<u32> = procs.iter().filter_map(|p| p.pid()).collect();
+    let intervals = report_intervals(&opts, &committed, &pids, t_start).await;
     let t_end = Instant::now();
     let cpu1: Vec<u64> = procs.iter().map(|p| p.pid().map_or(0, cpu_ticks)).collect();
     let mut sent = 0;
@@ -299,6 +303,9 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
         "disk per node: {} bytes per committed transaction",
         disk.checked_div(all_commits).unwrap_or(0)
     );
+    if !intervals.is_empty() {
+        print_drift(&intervals);
+    }
     println!("machine: {cores} cores, single-core ed25519 (ZIP 215) {sig:.0}/s one by one, {batch_sig:.0}/s in batches of 64; bound for {} validators sharing the cores at the batch rate ≈ {bound:.0} tx/s; throughput/bound = {:.2}", opts.validators, tps / bound);
     net.stop_all();
     drop(net);
@@ -307,6 +314,106 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
         return Err(anyhow!("no transaction committed")).context("benchmark failed");
     }
     Ok(())
+}
+
+/// One reporting interval of a soak run.
+struct Interval {
+    tps: f64,
+    /// Resident memory of each node at the interval's end, MB.
+    rss_mb: Vec<u64>,
+}
+
+/// Sleep through the measurement; with `report_every_s`, print a line per interval (elapsed
+/// time, committed tx/s, p99 latency, each node's RSS) and return the intervals.
+async fn report_intervals(
+    opts: &BenchOptions,
+    committed: &Arc<Mutex<Vec<(Instant, f64)>>>,
+    pids: &[u32],
+    t_start: Instant,
+) -> Vec<Interval> {
+    let end = t_start + Duration::from_secs(opts.duration_s);
+    if opts.report_every_s == 0 {
+        tokio::time::sleep_until(end.into()).await;
+        return Vec::new();
+    }
+    let every = Duration::from_secs(opts.report_every_s);
+    println!("elapsed_s  committed_tx_s  p99_s  rss_mb_per_node");
+    let mut out = Vec::new();
+    let mut from = t_start;
+    while from < end {
+        let to = (from + every).min(end);
+        tokio::time::sleep_until(to.into()).await;
+        let mut lat: Vec<f64> = committed
+            .lock()
+            .map(|c| {
+                c.iter()
+                    .rev()
+                    .take_while(|(t, _)| *t >= from)
+                    .filter(|(t, _)| *t < to)
+                    .map(|(_, l)| *l)
+                    .collect()
+            })
+            .unwrap_or_default();
+        lat.sort_by(f64::total_cmp);
+        let secs = to.duration_since(from).as_secs_f64().max(1e-9);
+        let rss_mb: Vec<u64> = pids
+            .iter()
+            .map(|p| status_kb(*p, "VmRSS:") / 1024)
+            .collect();
+        let tps = lat.len() as f64 / secs;
+        println!(
+            "{:>9.0}  {:>14.0}  {:>5.3}  {}",
+            to.duration_since(t_start).as_secs_f64(),
+            tps,
+            percentile(&lat, 0.99),
+            rss_mb
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        out.push(Interval { tps, rss_mb });
+        from = to;
+    }
+    out
+}
+
+/// The median of `v` (0 when empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    percentile(&v, 0.5)
+}
+
+/// Drift of a soak run: the median of the last quarter of the intervals against the median of
+/// the first quarter, for throughput and for each node's resident memory.
+fn print_drift(iv: &[Interval]) {
+    let q = (iv.len() / 4).max(1);
+    let (first, last) = (&iv[..q], &iv[iv.len() - q..]);
+    let drift = |a: f64, b: f64| if a > 0.0 { (b - a) / a * 100.0 } else { 0.0 };
+    let (t0, t1) = (
+        median(first.iter().map(|i| i.tps).collect()),
+        median(last.iter().map(|i| i.tps).collect()),
+    );
+    println!(
+        "drift, last quarter against first ({q} of {} intervals, medians): throughput {t0:.0} -> {t1:.0} tx/s ({:+.1} %)",
+        iv.len(),
+        drift(t0, t1)
+    );
+    let nodes = iv[0].rss_mb.len();
+    for n in 0..nodes {
+        let rss = |s: &[Interval]| {
+            median(
+                s.iter()
+                    .filter_map(|i| i.rss_mb.get(n).map(|m| *m as f64))
+                    .collect(),
+            )
+        };
+        let (r0, r1) = (rss(first), rss(last));
+        println!(
+            "drift, node {n} resident memory: {r0:.0} -> {r1:.0} MB ({:+.1} %)",
+            drift(r0, r1)
+        );
+    }
 }
 
 /// What the clients submit.

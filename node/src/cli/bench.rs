@@ -38,6 +38,10 @@ pub enum Command {
         /// with a validator down).
         #[arg(long, default_value_t = 0)]
         down: usize,
+        /// Print committed tx/s, p99 latency and each node's resident memory every this many
+        /// seconds, and their drift at the end (soak runs; `scripts/soak`). 0: summary only.
+        #[arg(long, default_value_t = 0)]
+        report_every: u64,
     },
     /// Contract execution alone (no signatures, network or consensus), in memory and on disk.
     Contract {
@@ -81,6 +85,7 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
             workload,
             batch,
             down,
+            report_every,
         } => {
             network::run(network::BenchOptions {
                 validators,
@@ -92,6 +97,7 @@ pub async fn run(cmd: Command) -> Result<ExitCode> {
                 workload,
                 batch: usize::from(batch),
                 down,
+                report_every_s: report_every,
             })
             .await?
         }
