@@ -78,26 +78,39 @@ impl Page {
         prefix: &[u8],
         mut keep: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
     ) -> Result<(Vec<T>, String)> {
-        let mut after = self.after.clone();
         let mut out = Vec::new();
         let mut examined = 0;
-        loop {
-            let batch = state.scan(prefix, after.as_deref(), SCAN_STEP)?;
-            let n = batch.len();
-            for (k, v) in batch {
-                examined += 1;
-                if let Some(t) = keep(&k, &v)? {
-                    out.push(t);
-                }
-                let full = out.len() >= self.size || examined >= MAX_SCAN;
-                after = Some(k);
-                if full {
-                    return Ok((out, after.as_deref().map(token).unwrap_or_default()));
-                }
+        let stopped_at = walk(state, prefix, self.after.clone(), |k, v| {
+            examined += 1;
+            if let Some(t) = keep(k, v)? {
+                out.push(t);
             }
-            if n < SCAN_STEP {
-                return Ok((out, String::new()));
+            Ok(out.len() < self.size && examined < MAX_SCAN)
+        })?;
+        Ok((out, stopped_at.as_deref().map(token).unwrap_or_default()))
+    }
+}
+
+/// Visit the entries under `prefix` after `after` in key order, [`SCAN_STEP`] at a time, until
+/// `visit` returns `false` or the prefix ends. Returns the key `visit` stopped at, if it did.
+fn walk(
+    state: &dyn StateRead,
+    prefix: &[u8],
+    mut after: Option<Vec<u8>>,
+    mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+) -> Result<Option<Vec<u8>>> {
+    loop {
+        let batch = state.scan(prefix, after.as_deref(), SCAN_STEP)?;
+        let n = batch.len();
+        for (k, v) in batch {
+            let go_on = visit(&k, &v)?;
+            after = Some(k);
+            if !go_on {
+                return Ok(after);
             }
+        }
+        if n < SCAN_STEP {
+            return Ok(None);
         }
     }
 }
@@ -136,29 +149,22 @@ pub fn scan_all<T>(
     prefix: &[u8],
     mut keep: impl FnMut(&[u8], &[u8]) -> Result<Option<T>>,
 ) -> Result<Vec<T>> {
-    let mut after: Option<Vec<u8>> = None;
     let mut out = Vec::new();
     let mut examined = 0;
-    loop {
-        let batch = state.scan(prefix, after.as_deref(), SCAN_STEP)?;
-        let n = batch.len();
-        for (k, v) in batch {
-            examined += 1;
-            if examined > MAX_SORTED_SCAN {
-                return Err(invalid_argument(
-                    "page.too_broad",
-                    format!("more than {MAX_SORTED_SCAN} records to sort: ask in id order, or for fewer at a time"),
-                ));
-            }
-            if let Some(t) = keep(&k, &v)? {
-                out.push(t);
-            }
-            after = Some(k);
+    walk(state, prefix, None, |k, v| {
+        examined += 1;
+        if examined > MAX_SORTED_SCAN {
+            return Err(invalid_argument(
+                "page.too_broad",
+                format!("more than {MAX_SORTED_SCAN} records to sort: ask in id order, or for fewer at a time"),
+            ));
         }
-        if n < SCAN_STEP {
-            return Ok(out);
+        if let Some(t) = keep(k, v)? {
+            out.push(t);
         }
-    }
+        Ok(true)
+    })?;
+    Ok(out)
 }
 
 /// The page token that continues after `key`.
