@@ -121,11 +121,7 @@ pub(super) fn decide(x: &mut Exec<'_>, signer: &Account, c: &pb::DecideApplicati
     }
     check_text("eco", "reason", &c.reason, 280, !c.approve)?;
     if c.approve {
-        let person = pb::PersonRef {
-            vault_id: a.vault_id.clone(),
-            commitment: a.commitment.to_vec(),
-        };
-        a.participant_id = enroll(x, &p, a.account, Some(&person))?;
+        a.participant_id = enroll(x, &p, a.account, (a.vault_id.clone(), a.commitment))?;
         a.status = pb::JoinStatus::JoinApproved as i32;
     } else {
         a.status = pb::JoinStatus::JoinDeclined as i32;

@@ -170,7 +170,8 @@ pub(super) fn register_participant(
     let p = req_program(&*x.state, &c.program_id)?;
     require_admin(signer, &p)?;
     let account = key32("account", &c.account)?;
-    enroll(x, &p, account, c.person.as_ref())?;
+    let person = person_ref(c.person.as_ref())?;
+    enroll(x, &p, account, person)?;
     Ok(())
 }
 
@@ -213,15 +214,14 @@ pub(super) fn check_can_join(state: &dyn StateRead, p: &Program, account: &[u8; 
     Ok(())
 }
 
-/// Make `account` a participant of program `p` (registration by the program, or an approved
-/// application); returns the participant id.
+/// Make `account` a participant of program `p` with the checked vault reference `person`
+/// (registration by the program, or an approved application); returns the participant id.
 pub(super) fn enroll(
     x: &mut Exec<'_>,
     p: &Program,
     account: [u8; 32],
-    person: Option<&pb::PersonRef>,
+    (vault_id, commitment): (String, [u8; 32]),
 ) -> Result<String> {
-    let (vault_id, commitment) = person_ref(person)?;
     check_can_join(&*x.state, p, &account)?;
     let by_acct = [K_PART_ACCT, p.id.as_bytes(), b"\0", account.as_slice()].concat();
     let id = id_for("p", &x.ctx.tx_id);

@@ -1,11 +1,11 @@
 //! The eco contract (CONTRACTS.md §2): a municipality's J-Credit program-type project.
 //!
 //! Programs belong to a municipality (organization). Participants are pseudonymous ids bound to
-//! a resident's account and a vault reference; devices (EV, PHV, home solar) are registered
-//! under a keyed hash of their identity, unique across all programs. Each reading's reduction is
-//! computed in grams CO2 with integer arithmetic from the emission factors of the fiscal year
-//! of its period (governance parameters `eco.grid_g_per_mwh.fyYYYY` and
-//! `eco.gasoline_mg_per_l.fyYYYY`); eco-points are minted on the shared points ledger at the
+//! a resident's account and a vault reference; devices (EV, PHV, home solar, self-use
+//! generators) are registered under a keyed hash of their identity, unique across all programs.
+//! Each reading's reduction is computed in grams CO2 with integer arithmetic from the emission
+//! factors of the fiscal year of its period (governance parameters `eco.grid_g_per_mwh.fyYYYY`
+//! and `eco.<fuel>_mg_per_l.fyYYYY`, see `fuel_param`); eco-points are minted on the shared points ledger at the
 //! program's rate; credit reports claim each reading at most once.
 //!
 //! The formulas (CONTRACTS.md §2), with every intermediate in milligrams and one truncation to
@@ -60,11 +60,6 @@ pub const MAX_SERIALS: usize = 100;
 /// Parameter name of the grid emission factor (g-CO2/MWh) of a fiscal year.
 pub fn grid_param(fy: u64) -> String {
     format!("eco.grid_g_per_mwh.fy{fy}")
-}
-
-/// Parameter name of the gasoline emission factor (mg-CO2/L) of a fiscal year.
-pub fn gasoline_param(fy: u64) -> String {
-    fuel_param(pb::Fuel::Gasoline, fy)
 }
 
 /// Parameter name of a fuel's emission factor (mg-CO2/L) of a fiscal year, and the national

@@ -216,8 +216,15 @@ pub fn disaster_report(
     }
     let mut out = Vec::with_capacity(lines.len());
     for ((shelter_id, item_id), mut l) in lines {
-        let shelter = records::shelter(state, &shelter_id)?.unwrap_or_default();
-        let it = item(state, &item_id)?.unwrap_or_default();
+        // Every need and shipment names a shelter and an item the ledger has.
+        let missing = |what: &str, id: &str| {
+            crate::Failed(format!(
+                "disaster {disaster_id} has a need or shipment naming {what} {id} that the ledger does not have"
+            ))
+        };
+        let shelter =
+            records::shelter(state, &shelter_id)?.ok_or_else(|| missing("shelter", &shelter_id))?;
+        let it = item(state, &item_id)?.ok_or_else(|| missing("item", &item_id))?;
         l.shelter_name = shelter.name;
         l.municipality = shelter.municipality;
         l.area = shelter.area;

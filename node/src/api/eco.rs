@@ -3,7 +3,7 @@
 //! committed block (so "spendable" means spendable in the next block, give or take the block
 //! interval). Every error is a status with the right code and a sentence a person understands.
 
-use crate::api::report::jst;
+use crate::api::report::{csv, jst, Cell};
 use crate::api::status::{contract, internal};
 use crate::chain::ChainReader;
 use tonic::{Request, Response, Status};
@@ -177,7 +177,10 @@ impl Eco for EcoApi {
                     report_json(&report, &readings, &subtotals).to_string(),
                 )
             }
-            _ => ("text/csv", report_csv(&report, &readings)),
+            _ => (
+                "text/csv",
+                report_csv(&report, &readings).map_err(internal)?,
+            ),
         };
         Ok(Response::new(pb::ExportCreditReportResponse {
             content_type: content_type.into(),
@@ -186,43 +189,72 @@ impl Eco for EcoApi {
     }
 }
 
+/// The CSV export's columns, in order.
+pub const REPORT_COLUMNS: &[&str] = &[
+    "report_id",
+    "program_id",
+    "reading_id",
+    "participant_id",
+    "device_id",
+    "methodology",
+    "fiscal_year",
+    "period_start_jst",
+    "period_end_jst",
+    "electricity_wh",
+    "distance_m",
+    "fuel_ml",
+    "grid_g_per_mwh",
+    "gasoline_mg_per_l",
+    "baseline_g",
+    "project_g",
+    "reduction_g",
+    "manual",
+    "evidence_hash",
+    "device_kind",
+    "baseline_m_per_l",
+    "credited_g",
+    "over_limit",
+    "height",
+    "tx_id",
+];
+
 /// The CSV export: one line per claimed reading. Columns are stable; times are JST.
-pub fn report_csv(report: &pb::CreditReport, readings: &[pb::Reduction]) -> String {
-    let mut out = String::from(
-        "report_id,program_id,reading_id,participant_id,device_id,methodology,fiscal_year,period_start_jst,period_end_jst,electricity_wh,distance_m,fuel_ml,grid_g_per_mwh,gasoline_mg_per_l,baseline_g,project_g,reduction_g,manual,evidence_hash,device_kind,baseline_m_per_l,credited_g,over_limit,height,tx_id\n",
-    );
-    for r in readings {
-        let rd = r.reading.clone().unwrap_or_default();
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            report.report_id,
-            report.program_id,
-            r.reading_id,
-            r.participant_id,
-            r.device_id,
-            r.methodology,
-            r.fiscal_year,
-            jst(r.period_start_ms),
-            jst(r.period_end_ms),
-            rd.electricity_wh,
-            rd.distance_m,
-            rd.fuel_ml,
-            r.grid_g_per_mwh,
-            r.gasoline_mg_per_l,
-            r.baseline_g,
-            r.project_g,
-            r.reduction_g,
-            r.manual,
-            hex::encode(&rd.evidence_hash),
-            device_kind(r.device_kind),
-            r.baseline_m_per_l,
-            r.credited_g,
-            r.over_limit,
-            r.height,
-            hex::encode(&r.tx_id),
-        ));
-    }
-    out
+pub fn report_csv(report: &pb::CreditReport, readings: &[pb::Reduction]) -> anyhow::Result<String> {
+    let t = |s: &str| Cell::Text(s.to_string());
+    let rows: Vec<Vec<Cell>> = readings
+        .iter()
+        .map(|r| {
+            let rd = r.reading.clone().unwrap_or_default();
+            vec![
+                t(&report.report_id),
+                t(&report.program_id),
+                t(&r.reading_id),
+                t(&r.participant_id),
+                t(&r.device_id),
+                t(&r.methodology),
+                Cell::Count(u64::from(r.fiscal_year)),
+                t(&jst(r.period_start_ms)),
+                t(&jst(r.period_end_ms)),
+                Cell::Count(rd.electricity_wh),
+                Cell::Count(rd.distance_m),
+                Cell::Count(rd.fuel_ml),
+                Cell::Count(r.grid_g_per_mwh),
+                Cell::Count(r.gasoline_mg_per_l),
+                Cell::Count(r.baseline_g),
+                Cell::Count(r.project_g),
+                Cell::Count(r.reduction_g),
+                t(&r.manual.to_string()),
+                t(&hex::encode(&rd.evidence_hash)),
+                t(device_kind(r.device_kind)),
+                Cell::Count(r.baseline_m_per_l),
+                Cell::Count(r.credited_g),
+                t(&r.over_limit.to_string()),
+                Cell::Count(r.height),
+                t(&hex::encode(&r.tx_id)),
+            ]
+        })
+        .collect();
+    csv(REPORT_COLUMNS, &rows)
 }
 
 /// The JSON export: the report with its totals and every claimed reading.

@@ -30,7 +30,7 @@ pub struct LabelFacts {
     pub shipment_id: u64,
     /// Disaster id.
     pub disaster_id: String,
-    /// Item id, name and unit.
+    /// Item id.
     pub item_id: String,
     /// Item name (may be Japanese).
     pub item_name: String,
@@ -38,11 +38,11 @@ pub struct LabelFacts {
     pub unit: String,
     /// Quantity.
     pub quantity: u64,
-    /// Receiving shelter's id, public name and area.
+    /// Receiving shelter's id.
     pub shelter_id: String,
-    /// Shelter name.
+    /// Its public name.
     pub shelter_name: String,
-    /// Shelter area.
+    /// Its area.
     pub shelter_area: String,
     /// The need (pledges) or 0.
     pub need_id: u64,
@@ -195,8 +195,8 @@ fn draw_qr(c: &mut Content, code: &QrCode, x0: f32, y0: f32) {
     c.fill_nonzero();
 }
 
-/// Write one line at the left margin and move `y` below it. Text that is all Latin-1 uses
-/// Helvetica; anything else the Japanese font, as UTF-16.
+/// Write one line at the left margin and move `y` below it. Text that is all printable ASCII
+/// uses Helvetica; anything else the Japanese font, as UTF-16.
 fn line(c: &mut Content, y: &mut f32, size: f32, text: &str) {
     *y -= size * 1.25;
     c.begin_text();

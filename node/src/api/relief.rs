@@ -126,12 +126,18 @@ impl Relief for ReliefApi {
         let (token, commitment) = new_label(id).map_err(internal)?;
         let img = crate::api::qr::render(&token).map_err(internal)?;
         let state = self.chain.state();
+        // A shipment names an item and a shelter the ledger has; anything else is damage.
+        let missing = |what: &str, name: &str| {
+            internal(format!(
+                "shipment {id} names {what} {name} that the ledger does not have"
+            ))
+        };
         let item = relief::item(&state, &s.item_id)
             .map_err(contract)?
-            .unwrap_or_default();
+            .ok_or_else(|| missing("item", &s.item_id))?;
         let shelter = relief::shelter(&state, &s.shelter_id)
             .map_err(contract)?
-            .unwrap_or_default();
+            .ok_or_else(|| missing("shelter", &s.shelter_id))?;
         let facts = crate::api::label::LabelFacts {
             shipment_id: s.shipment_id,
             disaster_id: s.disaster_id,

@@ -48,15 +48,21 @@ pub fn batch_sig_rate(n: usize) -> f64 {
 }
 
 fn median_rate(n: usize, run: impl Fn(usize)) -> f64 {
-    let mut rates: Vec<f64> = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            run(n);
-            n as f64 / t.elapsed().as_secs_f64()
-        })
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates[2]
+    median(
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                run(n);
+                n as f64 / t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+/// The median of `v` (the upper middle of an even count; NaN when empty).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// A fresh scratch directory under the system's temporary directory.

@@ -6,7 +6,7 @@
 //!
 //! Figures are the median of three runs on fresh state.
 
-use crate::bench::common::tempfile_dir;
+use crate::bench::common::{median, tempfile_dir};
 use crate::chain::{keys, StoreState};
 use crate::storage::{Batch, FjallStore, Store};
 use anyhow::{anyhow, bail, Result};
@@ -160,11 +160,6 @@ fn commit_disk(store: &dyn Store, writes: WriteSet) -> Result<()> {
     store.write(batch)?;
     store.flush()?;
     Ok(())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Run a workload's setup calls, then `n` measured calls in blocks of `per_block`, on

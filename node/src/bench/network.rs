@@ -9,6 +9,7 @@
 //! The transactions are governance role grants (the municipal contracts are not in this
 //! build yet); each is signed by the network's admin account.
 
+use crate::bench::common::median;
 use crate::runtime::driver::now_ms;
 use crate::setup::genesis::{ConsensusParams, FaultModelName};
 use crate::setup::localnet::{LocalNet, Options};
@@ -376,12 +377,6 @@ async fn report_intervals(
         from = to;
     }
     out
-}
-
-/// The median of `v` (0 when empty).
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    percentile(&v, 0.5)
 }
 
 /// Drift of a soak run: the median of the last quarter of the intervals against the median of
