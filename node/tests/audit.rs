@@ -108,7 +108,7 @@ fn fixture() -> Fixture {
         let cert = cert_for(&validator, &doc.chain_id, h, hash);
         blocks.push(StoredBlock {
             header: ex.header.clone(),
-            txs: ex.txs.iter().map(|t| t.raw.clone()).collect(),
+            txs: ex.raw_txs(),
             cert: cert.clone(),
         });
         chain.commit(&ex, cert).unwrap();

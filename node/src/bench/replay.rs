@@ -69,7 +69,7 @@ pub fn replay(txs: usize, per_block: usize) -> Result<()> {
         };
         blocks.push(StoredBlock {
             header: ex.header.clone(),
-            txs: ex.txs.iter().map(|t| t.raw.clone()).collect(),
+            txs: ex.raw_txs(),
             cert: cert.clone(),
         });
         chain.commit(&ex, cert)?;

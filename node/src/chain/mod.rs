@@ -386,7 +386,7 @@ impl Chain {
         let mut batch = Batch::default();
         let block = StoredBlock {
             header: ex.header.clone(),
-            txs: ex.txs.iter().map(|t| t.raw.clone()).collect(),
+            txs: ex.raw_txs(),
             cert,
         };
         batch.put(keys::block(h), keys::encode(&block));

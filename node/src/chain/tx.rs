@@ -3,6 +3,7 @@
 //! The bytes and ids are `yui_client::tx`'s, so a client and a node cannot disagree on them.
 
 use prost::Message as _;
+use std::sync::Arc;
 use yui_client::tx::{sign_bytes, RawTx, NONCE_BYTES};
 use yui_consensus::sig::Key;
 use yui_consensus::Hash;
@@ -92,11 +93,13 @@ impl From<yui_contracts::ContractError> for Reject {
     }
 }
 
-/// A decoded transaction whose signature and chain id were checked.
+/// A decoded transaction whose signature and chain id were checked. Cheap to clone (the
+/// bytes and the call are shared): the mempool hands the same transaction to every proposal
+/// and block validation that needs it.
 #[derive(Clone, Debug)]
 pub struct CheckedTx {
     /// As signed.
-    pub raw: RawTx,
+    pub raw: Arc<RawTx>,
     /// Its id.
     pub id: Hash,
     /// Replay-protection key.
@@ -106,7 +109,7 @@ pub struct CheckedTx {
     /// Last height it may be included at.
     pub expires_at_height: u64,
     /// The call.
-    pub call: pb::tx_body::Call,
+    pub call: Arc<pb::tx_body::Call>,
 }
 
 /// Stateless checks: size, decoding, chain id, a call present, the signature (ZIP 215).
@@ -202,10 +205,10 @@ fn decode_stateless(raw: RawTx, chain_id: &str) -> Result<(CheckedTx, [u8; 64]),
         CheckedTx {
             id: raw.id(),
             body_hash: raw.body_hash(),
-            raw,
+            raw: Arc::new(raw),
             signer,
             expires_at_height: body.expires_at_height,
-            call,
+            call: Arc::new(call),
         },
         sig,
     ))

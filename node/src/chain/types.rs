@@ -86,3 +86,10 @@ pub struct Executed {
     /// State writes of the whole block.
     pub writes: WriteSet,
 }
+
+impl Executed {
+    /// The transactions as signed, as a stored or gossiped block carries them.
+    pub fn raw_txs(&self) -> Vec<RawTx> {
+        self.txs.iter().map(|t| RawTx::clone(&t.raw)).collect()
+    }
+}

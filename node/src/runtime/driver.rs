@@ -391,12 +391,7 @@ impl Driver {
     fn block_for(&self, hash: &Hash) -> Option<(Header, Vec<RawTx>)> {
         self.pending
             .get(hash)
-            .map(|ex| {
-                (
-                    ex.header.clone(),
-                    ex.txs.iter().map(|t| t.raw.clone()).collect(),
-                )
-            })
+            .map(|ex| (ex.header.clone(), ex.raw_txs()))
             .or_else(|| self.received.get(hash).cloned())
     }
 
