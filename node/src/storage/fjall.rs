@@ -43,10 +43,8 @@ fn fjall_err(e: fjall::Error) -> StoreError {
     StoreError::Engine(Box::new(e))
 }
 
-/// Block cache of a fjall store. It fills over the first minutes of a node's life (a soak at
-/// 2,000 tx/s filled 32 MiB in about 20 minutes), so it is part of a node's steady memory;
-/// docs/adr/0009 says why 16 MiB.
-const FJALL_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// Block cache of a fjall store: data blocks and the partitions of filters and indexes.
+const FJALL_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Memtable size at which fjall writes a sorted table. A memtable of small entries costs about
 /// one and a half times its nominal size on the heap, per keyspace.
 const FJALL_MEMTABLE_BYTES: u64 = 8 * 1024 * 1024;
@@ -85,8 +83,16 @@ impl FjallStore {
             })?;
         let open = |name: &str| {
             db.keyspace(name, || {
+                // Filters and indexes partitioned on every level (fjall partitions only from
+                // L3): a point read then loads one small partition per table through the
+                // cache, never a table's whole filter or index. Unpartitioned, a state of
+                // millions of keys made each read of an absent key load megabyte filter blocks
+                // the cache could not hold, and a node's CPU went to reading and checksumming
+                // them (docs/adr/0009, "Memory and large states").
                 fjall::KeyspaceCreateOptions::default()
                     .max_memtable_size(FJALL_MEMTABLE_BYTES)
+                    .filter_block_partitioning_policy(fjall::config::PartitioningPolicy::all(true))
+                    .index_block_partitioning_policy(fjall::config::PartitioningPolicy::all(true))
                     .with_kv_separation(Some(fjall::KvSeparationOptions::default()))
             })
             .map_err(fjall_err)
