@@ -104,7 +104,9 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
     let mut net = LocalNet::create(&dir, &desc, now_ms(), &Options::default())?;
     let doc = net.genesis.clone();
     let admin = crate::setup::keys::load(&net.key_path("m0-admin-1"))?;
-    net.start_all(&std::env::current_exe()?, &[("YUI_LOG", "warn")])
+    // The nodes log warnings only, unless `YUI_BENCH_NODE_LOG` sets their filter (diagnosis).
+    let node_log = std::env::var("YUI_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into());
+    net.start_all(&std::env::current_exe()?, &[("YUI_LOG", node_log.as_str())])
         .await?;
     if opts.down >= net.nodes.len() {
         return Err(anyhow!("--down must leave at least one validator running"));

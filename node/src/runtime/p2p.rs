@@ -65,6 +65,51 @@ pub enum Gossip {
     Txs(Vec<RawTx>),
 }
 
+/// Most message ids this node puts in one IHAVE. An id is a 32-byte blake3 hash, about 34 bytes
+/// on the wire, so an IHAVE of this many stays under gossipsub's default 16 KiB limit on the
+/// control part of a received RPC even at a peer that kept the default. The library's own
+/// default (5,000 ids, about 170 KB) does not fit that limit: the receiving peer rejects the RPC
+/// and closes the stream, and the sender's stream to it then never drains again (found in a
+/// soak: a full send queue to one peer for the whole run, consensus messages and memory
+/// included).
+pub const MAX_IHAVE_IDS: usize = 400;
+/// Largest control part of a received RPC this node accepts: room for an IHAVE of the
+/// library's default 5,000 ids from a peer configured otherwise.
+pub const MAX_CONTROL_BYTES: usize = 256 * 1024;
+/// How long a peer may stay unable to take our gossip (its send queue full or its messages
+/// expiring, every heartbeat) before its connection is reset: a fresh connection gets a fresh
+/// gossipsub stream and queue, and the redial loop makes one within seconds.
+pub const SLOW_PEER_RESET: Duration = Duration::from_secs(10);
+
+/// Tracks peers that gossipsub reports as slow at every heartbeat (`Event::SlowPeer`).
+#[derive(Debug, Default)]
+pub struct SlowPeers {
+    streaks: std::collections::HashMap<PeerId, (tokio::time::Instant, tokio::time::Instant)>,
+}
+
+impl SlowPeers {
+    /// Record a slow report for `peer` at `now`; true when the peer has been reported at every
+    /// heartbeat (no gap longer than `gap`) for at least [`SLOW_PEER_RESET`], and should be
+    /// disconnected. The streak starts again after a gap or a reset.
+    pub fn report(&mut self, peer: PeerId, now: tokio::time::Instant, gap: Duration) -> bool {
+        let streak = self.streaks.entry(peer).or_insert((now, now));
+        if now.saturating_duration_since(streak.1) > gap {
+            *streak = (now, now);
+        }
+        streak.1 = now;
+        if now.saturating_duration_since(streak.0) >= SLOW_PEER_RESET {
+            self.streaks.remove(&peer);
+            return true;
+        }
+        false
+    }
+
+    /// Forget a peer (disconnected).
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.streaks.remove(peer);
+    }
+}
+
 /// Longest a submitted transaction waits to be gossiped with others.
 pub const TX_BATCH_MS: u64 = 5;
 /// Most transactions in one gossiped batch.
@@ -373,8 +418,9 @@ pub fn spawn(
     releases: mpsc::Sender<ReleaseCall>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(mpsc::Sender<Outbound>, tokio::task::JoinHandle<()>)> {
+    let heartbeat = Duration::from_millis(500);
     let gossip_config = gossipsub::ConfigBuilder::default()
-        .heartbeat_interval(Duration::from_millis(500))
+        .heartbeat_interval(heartbeat)
         .mesh_n(3)
         .mesh_n_low(2)
         .mesh_n_high(8)
@@ -382,6 +428,8 @@ pub fn spawn(
         .gossip_lazy(3)
         .max_transmit_size(MAX_GOSSIP_BYTES)
         .duplicate_cache_time(Duration::from_secs(120))
+        .max_control_messages_sent(MAX_IHAVE_IDS)
+        .max_control_message_size(MAX_CONTROL_BYTES)
         .message_id_fn(|m: &gossipsub::Message| {
             gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
         })
@@ -455,6 +503,7 @@ pub fn spawn(
     let observers = cfg.observers.clone();
     let handle = tokio::spawn(async move {
         let mut connected: BTreeSet<PeerId> = BTreeSet::new();
+        let mut slow = SlowPeers::default();
         let mut seq: u64 = 0;
         let mut redial = tokio::time::interval(Duration::from_secs(2));
         let mut tx_batch: Vec<RawTx> = Vec::new();
@@ -573,6 +622,7 @@ pub fn spawn(
                         let _ = inbound.try_send(Inbound::Peers(connected.len()));
                     }
                     SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if connected.remove(&peer_id) => {
+                        slow.forget(&peer_id);
                         tracing::info!(peer = %peer_id, "peer disconnected");
                         let _ = inbound.try_send(Inbound::Peers(connected.len()));
                     }
@@ -599,6 +649,12 @@ pub fn spawn(
                             }
                             Err(e) => tracing::warn!(peer = %propagation_source, error = %e, "dropped an undecodable gossip message"),
                         }
+                    }
+                    // `report` records the heartbeat's report whatever it answers.
+                    SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::SlowPeer { peer_id, failed_messages }))
+                        if slow.report(peer_id, tokio::time::Instant::now(), heartbeat * 3) => {
+                        tracing::warn!(peer = %peer_id, dropped_last_heartbeat = failed_messages.priority + failed_messages.non_priority, "a peer has not taken our gossip for 10 s; resetting the connection to it");
+                        let _ = swarm.disconnect_peer_id(peer_id);
                     }
                     SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. })) => match message {
                         request_response::Message::Request { request, channel, .. } => {
@@ -650,4 +706,67 @@ pub fn spawn(
 pub fn public_key_hex(peer: &PeerId) -> Option<String> {
     let key = identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
     Some(hex::encode(key.try_into_ed25519().ok()?.to_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ihave_of_the_most_ids_fits_the_default_receive_limit() {
+        // Wire size of one IHAVE: per id a tag, a length and the 32-byte id; the topic name
+        // (`yui/<chain id>/consensus`, here with a chain id of 64 characters) with its tag and
+        // length; the control message's own framing.
+        let per_id = 1 + 1 + 32;
+        let topic = 2 + "yui/".len() + 64 + "/consensus".len();
+        let framing = 16;
+        let ihave = MAX_IHAVE_IDS * per_id + topic + framing;
+        assert!(
+            ihave <= 16 * 1024,
+            "an IHAVE of {ihave} bytes would be refused"
+        );
+        // And what we accept takes the library's default IHAVE (5,000 ids).
+        assert!(5000 * per_id + topic + framing <= MAX_CONTROL_BYTES);
+    }
+
+    #[test]
+    fn a_peer_is_reset_only_after_slow_reports_at_every_heartbeat_for_the_whole_period() {
+        let peer = PeerId::random();
+        let other = PeerId::random();
+        let hb = Duration::from_millis(500);
+        let gap = hb * 3;
+        let t0 = tokio::time::Instant::now();
+        let mut slow = SlowPeers::default();
+        // Reports every heartbeat: not yet at 9.5 s, reset at 10 s.
+        let mut t = t0;
+        while t < t0 + SLOW_PEER_RESET {
+            assert!(
+                !slow.report(peer, t, gap),
+                "reset too early at {:?}",
+                t - t0
+            );
+            assert!(!slow.report(other, t, gap));
+            t += hb;
+        }
+        assert!(slow.report(peer, t, gap));
+        // After a reset the streak starts again.
+        assert!(!slow.report(peer, t + hb, gap));
+        // A gap longer than three heartbeats starts the streak again: a peer slow now and then
+        // is never reset.
+        let mut slow = SlowPeers::default();
+        let mut t = t0;
+        for _ in 0..100 {
+            assert!(!slow.report(peer, t, gap));
+            t += Duration::from_secs(2);
+        }
+        // A forgotten peer starts from nothing.
+        let mut slow = SlowPeers::default();
+        let mut t = t0;
+        for _ in 0..19 {
+            slow.report(peer, t, gap);
+            t += hb;
+        }
+        slow.forget(&peer);
+        assert!(!slow.report(peer, t, gap));
+    }
 }
