@@ -89,23 +89,11 @@ pub fn yui_bin() -> Result<PathBuf> {
 
 /// Fetch `http://ADDR/metrics` from a node's metrics address (bounded by time).
 pub async fn fetch_metrics(node: &NodeProc) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = node
         .config
         .metrics_listen
         .ok_or_else(|| anyhow!("the node serves no metrics"))?;
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        s.write_all(
-            format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).await?;
-        Ok::<_, anyhow::Error>(out)
-    };
-    tokio::time::timeout(Duration::from_secs(10), fut).await?
+    yui_node::runtime::telemetry::scrape(addr).await
 }
 
 /// libfaketime's preload library, if the distribution package is installed

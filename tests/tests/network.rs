@@ -438,9 +438,13 @@ async fn every_node_serves_prometheus_metrics() {
         "yui_peers 3",
         "yui_store_flush_seconds",
         "yui_transactions_committed_total",
+        "yui_store_cache_bytes",
     ] {
         assert!(text.contains(name), "metric {name} missing:\n{text}");
     }
+    // The committed blocks sit in memtables until a flush: the write buffer holds them.
+    let buffered = yui_node::runtime::telemetry::value_of(&text, "yui_store_write_buffer_bytes");
+    assert!(buffered.is_some_and(|b| b > 0.0), "{text}");
     assert!(
         text.contains(
             r#"yui_grpc_requests_total{method="yui.v1.Ledger/SubmitTransaction",code="Ok"} 1"#
@@ -451,13 +455,7 @@ async fn every_node_serves_prometheus_metrics() {
         text.contains(r#"method="yui.v1.Ledger/GetBlock",code="NotFound""#),
         "{text}"
     );
-    let height_line = text.lines().find(|l| l.starts_with("yui_height ")).unwrap();
-    let h: f64 = height_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let h = yui_node::runtime::telemetry::value_of(&text, "yui_height").unwrap();
     assert!(h >= r.height as f64);
     for n in &net.nodes[1..] {
         assert!(fetch_metrics(n).await.unwrap().contains("yui_height"));

@@ -46,8 +46,9 @@ pub struct BenchOptions {
     /// Validators stopped after the start (the last ones), to measure a degraded network;
     /// the clients submit to the others.
     pub down: usize,
-    /// Print throughput, latency and each node's resident memory every this many seconds of
-    /// the measurement, and their drift at the end (a soak run); 0: only the summary.
+    /// Print throughput, latency, each node's resident memory and its store's buffers every
+    /// this many seconds (warm-up included, at negative times), and the measurement's drift at
+    /// the end (a soak run); 0: only the summary.
     pub report_every_s: u64,
 }
 
@@ -101,7 +102,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub async fn run(opts: BenchOptions) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("yui-bench-net-{}", std::process::id()));
     let desc = bench_network(opts.validators);
-    let mut net = LocalNet::create(&dir, &desc, now_ms(), &Options::default())?;
+    // Metrics on: the soak report reads each node's store buffers from them.
+    let net_opts = Options {
+        metrics: true,
+        ..Options::default()
+    };
+    let mut net = LocalNet::create(&dir, &desc, now_ms(), &net_opts)?;
     let doc = net.genesis.clone();
     let admin = crate::setup::keys::load(&net.key_path("m0-admin-1"))?;
     // The nodes log warnings only, unless `YUI_BENCH_NODE_LOG` sets their filter (diagnosis).
@@ -235,11 +241,32 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
             n
         }));
     }
-    tokio::time::sleep(Duration::from_secs(opts.warmup_s)).await;
-    let t_start = Instant::now();
-    let cpu0: Vec<u64> = procs.iter().map(|p| p.pid().map_or(0, cpu_ticks)).collect();
     let pids: Vec<u32> = procs.iter().filter_map(|p| p.pid()).collect();
-    let intervals = report_intervals(&opts, &committed, &pids, t_start).await;
+    let metrics: Vec<std::net::SocketAddr> = procs
+        .iter()
+        .filter_map(|p| p.config.metrics_listen)
+        .collect();
+    let watch = Watch {
+        every_s: opts.report_every_s,
+        committed: &committed,
+        pids: &pids,
+        metrics: &metrics,
+    };
+    let t_warm = Instant::now();
+    let t_start = t_warm + Duration::from_secs(opts.warmup_s);
+    if watch.every_s > 0 {
+        println!("elapsed_s  committed_tx_s  p99_s  rss_mb_per_node  store_buffers_mb_per_node");
+    }
+    // Warm-up lines have negative elapsed times and count in no figure.
+    watch.report(t_warm, t_start, t_start).await;
+    let cpu0: Vec<u64> = procs.iter().map(|p| p.pid().map_or(0, cpu_ticks)).collect();
+    let intervals = watch
+        .report(
+            t_start,
+            t_start + Duration::from_secs(opts.duration_s),
+            t_start,
+        )
+        .await;
     let t_end = Instant::now();
     let cpu1: Vec<u64> = procs.iter().map(|p| p.pid().map_or(0, cpu_ticks)).collect();
     let mut sent = 0;
@@ -324,61 +351,90 @@ struct Interval {
     tps: f64,
     /// Resident memory of each node at the interval's end, MB.
     rss_mb: Vec<u64>,
+    /// Memory each node's store holds in its bounded buffers (block cache and write
+    /// buffers) at the interval's end, MB, as its metrics report it.
+    store_mb: Vec<u64>,
 }
 
-/// Sleep through the measurement; with `report_every_s`, print a line per interval (elapsed
-/// time, committed tx/s, p99 latency, each node's RSS) and return the intervals.
-async fn report_intervals(
-    opts: &BenchOptions,
-    committed: &Arc<Mutex<Vec<(Instant, f64)>>>,
-    pids: &[u32],
-    t_start: Instant,
-) -> Vec<Interval> {
-    let end = t_start + Duration::from_secs(opts.duration_s);
-    if opts.report_every_s == 0 {
-        tokio::time::sleep_until(end.into()).await;
-        return Vec::new();
-    }
-    let every = Duration::from_secs(opts.report_every_s);
-    println!("elapsed_s  committed_tx_s  p99_s  rss_mb_per_node");
-    let mut out = Vec::new();
-    let mut from = t_start;
-    while from < end {
-        let to = (from + every).min(end);
-        tokio::time::sleep_until(to.into()).await;
-        let mut lat: Vec<f64> = committed
-            .lock()
-            .map(|c| {
-                c.iter()
-                    .rev()
-                    .take_while(|(t, _)| *t >= from)
-                    .filter(|(t, _)| *t < to)
-                    .map(|(_, l)| *l)
-                    .collect()
-            })
-            .unwrap_or_default();
-        lat.sort_by(f64::total_cmp);
-        let secs = to.duration_since(from).as_secs_f64().max(1e-9);
-        let rss_mb: Vec<u64> = pids
-            .iter()
-            .map(|p| status_kb(*p, "VmRSS:") / 1024)
-            .collect();
-        let tps = lat.len() as f64 / secs;
-        println!(
-            "{:>9.0}  {:>14.0}  {:>5.3}  {}",
-            to.duration_since(t_start).as_secs_f64(),
-            tps,
-            percentile(&lat, 0.99),
-            rss_mb
+/// What a soak run watches: the committed events and the nodes' processes and metrics.
+struct Watch<'a> {
+    /// Seconds per interval; 0: print nothing and only wait.
+    every_s: u64,
+    committed: &'a Arc<Mutex<Vec<(Instant, f64)>>>,
+    pids: &'a [u32],
+    metrics: &'a [std::net::SocketAddr],
+}
+
+impl Watch<'_> {
+    /// Sleep from `from` until `until`; with `every_s`, print a line per interval (seconds
+    /// since `origin`, committed tx/s, p99 latency, each node's RSS and store buffers) and
+    /// return the intervals.
+    async fn report(&self, from: Instant, until: Instant, origin: Instant) -> Vec<Interval> {
+        if self.every_s == 0 {
+            tokio::time::sleep_until(until.into()).await;
+            return Vec::new();
+        }
+        let every = Duration::from_secs(self.every_s);
+        let mut out = Vec::new();
+        let mut from = from;
+        while from < until {
+            let to = (from + every).min(until);
+            tokio::time::sleep_until(to.into()).await;
+            let mut lat: Vec<f64> = self
+                .committed
+                .lock()
+                .map(|c| {
+                    c.iter()
+                        .rev()
+                        .take_while(|(t, _)| *t >= from)
+                        .filter(|(t, _)| *t < to)
+                        .map(|(_, l)| *l)
+                        .collect()
+                })
+                .unwrap_or_default();
+            lat.sort_by(f64::total_cmp);
+            let secs = to.duration_since(from).as_secs_f64().max(1e-9);
+            let rss_mb: Vec<u64> = self
+                .pids
                 .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        out.push(Interval { tps, rss_mb });
-        from = to;
+                .map(|p| status_kb(*p, "VmRSS:") / 1024)
+                .collect();
+            let mut store_mb = Vec::new();
+            for addr in self.metrics {
+                store_mb.push(store_buffers(*addr).await / (1024 * 1024));
+            }
+            let tps = lat.len() as f64 / secs;
+            let elapsed = to.duration_since(origin).as_secs_f64()
+                - origin.saturating_duration_since(to).as_secs_f64();
+            let join = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+            println!(
+                "{elapsed:>9.0}  {tps:>14.0}  {:>5.3}  {:<15}  {}",
+                percentile(&lat, 0.99),
+                join(&rss_mb),
+                join(&store_mb)
+            );
+            out.push(Interval {
+                tps,
+                rss_mb,
+                store_mb,
+            });
+            from = to;
+        }
+        out
     }
-    out
+}
+
+/// Bytes a node's store holds in its block cache and write buffers, from its metrics (0 when
+/// they cannot be read).
+async fn store_buffers(addr: std::net::SocketAddr) -> u64 {
+    use crate::runtime::telemetry::{names, scrape, value_of};
+    let Ok(text) = scrape(addr).await else {
+        return 0;
+    };
+    [names::STORE_CACHE_BYTES, names::STORE_WRITE_BUFFER_BYTES]
+        .iter()
+        .filter_map(|n| value_of(&text, n))
+        .sum::<f64>() as u64
 }
 
 /// Drift of a soak run: the median of the last quarter of the intervals against the median of
@@ -405,10 +461,22 @@ fn print_drift(iv: &[Interval]) {
                     .collect(),
             )
         };
+        let rest = |s: &[Interval]| {
+            median(
+                s.iter()
+                    .filter_map(|i| {
+                        let store = i.store_mb.get(n).copied().unwrap_or(0);
+                        i.rss_mb.get(n).map(|m| m.saturating_sub(store) as f64)
+                    })
+                    .collect(),
+            )
+        };
         let (r0, r1) = (rss(first), rss(last));
+        let (o0, o1) = (rest(first), rest(last));
         println!(
-            "drift, node {n} resident memory: {r0:.0} -> {r1:.0} MB ({:+.1} %)",
-            drift(r0, r1)
+            "drift, node {n} resident memory: {r0:.0} -> {r1:.0} MB ({:+.1} %); without the store's buffers {o0:.0} -> {o1:.0} MB ({:+.1} %)",
+            drift(r0, r1),
+            drift(o0, o1)
         );
     }
 }

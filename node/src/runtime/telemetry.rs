@@ -29,6 +29,10 @@ pub mod names {
     pub const EVIDENCE: &str = "yui_equivocation_evidence_total";
     /// Counter: transactions gossiped by peers and dropped because admission was behind.
     pub const GOSSIP_TXS_DROPPED: &str = "yui_gossip_transactions_dropped_total";
+    /// Gauge: bytes in the store's block cache (bounded by its capacity).
+    pub const STORE_CACHE_BYTES: &str = "yui_store_cache_bytes";
+    /// Gauge: bytes of written entries the store holds in memory before they reach disk.
+    pub const STORE_WRITE_BUFFER_BYTES: &str = "yui_store_write_buffer_bytes";
 }
 
 /// Serve `/metrics` on `addr` (must run inside the tokio runtime).
@@ -40,6 +44,32 @@ pub fn install(addr: SocketAddr) -> anyhow::Result<()> {
         ])?
         .install()?;
     Ok(())
+}
+
+/// The text `/metrics` serves at `addr` (an HTTP/1.1 GET; for tests, benchmarks and
+/// diagnosis on the node's own host), within ten seconds.
+pub async fn scrape(addr: SocketAddr) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fetch = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await?;
+        Ok::<_, anyhow::Error>(out)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), fetch).await?
+}
+
+/// The value of the unlabelled metric `name` in scraped `text`.
+pub fn value_of(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        let (n, v) = l.split_once(' ')?;
+        (n == name).then(|| v.trim().parse().ok())?
+    })
 }
 
 /// A tower layer counting gRPC requests by method and status code.

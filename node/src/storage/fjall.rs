@@ -2,7 +2,7 @@
 //! written in ascending order and one for all others, with an optional cache of recently read
 //! values. It must never interpret a key beyond the prefixes its layout names.
 
-use super::{prefix_end, start_bound, Batch, Entries, Layout, Store, StoreError};
+use super::{prefix_end, start_bound, Batch, Entries, Layout, Store, StoreError, StoreMemory};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::RwLock;
@@ -255,5 +255,12 @@ impl Store for FjallStore {
         self.db
             .persist(fjall::PersistMode::SyncAll)
             .map_err(fjall_err)
+    }
+
+    fn memory(&self) -> StoreMemory {
+        StoreMemory {
+            cache_bytes: self.db.cache_size(),
+            write_buffer_bytes: self.db.write_buffer_size(),
+        }
     }
 }

@@ -108,6 +108,21 @@ pub trait Store: Send + Sync + 'static {
     fn write(&self, batch: Batch) -> Result<(), StoreError>;
     /// Make every applied batch durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// The memory the engine holds in its own bounded buffers, for the metrics (an engine
+    /// without such buffers reports none).
+    fn memory(&self) -> StoreMemory {
+        StoreMemory::default()
+    }
+}
+
+/// Memory a storage engine holds in buffers of its own, each bounded by its configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreMemory {
+    /// Bytes in the block cache (data blocks, filter and index partitions read from disk).
+    pub cache_bytes: u64,
+    /// Bytes of written entries not yet in sorted tables on disk (memtables, sealed ones
+    /// waiting for their flush included).
+    pub write_buffer_bytes: u64,
 }
 
 /// The key prefixes an engine may treat specially, given by the store's user.
