@@ -91,7 +91,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench { command } => cli::bench::run(command).await,
         Command::Docs { command } => cli::docs::run(command),
         Command::Devnet(args) => {
-            cli::init_logging(yui_node::setup::config::LogFormat::Text);
+            cli::init_logging(yui_node::setup::config::LogFormat::Text)?;
             cli::devnet::run(args).await
         }
     }

@@ -25,11 +25,11 @@ use crate::setup::genesis::{FaultModelName, GenesisDoc, GenesisValidator};
 use anyhow::{bail, Context as _, Result};
 use std::path::PathBuf;
 
-/// Install the log subscriber: `YUI_LOG` filters (default `info`), lines go to stderr, with
-/// colours only when stderr is a terminal.
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("YUI_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Install the log subscriber: `YUI_LOG` filters (default `info` when unset or empty), lines go
+/// to stderr, with colours only when stderr is a terminal. A `YUI_LOG` that is not a valid
+/// filter is an error: a node must not start logging less (or more) than its operator asked.
+pub fn init_logging(format: LogFormat) -> Result<()> {
+    let filter = log_filter(std::env::var("YUI_LOG").ok().as_deref())?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -37,6 +37,42 @@ pub fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
+    }
+    // A bare word is a target to log at every level, which is rarely what a misspelt level
+    // meant: say so once the subscriber can.
+    for word in bare_targets(std::env::var("YUI_LOG").ok().as_deref()) {
+        tracing::warn!(
+            directive = %word,
+            "YUI_LOG names the target {word:?} without a level, so only that target logs (at every level); a level is one of error, warn, info, debug, trace"
+        );
+    }
+    Ok(())
+}
+
+/// The directives of `spec` that are a bare word and not a level.
+fn bare_targets(spec: Option<&str>) -> Vec<String> {
+    spec.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains(['=', '[']))
+        .filter(|d| {
+            d.parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The log filter `YUI_LOG` names (`info` when unset or empty).
+fn log_filter(spec: Option<&str>) -> Result<tracing_subscriber::EnvFilter> {
+    match spec.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(tracing_subscriber::EnvFilter::new("info")),
+        Some(s) => tracing_subscriber::EnvFilter::try_new(s).with_context(|| {
+            format!(
+                "YUI_LOG={s:?} is not a log filter; use a level (error, warn, info, debug, \
+                 trace) or directives such as \"info,yui_node::runtime::p2p=debug\""
+            )
+        }),
     }
 }
 
@@ -122,5 +158,23 @@ impl TrustArgs {
             }
             _ => bail!("give --genesis or --validators"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yui_log_is_checked() {
+        assert!(log_filter(None).is_ok());
+        assert!(log_filter(Some("  ")).is_ok());
+        assert!(log_filter(Some("warn,yui_node::runtime::p2p=debug")).is_ok());
+        let e = log_filter(Some("info,libp2p=loud")).unwrap_err();
+        assert!(format!("{e:#}").contains("is not a log filter"), "{e:#}");
+        assert!(log_filter(Some("[")).is_err());
+        assert_eq!(bare_targets(Some("debgu, warn,libp2p=debug")), ["debgu"]);
+        assert!(bare_targets(Some("INFO,off")).is_empty());
+        assert!(bare_targets(None).is_empty());
     }
 }

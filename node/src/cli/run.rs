@@ -44,7 +44,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     if let Some(f) = args.log_format {
         cfg.log_format = f;
     }
-    super::init_logging(cfg.log_format);
+    super::init_logging(cfg.log_format)?;
     Ok(match run_node(cfg).await? {
         Outcome::Stopped => ExitCode::SUCCESS,
         Outcome::Fault => ExitCode::from(EXIT_FAULT),
