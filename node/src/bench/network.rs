@@ -108,6 +108,23 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
         ..Options::default()
     };
     let mut net = LocalNet::create(&dir, &desc, now_ms(), &net_opts)?;
+    // Ctrl-C or SIGTERM ends the run early: the nodes are stopped and their directories
+    // removed all the same (a signal would otherwise leave them running).
+    let outcome = tokio::select! {
+        r = measure(&opts, &mut net) => r,
+        s = crate::cli::stop_requested() => Err(anyhow!("benchmark stopped by {}", s?)),
+    };
+    net.stop_all();
+    drop(net);
+    let _ = std::fs::remove_dir_all(&dir);
+    if outcome? == 0 {
+        return Err(anyhow!("no transaction committed")).context("benchmark failed");
+    }
+    Ok(())
+}
+
+/// Start the nodes, drive the load and print the report; the transactions committed in total.
+async fn measure(opts: &BenchOptions, net: &mut LocalNet) -> Result<u64> {
     let doc = net.genesis.clone();
     let admin = crate::setup::keys::load(&net.key_path("m0-admin-1"))?;
     // The nodes log warnings only, unless `YUI_BENCH_NODE_LOG` sets their filter (diagnosis).
@@ -337,13 +354,7 @@ pub async fn run(opts: BenchOptions) -> Result<()> {
         print_drift(&intervals);
     }
     println!("machine: {cores} cores, single-core ed25519 (ZIP 215) {sig:.0}/s one by one, {batch_sig:.0}/s in batches of 64; bound for {} validators sharing the cores at the batch rate ≈ {bound:.0} tx/s; throughput/bound = {:.2}", opts.validators, tps / bound);
-    net.stop_all();
-    drop(net);
-    let _ = std::fs::remove_dir_all(&dir);
-    if all_commits == 0 {
-        return Err(anyhow!("no transaction committed")).context("benchmark failed");
-    }
-    Ok(())
+    Ok(all_commits)
 }
 
 /// One reporting interval of a soak run.

@@ -1,5 +1,5 @@
 //! `yui devnet`: a local network of validators on 127.0.0.1, one municipality each, with its
-//! endpoints printed; Ctrl-C stops it.
+//! endpoints printed; Ctrl-C or SIGTERM stops it and its nodes.
 
 use crate::runtime::driver::now_ms;
 use crate::setup::genesis::{ConsensusParams, FaultModelName};
@@ -114,7 +114,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         }
     }
     println!("Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await?;
+    // SIGTERM too (a supervisor, `timeout`): the nodes must not outlive the command.
+    let why = super::stop_requested().await?;
+    println!("stopping the network ({why})");
     // SIGTERM lets each node flush and stop cleanly.
     net.stop_all();
     Ok(ExitCode::SUCCESS)

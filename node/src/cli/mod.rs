@@ -63,6 +63,15 @@ fn bare_targets(spec: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// Wait for Ctrl-C or SIGTERM; which of them came.
+pub async fn stop_requested() -> Result<&'static str> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.map(|()| "Ctrl-C").map_err(Into::into),
+        _ = term.recv() => Ok("SIGTERM"),
+    }
+}
+
 /// The log filter `YUI_LOG` names (`info` when unset or empty).
 fn log_filter(spec: Option<&str>) -> Result<tracing_subscriber::EnvFilter> {
     match spec.map(str::trim).filter(|s| !s.is_empty()) {

@@ -188,8 +188,7 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
     );
     let mut driver_task = tokio::spawn(driver.run(stop_rx));
     let fault = tokio::select! {
-        r = tokio::signal::ctrl_c() => { r?; tracing::info!("stopping on Ctrl-C"); None }
-        r = sigterm() => { r?; tracing::info!("stopping on SIGTERM"); None }
+        r = super::stop_requested() => { tracing::info!("stopping on {}", r?); None }
         r = &mut driver_task => Some(match r {
             Ok(Ok(())) => anyhow::anyhow!("the consensus driver ended by itself"),
             Ok(Err(e)) => e,
@@ -248,9 +247,3 @@ pub const EXIT_FAULT: u8 = 2;
 /// restarting the same binary cannot help (`deploy/yui.service` does not), installing a
 /// release that supports the version does.
 pub const EXIT_UPGRADE: u8 = 3;
-
-async fn sigterm() -> Result<()> {
-    let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    s.recv().await;
-    Ok(())
-}
