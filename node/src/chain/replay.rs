@@ -38,5 +38,45 @@ impl ReplayWindow {
         {
             self.expiry.remove(&hash);
         }
+        // A burst leaves a table sized for its peak; give the memory back once it is mostly
+        // empty (keeping room to double, so a steady load does not resize at every block).
+        let len = self.expiry.len();
+        if self.expiry.capacity() > 4 * len.max(SHRINK_FLOOR) {
+            self.expiry.shrink_to(2 * len);
+        }
+    }
+}
+
+/// Below this many bodies the window keeps whatever capacity it has.
+const SHRINK_FLOOR: usize = 4_096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(i: u64) -> Hash {
+        let mut h = [0u8; 32];
+        h[..8].copy_from_slice(&i.to_le_bytes());
+        Hash(h)
+    }
+
+    #[test]
+    fn expired_bodies_are_forgotten_and_their_memory_returned() {
+        let mut w = ReplayWindow::default();
+        for i in 0..100_000 {
+            w.insert(hash(i), 10 + i % 2);
+        }
+        w.insert(hash(1_000_000), 50);
+        w.expire_before(11);
+        assert!(!w.contains(&hash(0)) && w.contains(&hash(1)));
+        w.expire_before(12);
+        assert!(!w.contains(&hash(1)) && w.contains(&hash(1_000_000)));
+        assert!(
+            w.expiry.capacity() < 20_000,
+            "capacity {} after the burst",
+            w.expiry.capacity()
+        );
+        w.expire_before(51);
+        assert!(!w.contains(&hash(1_000_000)));
     }
 }
