@@ -29,6 +29,17 @@ fn processes_in(dir: &Path) -> Vec<i32> {
     out
 }
 
+/// Kills whatever of the test's own processes are left when it ends, failing or not.
+struct Reaper(std::path::PathBuf);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pid in processes_in(&self.0) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
 #[test]
 fn sigterm_stops_the_devnet_and_its_nodes() {
     let tmp = tempfile::Builder::new()
@@ -37,6 +48,7 @@ fn sigterm_stops_the_devnet_and_its_nodes() {
         .unwrap();
     let dir = tmp.path().join("net");
     let t0 = Instant::now();
+    let _reaper = Reaper(dir.clone());
     let mut devnet = Command::new(yui_bin().unwrap())
         .args(["devnet", "--validators", "2", "--dir"])
         .arg(&dir)
@@ -91,9 +103,5 @@ fn sigterm_stops_the_devnet_and_its_nodes() {
     eprintln!("devnet stopped after {:?}", t0.elapsed());
     assert!(status.success(), "devnet exit status {status}");
     let left = processes_in(&dir);
-    for pid in &left {
-        // Clean up before failing: these are the test's own processes.
-        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
-    }
     assert!(left.is_empty(), "nodes outlived the devnet: {left:?}");
 }
