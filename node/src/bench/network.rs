@@ -6,8 +6,8 @@
 //! machine's single-core ed25519 verification rate measured in the same run with the bound it
 //! implies. Closed loop by default; `--rate` gives an open loop at a fixed offered rate.
 //!
-//! The transactions are governance role grants (the municipal contracts are not in this
-//! build yet); each is signed by the network's admin account.
+//! The transactions are relief pledges, each client a donor (the default), or governance role
+//! grants to fresh accounts signed by the network's admin account (`--workload governance`).
 
 use crate::bench::common::median;
 use crate::runtime::driver::now_ms;
@@ -363,8 +363,8 @@ struct Interval {
     /// Resident memory of each node at the interval's end, MB.
     rss_mb: Vec<u64>,
     /// Memory each node's store holds in its bounded buffers (block cache and write
-    /// buffers) at the interval's end, MB, as its metrics report it.
-    store_mb: Vec<u64>,
+    /// buffers) at the interval's end, MB, as its metrics report it (`None`: unreadable).
+    store_mb: Vec<Option<u64>>,
 }
 
 /// What a soak run watches: the committed events and the nodes' processes and metrics.
@@ -412,17 +412,23 @@ impl Watch<'_> {
                 .collect();
             let mut store_mb = Vec::new();
             for addr in self.metrics {
-                store_mb.push(store_buffers(*addr).await / (1024 * 1024));
+                store_mb.push(store_buffers(*addr).await.map(|b| b / (1024 * 1024)));
             }
             let tps = lat.len() as f64 / secs;
             let elapsed = to.duration_since(origin).as_secs_f64()
                 - origin.saturating_duration_since(to).as_secs_f64();
-            let join = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+            let join = |v: Vec<String>| v.join(" ");
             println!(
                 "{elapsed:>9.0}  {tps:>14.0}  {:>5.3}  {:<15}  {}",
                 percentile(&lat, 0.99),
-                join(&rss_mb),
-                join(&store_mb)
+                join(rss_mb.iter().map(u64::to_string).collect()),
+                // `?`: the node's metrics could not be read this time.
+                join(
+                    store_mb
+                        .iter()
+                        .map(|m| m.map_or_else(|| "?".into(), |m| m.to_string()))
+                        .collect()
+                )
             );
             out.push(Interval {
                 tps,
@@ -435,17 +441,14 @@ impl Watch<'_> {
     }
 }
 
-/// Bytes a node's store holds in its block cache and write buffers, from its metrics (0 when
-/// they cannot be read).
-async fn store_buffers(addr: std::net::SocketAddr) -> u64 {
+/// Bytes a node's store holds in its block cache and write buffers, from its metrics (`None`
+/// when they cannot be read or lack either gauge).
+async fn store_buffers(addr: std::net::SocketAddr) -> Option<u64> {
     use crate::runtime::telemetry::{names, scrape, value_of};
-    let Ok(text) = scrape(addr).await else {
-        return 0;
-    };
-    [names::STORE_CACHE_BYTES, names::STORE_WRITE_BUFFER_BYTES]
-        .iter()
-        .filter_map(|n| value_of(&text, n))
-        .sum::<f64>() as u64
+    let text = scrape(addr).await.ok()?;
+    let cache = value_of(&text, names::STORE_CACHE_BYTES)?;
+    let buffers = value_of(&text, names::STORE_WRITE_BUFFER_BYTES)?;
+    Some((cache + buffers) as u64)
 }
 
 /// Drift of a soak run: the median of the last quarter of the intervals against the median of
@@ -476,7 +479,7 @@ fn print_drift(iv: &[Interval]) {
             median(
                 s.iter()
                     .filter_map(|i| {
-                        let store = i.store_mb.get(n).copied().unwrap_or(0);
+                        let store = i.store_mb.get(n).copied().flatten()?;
                         i.rss_mb.get(n).map(|m| m.saturating_sub(store) as f64)
                     })
                     .collect(),

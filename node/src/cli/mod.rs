@@ -29,7 +29,8 @@ use std::path::PathBuf;
 /// to stderr, with colours only when stderr is a terminal. A `YUI_LOG` that is not a valid
 /// filter is an error: a node must not start logging less (or more) than its operator asked.
 pub fn init_logging(format: LogFormat) -> Result<()> {
-    let filter = log_filter(std::env::var("YUI_LOG").ok().as_deref())?;
+    let spec = std::env::var("YUI_LOG").ok();
+    let filter = log_filter(spec.as_deref())?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -40,7 +41,7 @@ pub fn init_logging(format: LogFormat) -> Result<()> {
     }
     // A bare word is a target to log at every level, which is rarely what a misspelt level
     // meant: say so once the subscriber can.
-    for word in bare_targets(std::env::var("YUI_LOG").ok().as_deref()) {
+    for word in bare_targets(spec.as_deref()) {
         tracing::warn!(
             directive = %word,
             "YUI_LOG names the target {word:?} without a level, so only that target logs (at every level); a level is one of error, warn, info, debug, trace"
