@@ -7,7 +7,9 @@ use yui_node::cli;
 
 // glibc's malloc was about a sixth of a node's time under load (many small, short-lived
 // allocations across threads); mimalloc without transparent huge pages keeps the peak
-// resident memory within the budget (docs/adr/0009).
+// resident memory within the budget (docs/adr/0009). The `system-alloc` feature keeps the
+// system allocator instead, for heap profilers that see only malloc (heaptrack).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -12,7 +12,7 @@
 use crate::bench::common::median;
 use crate::runtime::driver::now_ms;
 use crate::setup::genesis::{ConsensusParams, FaultModelName};
-use crate::setup::localnet::{LocalNet, Options};
+use crate::setup::localnet::{LocalNet, LocalNode, Options};
 use crate::setup::network::{NetworkDesc, OrgDesc};
 use anyhow::{anyhow, Context as _, Result};
 use ed25519_dalek::SigningKey;
@@ -74,6 +74,32 @@ fn status_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The process of a node's `yui run`: the started process itself, or, when it was started under
+/// a launcher that forks (a profiler), the first process below it that runs this same program.
+fn node_pid(node: &LocalNode) -> Option<u32> {
+    let pid = node.pid()?;
+    if node.launcher.is_empty() {
+        return Some(pid);
+    }
+    let exe = std::env::current_exe().ok()?;
+    let mut queue = std::collections::VecDeque::from([pid]);
+    // A launcher's tree is a few processes deep; the bound keeps a strange one from looping.
+    for _ in 0..64 {
+        let p = queue.pop_front()?;
+        if std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == exe) {
+            return Some(p);
+        }
+        let children = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"));
+        queue.extend(
+            children
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    None
+}
+
 /// Bytes the files under `p` occupy on disk (allocated blocks, not apparent length: fjall's
 /// journal is a sparse file of 64 MiB from its start).
 fn dir_bytes(p: &Path) -> u64 {
@@ -129,6 +155,16 @@ async fn measure(opts: &BenchOptions, net: &mut LocalNet) -> Result<u64> {
     let admin = crate::setup::keys::load(&net.key_path("m0-admin-1"))?;
     // The nodes log warnings only, unless `YUI_BENCH_NODE_LOG` sets their filter (diagnosis).
     let node_log = std::env::var("YUI_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into());
+    // `YUI_BENCH_PROFILE` (diagnosis): a command, split at whitespace, that the second node is
+    // started under, for example `heaptrack -o /tmp/heap` with a `system-alloc` build.
+    if let Ok(launcher) = std::env::var("YUI_BENCH_PROFILE") {
+        let node = net
+            .nodes
+            .get_mut(1)
+            .ok_or_else(|| anyhow!("YUI_BENCH_PROFILE needs at least two nodes"))?;
+        node.launcher = launcher.split_whitespace().map(Into::into).collect();
+        eprintln!("{} starts under `{launcher}`", node.name);
+    }
     net.start_all(&std::env::current_exe()?, &[("YUI_LOG", node_log.as_str())])
         .await?;
     if opts.down >= net.nodes.len() {
@@ -258,7 +294,7 @@ async fn measure(opts: &BenchOptions, net: &mut LocalNet) -> Result<u64> {
             n
         }));
     }
-    let pids: Vec<u32> = procs.iter().filter_map(|p| p.pid()).collect();
+    let pids: Vec<u32> = procs.iter().filter_map(node_pid).collect();
     let metrics: Vec<std::net::SocketAddr> = procs
         .iter()
         .filter_map(|p| p.config.metrics_listen)
@@ -276,7 +312,10 @@ async fn measure(opts: &BenchOptions, net: &mut LocalNet) -> Result<u64> {
     }
     // Warm-up lines have negative elapsed times and count in no figure.
     watch.report(t_warm, t_start, t_start).await;
-    let cpu0: Vec<u64> = procs.iter().map(|p| p.pid().map_or(0, cpu_ticks)).collect();
+    let cpu0: Vec<u64> = procs
+        .iter()
+        .map(|p| node_pid(p).map_or(0, cpu_ticks))
+        .collect();
     let intervals = watch
         .report(
             t_start,
@@ -285,7 +324,10 @@ async fn measure(opts: &BenchOptions, net: &mut LocalNet) -> Result<u64> {
         )
         .await;
     let t_end = Instant::now();
-    let cpu1: Vec<u64> = procs.iter().map(|p| p.pid().map_or(0, cpu_ticks)).collect();
+    let cpu1: Vec<u64> = procs
+        .iter()
+        .map(|p| node_pid(p).map_or(0, cpu_ticks))
+        .collect();
     let mut sent = 0;
     for t in tasks {
         sent += t.await.unwrap_or(0);
@@ -341,8 +383,8 @@ async fn measure(opts: &BenchOptions, net: &mut LocalNet) -> Result<u64> {
         let cpu = (cpu1[i].saturating_sub(cpu0[i])) as f64 / ticks_per_s / secs * 100.0;
         println!(
             "node {i}: CPU {cpu:.0}%  peak RSS {} MB  RSS now {} MB",
-            p.pid().map_or(0, |pid| status_kb(pid, "VmHWM:")) / 1024,
-            p.pid().map_or(0, |pid| status_kb(pid, "VmRSS:")) / 1024
+            node_pid(p).map_or(0, |pid| status_kb(pid, "VmHWM:")) / 1024,
+            node_pid(p).map_or(0, |pid| status_kb(pid, "VmRSS:")) / 1024
         );
     }
     let disk: u64 = procs.iter().map(|p| dir_bytes(&p.data_dir)).sum::<u64>() / procs.len() as u64;
