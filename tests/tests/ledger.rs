@@ -268,6 +268,19 @@ async fn sigkill_and_restart_keeps_every_committed_transaction_and_the_state_roo
         let r = wait_committed(&mut c, id, WAIT).await.unwrap();
         committed.push((id.clone(), r.height, r.index));
     }
+    // One more, with the longest expiry the chain allows: still unexpired after the restart.
+    let h = height(&mut c).await.unwrap();
+    let kept = sign_body(
+        &net.admin,
+        &body(
+            &net.admin,
+            &net.chain_id,
+            h + 100,
+            grant(&random_key(), pb::RoleKind::RoleDonor, ""),
+        ),
+    );
+    let id = submit(&mut c, kept.clone()).await.unwrap();
+    wait_committed(&mut c, &id, WAIT).await.unwrap();
     let tip = height(&mut c).await.unwrap();
     let root_before = header(&mut c, tip).await.unwrap().state_root;
     // Submit more without waiting, then kill -9 mid-stream.
@@ -288,6 +301,9 @@ async fn sigkill_and_restart_keeps_every_committed_transaction_and_the_state_roo
     net.nodes[0].start().await.unwrap();
     let mut c = net.nodes[0].client().await.unwrap();
     assert!(height(&mut c).await.unwrap() >= tip);
+    // Replay protection was rebuilt from the blocks: the committed body is still a duplicate.
+    let err = submit(&mut c, kept).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::AlreadyExists, "{err:?}");
     for (id, h, i) in &committed {
         let r = c
             .get_transaction(pb::GetTransactionRequest { tx_id: id.clone() })

@@ -445,6 +445,11 @@ async fn every_node_serves_prometheus_metrics() {
     // The committed blocks sit in memtables until a flush: the write buffer holds them.
     let buffered = yui_node::runtime::telemetry::value_of(&text, "yui_store_write_buffer_bytes");
     assert!(buffered.is_some_and(|b| b > 0.0), "{text}");
+    // The committed transaction has not expired: replay protection remembers its body.
+    let remembered = yui_node::runtime::telemetry::value_of(&text, "yui_replay_window_bodies");
+    assert!(remembered.is_some_and(|b| b >= 1.0), "{text}");
+    let held = yui_node::runtime::telemetry::value_of(&text, "yui_replay_window_bytes");
+    assert!(held.is_some_and(|b| b > 0.0), "{text}");
     assert!(
         text.contains(
             r#"yui_grpc_requests_total{method="yui.v1.Ledger/SubmitTransaction",code="Ok"} 1"#

@@ -196,14 +196,16 @@ impl Chain {
             .map_err(|_| anyhow!("the replay window lock is poisoned"))?;
         for h in from..=self.tip.height {
             let b = r.block(h)?.ok_or_else(|| anyhow!("block {h} is missing"))?;
+            let mut bodies = Vec::with_capacity(b.txs.len());
             for (i, t) in b.txs.iter().enumerate() {
                 let body = pb::TxBody::decode(t.body.as_slice()).map_err(|e| {
                     anyhow!("transaction {i} of committed block {h} does not decode: {e}")
                 })?;
                 if body.expires_at_height >= next {
-                    w.insert(t.body_hash(), body.expires_at_height);
+                    bodies.push((t.body_hash(), body.expires_at_height));
                 }
             }
+            w.insert_block(bodies);
         }
         Ok(())
     }
@@ -440,9 +442,7 @@ impl Chain {
             .replay
             .write()
             .map_err(|_| StoreError::Poisoned)?;
-        for tx in &ex.txs {
-            w.insert(tx.body_hash, tx.expires_at_height);
-        }
+        w.insert_block(ex.txs.iter().map(|tx| (tx.body_hash, tx.expires_at_height)));
         w.expire_before(h + 1);
         drop(w);
         self.tip = tip.clone();

@@ -734,6 +734,10 @@ impl Driver {
         let memory = self.chain.reader.store.memory();
         metrics::gauge!(names::STORE_CACHE_BYTES).set(memory.cache_bytes as f64);
         metrics::gauge!(names::STORE_WRITE_BUFFER_BYTES).set(memory.write_buffer_bytes as f64);
+        if let Ok(w) = self.chain.reader.replay.read() {
+            metrics::gauge!(names::REPLAY_WINDOW_BODIES).set(w.len() as f64);
+            metrics::gauge!(names::REPLAY_WINDOW_BYTES).set(w.heap_bytes() as f64);
+        }
         metrics::histogram!(names::COMMIT_SECONDS).record(self.started_at.elapsed().as_secs_f64());
         metrics::histogram!(names::BLOCK_TXS).record(ex.txs.len() as f64);
         metrics::counter!(names::TXS_COMMITTED).increment(ex.txs.len() as u64);

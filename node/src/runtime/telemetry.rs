@@ -33,6 +33,10 @@ pub mod names {
     pub const STORE_CACHE_BYTES: &str = "yui_store_cache_bytes";
     /// Gauge: bytes of written entries the store holds in memory before they reach disk.
     pub const STORE_WRITE_BUFFER_BYTES: &str = "yui_store_write_buffer_bytes";
+    /// Gauge: bodies replay protection remembers (committed, not expired yet).
+    pub const REPLAY_WINDOW_BODIES: &str = "yui_replay_window_bodies";
+    /// Gauge: bytes of heap those bodies hold (from the window's table capacities).
+    pub const REPLAY_WINDOW_BYTES: &str = "yui_replay_window_bytes";
 }
 
 /// Serve `/metrics` on `addr` (must run inside the tokio runtime).
