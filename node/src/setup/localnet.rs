@@ -12,7 +12,7 @@ use crate::setup::config::{MempoolConfig, NodeConfig};
 use crate::setup::genesis::GenesisDoc;
 use crate::setup::network::{self, NetworkDesc};
 use anyhow::{bail, Context as _, Result};
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -268,6 +268,12 @@ impl LocalNode {
             }
             None => Command::new(exe),
         };
+        if !self.launcher.is_empty() {
+            // A launcher may fork rather than exec (a profiler runs the node as its child): the
+            // node gets a process group of its own, and signals go to the whole group, so that
+            // stopping it stops the node too and not only the launcher.
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
         cmd.arg("run")
             .arg("--config")
             .arg(&self.config_path)
@@ -345,10 +351,20 @@ impl LocalNode {
     /// Send `signal` to the process, if it runs. It is our own child (never reaped while we
     /// hold it), so the pid cannot name another process.
     pub fn signal(&self, signal: Signal) {
-        if let Some(pid) = self.pid().and_then(|p| i32::try_from(p).ok()) {
-            if let Err(e) = kill(Pid::from_raw(pid), signal) {
+        if let Some(pid) = self.pid() {
+            if let Err(e) = self.send(pid, signal) {
                 tracing::warn!(node = %self.name, %signal, error = %e, "cannot signal the node");
             }
+        }
+    }
+
+    /// Signal the process, or its process group when it was started under a launcher.
+    fn send(&self, pid: u32, signal: Signal) -> nix::Result<()> {
+        let pid = Pid::from_raw(i32::try_from(pid).map_err(|_| nix::errno::Errno::ESRCH)?);
+        if self.launcher.is_empty() {
+            kill(pid, signal)
+        } else {
+            killpg(pid, signal)
         }
     }
 
@@ -364,21 +380,19 @@ impl LocalNode {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = child.kill();
+        let _ = self.send(child.id(), Signal::SIGKILL);
         let _ = child.wait();
         None
     }
 
     fn signal_child(&self, child: &Child, signal: Signal) {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = kill(Pid::from_raw(pid), signal);
-        }
+        let _ = self.send(child.id(), signal);
     }
 
     /// SIGKILL and reap.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
+            let _ = self.send(c.id(), Signal::SIGKILL);
             let _ = c.wait();
         }
     }
