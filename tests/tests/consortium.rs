@@ -235,15 +235,26 @@ async fn a_fifth_member_joins_by_vote_its_node_follows_and_once_removed_it_is_re
         refused.message().contains("no longer a consortium member"),
         "{refused:?}"
     );
-    // Two allow-list refreshes (2 s each), then the network moves on without it.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let cut_at = height(&mut nc).await.unwrap();
-    wait_height(&mut c, cut_at + 10, WAIT).await.unwrap();
-    let after = height(&mut nc).await.unwrap();
-    assert!(
-        after <= cut_at + 1,
-        "the removed member's node kept following: {cut_at} -> {after}"
-    );
+    // Every member refreshes its allow-list every 2 s from its own committed state, so within
+    // a few seconds (longer on a loaded machine) the network moves on without it: there must
+    // come a stretch of 10 heights in which the removed node gains at most one, and it must
+    // come within the bound.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        let cut_at = height(&mut nc).await.unwrap();
+        wait_height(&mut c, cut_at + 10, WAIT).await.unwrap();
+        let after = height(&mut nc).await.unwrap();
+        if after <= cut_at + 1 {
+            break;
+        }
+        seen.push((cut_at, after));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the removed member's node kept following: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// The signers of a block's commit certificate.
