@@ -4,7 +4,7 @@
 //! Admission, in order (a rejection stores nothing): size, decoding, chain id, call present,
 //! the signature under ZIP 215, in batches where transactions arrive together (`chain::tx::check_stateless`); the personal-data guard (`guard`); expiry
 //! window; duplicate body (in the mempool or committed within its expiry window); room (count
-//! and bytes); signer's role (`contracts::authorize`) against the committed state.
+//! and estimated memory, [`footprint`]); signer's role (`contracts::authorize`) against the committed state.
 
 use crate::chain::tx::{check_expiry, check_stateless, check_stateless_batch, CheckedTx, Reject};
 use crate::chain::ChainReader;
@@ -13,6 +13,19 @@ use std::collections::{BTreeMap, VecDeque};
 use yui_client::tx::RawTx;
 use yui_consensus::Hash;
 
+/// The fixed part of a pending transaction's memory: its `CheckedTx`, the `RawTx` and decoded
+/// call behind their `Arc`s, and its entries in the three indexes (by id, by body hash, in
+/// arrival order), with the allocator's rounding. Checked against counted allocations by
+/// `node/tests/mempool_memory.rs`.
+const TX_FIXED_BYTES: usize = 720;
+
+/// What a pending transaction counts against `mempool.max_bytes`: an estimate of the memory it
+/// holds, not only its wire size. Its signed bytes as received, about as much again decoded
+/// (the call's strings and bytes), and the fixed part.
+pub fn footprint(tx: &CheckedTx) -> usize {
+    2 * (tx.raw.body.len() + tx.raw.signature.len()) + TX_FIXED_BYTES
+}
+
 /// Pending transactions in arrival order.
 pub struct Mempool {
     limits: MempoolConfig,
@@ -20,6 +33,7 @@ pub struct Mempool {
     txs: BTreeMap<Hash, CheckedTx>,
     /// Body hash → id of the pending transaction with that body.
     bodies: BTreeMap<Hash, Hash>,
+    /// The memory pending transactions hold, as [`footprint`] estimates it.
     bytes: usize,
     /// The expiry window in force at a next height, read once per height rather than once per
     /// transaction (it changes only with a committed block).
@@ -99,7 +113,7 @@ impl Mempool {
         {
             return Err(Reject::DuplicateCommitted);
         }
-        let size = tx.raw.body.len() + tx.raw.signature.len();
+        let size = footprint(&tx);
         if self.txs.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
             return Err(Reject::MempoolFull {
                 pending: self.txs.len(),
@@ -125,10 +139,11 @@ impl Mempool {
             {
                 continue;
             }
-            if self.txs.len() >= self.limits.max_txs {
+            let size = footprint(tx);
+            if self.txs.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
                 return;
             }
-            self.bytes += tx.raw.body.len() + tx.raw.signature.len();
+            self.bytes += size;
             self.bodies.insert(tx.body_hash, tx.id);
             self.order.push_back(tx.id);
             self.txs.insert(tx.id, tx.clone());
@@ -180,7 +195,7 @@ impl Mempool {
 
     fn remove(&mut self, id: &Hash) {
         if let Some(tx) = self.txs.remove(id) {
-            self.bytes -= tx.raw.body.len() + tx.raw.signature.len();
+            self.bytes -= footprint(&tx);
             self.bodies.remove(&tx.body_hash);
         }
     }

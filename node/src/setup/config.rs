@@ -87,14 +87,17 @@ pub enum LogFormat {
 pub struct MempoolConfig {
     /// Most pending transactions.
     pub max_txs: usize,
-    /// Most pending body and signature bytes.
+    /// Most memory pending transactions may hold, as estimated by
+    /// [`crate::admission::mempool::footprint`] (about twice their signed bytes, plus some
+    /// 700 bytes each).
     pub max_bytes: usize,
 }
 
 /// Default `mempool.max_txs`: ten full default blocks.
 pub const DEFAULT_MEMPOOL_TXS: usize = 50_000;
-/// Default `mempool.max_bytes`: 128 MiB.
-pub const DEFAULT_MEMPOOL_BYTES: usize = 128 * 1024 * 1024;
+/// Default `mempool.max_bytes`: 64 MiB, about four full blocks' worth of signed bytes. With
+/// small transactions `max_txs` binds first (50,000 of about 1 KB each).
+pub const DEFAULT_MEMPOOL_BYTES: usize = 64 * 1024 * 1024;
 
 impl Default for MempoolConfig {
     fn default() -> Self {
