@@ -81,3 +81,37 @@ fn the_contract_benchmark_runs_every_call_successfully_and_reports() {
         }
     }
 }
+
+#[test]
+fn the_replay_benchmark_verifies_a_chain_of_many_signers_and_reports() {
+    // The benchmark fails (exit 1) if its chain does not verify, so a success means every
+    // signature of the seven signers taking turns checked, in batches.
+    let stdout = run_ok(&[
+        "bench",
+        "replay",
+        "--txs",
+        "700",
+        "--per-block",
+        "100",
+        "--signers",
+        "7",
+    ]);
+    for line in [
+        "transactions/s (median of 3, 700 txs, 100 per block, 7 signers in turn)",
+        "single-core ed25519 (ZIP 215)",
+        "ratio replay / batch signature rate",
+    ] {
+        assert!(stdout.contains(line), "report lacks {line:?}:\n{stdout}");
+    }
+    // No signers is not a chain.
+    let out = Command::new(yui_bin().unwrap())
+        .args(["bench", "replay", "--signers", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--signers"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -63,13 +63,21 @@ pub enum Command {
         /// Transactions per block.
         #[arg(long, default_value_t = 2_000)]
         per_block: usize,
+        /// Distinct signers, taking turns (1 to 10,000). A batch of one signer's signatures
+        /// verifies faster than one of many, so the default is a chain of many.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        signers: u32,
     },
 }
 
 /// Run it.
 pub async fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
-        Command::Replay { txs, per_block } => replay::replay(txs, per_block)?,
+        Command::Replay {
+            txs,
+            per_block,
+            signers,
+        } => replay::replay(txs, per_block, signers)?,
         Command::Contract {
             calls,
             per_block,
