@@ -2,8 +2,8 @@
 //! through the same `Chain::validate` the network uses — the hash link to the parent, the
 //! commit certificate against the validator set that the replayed state names for that height
 //! (so validator changes are followed, and a set change without its governance approval is
-//! caught), every transaction's signature (ZIP 215, checked in batches on a second thread
-//! ahead of the sequential re-execution), expiry and uniqueness, the transaction and event
+//! caught), every transaction's signature (ZIP 215, checked in batches on every core but the
+//! one re-executing, ahead of the sequential re-execution), expiry and uniqueness, the transaction and event
 //! Merkle roots, and the state root after re-executing every transaction. The first failure is
 //! reported with its height (and transaction where there is one).
 //!
@@ -25,36 +25,58 @@ use yui_consensus::Hash;
 const LOOKAHEAD: usize = 16;
 
 /// The blocks of a replay, each with its transactions' signatures already checked (in batches)
-/// on a second thread while the block before is re-executed: the replay's two expensive parts,
-/// signatures and execution, run on two cores. A transaction whose check failed is left out of
-/// the map, so validation checks it again and reports it; if the checking thread is gone the
-/// maps are empty and validation checks everything itself.
+/// by worker threads while the blocks before are re-executed: the replay's two expensive parts,
+/// signatures and execution, run on all cores. Blocks go to the workers in turn and their
+/// results are taken back in the same turn, so they come back in block order. A transaction
+/// whose check failed is left out of the map, so validation checks it again and reports it; if
+/// a worker is gone its blocks' maps are empty and validation checks those itself.
 struct Prefetch<I> {
     inner: I,
     ahead: VecDeque<Result<StoredBlock>>,
+    workers: Vec<Worker>,
+    /// Blocks handed out, and results taken back: block `n` went to worker `n % workers`.
+    sent: usize,
+    taken: usize,
+}
+
+/// A signature-checking thread's two ends.
+struct Worker {
     jobs: SyncSender<Vec<RawTx>>,
     results: Receiver<Vec<Result<CheckedTx, Reject>>>,
 }
 
+/// Signature threads for a replay: every core but the one re-executing, at least one.
+pub(crate) fn signature_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
+}
+
 impl<I: Iterator<Item = Result<StoredBlock>>> Prefetch<I> {
-    fn new(inner: I, chain_id: &str) -> Self {
-        let (jobs, job_rx) = sync_channel::<Vec<RawTx>>(LOOKAHEAD);
-        let (res_tx, results) = sync_channel(LOOKAHEAD);
-        let chain_id = chain_id.to_string();
-        let _ = std::thread::Builder::new()
-            .name("verify-signatures".into())
-            .spawn(move || {
-                for txs in job_rx {
-                    if res_tx.send(check_stateless_batch(txs, &chain_id)).is_err() {
-                        return;
-                    }
-                }
-            });
+    fn new(inner: I, chain_id: &str, threads: usize) -> Self {
+        let workers = (0..threads.max(1))
+            .map(|i| {
+                let (jobs, job_rx) = sync_channel::<Vec<RawTx>>(LOOKAHEAD);
+                let (res_tx, results) = sync_channel(LOOKAHEAD);
+                let chain_id = chain_id.to_string();
+                let _ = std::thread::Builder::new()
+                    .name(format!("verify-signatures-{i}"))
+                    .spawn(move || {
+                        for txs in job_rx {
+                            if res_tx.send(check_stateless_batch(txs, &chain_id)).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                Worker { jobs, results }
+            })
+            .collect();
         Prefetch {
             inner,
             ahead: VecDeque::new(),
-            jobs,
-            results,
+            workers,
+            sent: 0,
+            taken: 0,
         }
     }
 }
@@ -63,11 +85,14 @@ impl<I: Iterator<Item = Result<StoredBlock>>> Iterator for Prefetch<I> {
     type Item = (Result<StoredBlock>, HashMap<Hash, CheckedTx>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.ahead.len() < LOOKAHEAD {
+        let lookahead = LOOKAHEAD * self.workers.len();
+        while self.ahead.len() < lookahead {
             match self.inner.next() {
                 Some(b) => {
                     if let Ok(b) = &b {
-                        let _ = self.jobs.send(b.txs.clone());
+                        let w = &self.workers[self.sent % self.workers.len()];
+                        let _ = w.jobs.send(b.txs.clone());
+                        self.sent += 1;
                     }
                     self.ahead.push_back(b);
                 }
@@ -76,7 +101,9 @@ impl<I: Iterator<Item = Result<StoredBlock>>> Iterator for Prefetch<I> {
         }
         let b = self.ahead.pop_front()?;
         let checked = if b.is_ok() {
-            self.results
+            let w = &self.workers[self.taken % self.workers.len()];
+            self.taken += 1;
+            w.results
                 .recv()
                 .map(|r| r.into_iter().flatten().map(|c| (c.id, c)).collect())
                 .unwrap_or_default()
@@ -178,6 +205,25 @@ pub fn verify(
     stored_state: Option<Arc<dyn Store>>,
     progress: bool,
 ) -> Result<Report> {
+    verify_on(
+        signature_threads(),
+        genesis,
+        blocks,
+        expected,
+        stored_state,
+        progress,
+    )
+}
+
+/// [`verify`] with `threads` signature-checking threads.
+fn verify_on(
+    threads: usize,
+    genesis: &GenesisDoc,
+    blocks: impl Iterator<Item = Result<StoredBlock>>,
+    expected: Option<u64>,
+    stored_state: Option<Arc<dyn Store>>,
+    progress: bool,
+) -> Result<Report> {
     let store: Arc<dyn Store> = Arc::new(MemStore::default());
     let mut chain = Chain::open(store.clone(), genesis)?;
     let mut r = Report {
@@ -203,7 +249,7 @@ pub fn verify(
         r.result = "failed".into();
         r.failure = Some(Failure { height, reason });
     };
-    for (b, prechecked) in Prefetch::new(blocks, &genesis.chain_id) {
+    for (b, prechecked) in Prefetch::new(blocks, &genesis.chain_id, threads) {
         let h = chain.tip().height + 1;
         let b = match b {
             Ok(b) => b,
@@ -394,5 +440,90 @@ fn first_difference(
         }
         ca = pa.last().map(|(k, _)| k.clone());
         cb = pb.last().map(|(k, _)| k.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of 6 blocks of 50 transactions by 7 signers, the signature of transaction 10 of
+    /// block 4 broken.
+    fn chain() -> (GenesisDoc, Vec<StoredBlock>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "yui-verify-test-{}-{}",
+            std::process::id(),
+            crate::runtime::driver::now_ms()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (doc, mut blocks) = crate::bench::replay::synthetic_chain(&dir, 300, 50, 7).unwrap();
+        blocks[3].txs[10].signature[5] ^= 1;
+        (doc, blocks, dir)
+    }
+
+    #[test]
+    fn signatures_checked_on_several_threads_come_back_with_their_own_block() {
+        let (doc, blocks, dir) = chain();
+        for threads in [1, 3] {
+            let items: Vec<_> =
+                Prefetch::new(blocks.clone().into_iter().map(Ok), &doc.chain_id, threads).collect();
+            assert_eq!(items.len(), blocks.len());
+            for (i, ((b, checked), original)) in items.into_iter().zip(&blocks).enumerate() {
+                let b = b.unwrap();
+                assert_eq!(b.header.height, original.header.height);
+                let ids: Vec<Hash> = b
+                    .txs
+                    .iter()
+                    .filter_map(|t| check_stateless_batch(vec![t.clone()], &doc.chain_id).pop())
+                    .filter_map(|r| r.ok())
+                    .map(|c| c.id)
+                    .collect();
+                // Every good signature of this block, none of another's, the broken one absent.
+                assert_eq!(
+                    checked.len(),
+                    if i == 3 { 49 } else { 50 },
+                    "{threads} threads, block {i}"
+                );
+                assert!(
+                    ids.iter().all(|id| checked.contains_key(id)),
+                    "{threads} threads, block {i}"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_broken_signature_is_found_at_its_height_whatever_the_threads() {
+        let (doc, blocks, dir) = chain();
+        for threads in [1, 2, 4] {
+            let report = verify_on(
+                threads,
+                &doc,
+                blocks.clone().into_iter().map(Ok),
+                None,
+                None,
+                false,
+            )
+            .unwrap();
+            let f = report.failure.expect("the broken signature was not found");
+            assert_eq!(
+                f.height, blocks[3].header.height,
+                "{threads} threads: {f:?}"
+            );
+            assert_eq!(report.blocks, 3, "{threads} threads");
+        }
+        let good = verify_on(
+            3,
+            &doc,
+            blocks[..3].iter().cloned().map(Ok),
+            None,
+            None,
+            false,
+        )
+        .unwrap();
+        assert!(good.failure.is_none(), "{:?}", good.failure);
+        assert_eq!(good.transactions, 150);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
