@@ -15,6 +15,16 @@ use yui_proto::v1 as pb;
 #[global_allocator]
 static ALLOCATOR: Cap<std::alloc::System> = Cap::new(std::alloc::System, usize::MAX);
 
+/// The count is the whole process's: the tests of this binary take turns, so none allocates
+/// while another measures.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// `n` checked transactions, each proposing a member change with a reason of `reason_bytes`.
 fn txs(n: u64, reason_bytes: usize) -> Vec<yui_node::chain::tx::CheckedTx> {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
@@ -62,6 +72,7 @@ fn held_and_estimated(n: u64, reason_bytes: usize) -> (usize, usize) {
 
 #[test]
 fn the_byte_bound_counts_what_pending_transactions_hold_in_memory() {
+    let _turn = one_at_a_time();
     // What the first check allocates once and keeps (the guard's tables) is no transaction's.
     drop(txs(1, 16));
     for (n, reason_bytes) in [(4_000, 16), (2_000, 200), (200, 8_000), (40, 60_000)] {
@@ -81,6 +92,7 @@ fn the_byte_bound_counts_what_pending_transactions_hold_in_memory() {
 
 #[test]
 fn transactions_from_a_block_count_against_the_bound_too() {
+    let _turn = one_at_a_time();
     let batch = txs(10, 100);
     let one = footprint(&batch[0]);
     let mut m = Mempool::new(MempoolConfig {

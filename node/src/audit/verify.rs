@@ -21,7 +21,7 @@ use std::sync::Arc;
 use yui_client::tx::RawTx;
 use yui_consensus::Hash;
 
-/// Blocks read and signature-checked ahead of the one being re-executed.
+/// Blocks read and signature-checked ahead of the one being re-executed, per signature thread.
 const LOOKAHEAD: usize = 16;
 
 /// The blocks of a replay, each with its transactions' signatures already checked (in batches)
@@ -448,22 +448,19 @@ mod tests {
     use super::*;
 
     /// A chain of 6 blocks of 50 transactions by 7 signers, the signature of transaction 10 of
-    /// block 4 broken.
-    fn chain() -> (GenesisDoc, Vec<StoredBlock>, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "yui-verify-test-{}-{}",
-            std::process::id(),
-            crate::runtime::driver::now_ms()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (doc, mut blocks) = crate::bench::replay::synthetic_chain(&dir, 300, 50, 7).unwrap();
+    /// block 4 broken; its genesis and keys in a directory removed when the test ends, failed
+    /// or not.
+    fn chain() -> (GenesisDoc, Vec<StoredBlock>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let (doc, mut blocks) =
+            crate::bench::replay::synthetic_chain(dir.path(), 300, 50, 7).unwrap();
         blocks[3].txs[10].signature[5] ^= 1;
         (doc, blocks, dir)
     }
 
     #[test]
     fn signatures_checked_on_several_threads_come_back_with_their_own_block() {
-        let (doc, blocks, dir) = chain();
+        let (doc, blocks, _dir) = chain();
         for threads in [1, 3] {
             let items: Vec<_> =
                 Prefetch::new(blocks.clone().into_iter().map(Ok), &doc.chain_id, threads).collect();
@@ -490,12 +487,11 @@ mod tests {
                 );
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_broken_signature_is_found_at_its_height_whatever_the_threads() {
-        let (doc, blocks, dir) = chain();
+        let (doc, blocks, _dir) = chain();
         for threads in [1, 2, 4] {
             let report = verify_on(
                 threads,
@@ -524,6 +520,5 @@ mod tests {
         .unwrap();
         assert!(good.failure.is_none(), "{:?}", good.failure);
         assert_eq!(good.transactions, 150);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
