@@ -415,6 +415,67 @@ async fn a_twin_of_a_live_validator_cannot_make_the_network_fork() {
         .any(|v| v.public_key == twin_key));
 }
 
+/// Proposals name their transactions by id (ADR 0022). Two validators of four go down, and
+/// transactions submitted meanwhile reach only the two still up, where they wait (no quorum).
+/// The two come back with empty mempools, long after that gossip was sent: a block with those
+/// transactions needs a prevote from one of them, so it commits only if they fetch the
+/// transactions they never received from their peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validators_that_missed_the_transactions_fetch_them_to_validate_the_proposal() {
+    let mut net = Net::start(4, "byzantine").await.unwrap();
+    let mut c0 = net.nodes[0].client().await.unwrap();
+    net.nodes[2].stop();
+    net.nodes[3].stop();
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(
+            submit_one(&net.admin, &net.chain_id, &mut c0)
+                .await
+                .unwrap(),
+        );
+    }
+    // Longer than gossipsub keeps messages to offer again (a few heartbeats of 0.5 s).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let r = c0
+        .get_transaction(pb::GetTransactionRequest {
+            tx_id: ids[0].clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.status,
+        pb::TxStatus::Pending as i32,
+        "two validators of four committed a block"
+    );
+    net.nodes[2].start().await.unwrap();
+    net.nodes[3].start().await.unwrap();
+    let mut top = 0;
+    for id in &ids {
+        let r = wait_committed(&mut c0, id, WAIT).await.unwrap();
+        assert!(r.receipt.unwrap().success);
+        top = top.max(r.height);
+    }
+    let mut fetched = 0.0;
+    for n in &net.nodes[2..] {
+        let text = fetch_metrics(n).await.unwrap();
+        fetched += yui_node::runtime::telemetry::value_of(
+            &text,
+            "yui_proposal_transactions_fetched_total",
+        )
+        .unwrap_or(0.0);
+    }
+    assert!(
+        fetched >= ids.len() as f64,
+        "the returning validators fetched {fetched} transactions, fewer than the block needed"
+    );
+    let mut cs = clients(&net).await;
+    for c in cs.iter_mut() {
+        wait_height(c, top, WAIT).await.unwrap();
+    }
+    assert_agreement(&mut cs).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_serves_prometheus_metrics() {
     let net = Net::start(4, "byzantine").await.unwrap();

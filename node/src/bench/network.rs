@@ -381,10 +381,15 @@ async fn measure(opts: &BenchOptions, net: &mut LocalNet) -> Result<u64> {
     );
     for (i, p) in procs.iter().enumerate() {
         let cpu = (cpu1[i].saturating_sub(cpu0[i])) as f64 / ticks_per_s / secs * 100.0;
+        let fetched = match p.config.metrics_listen {
+            Some(addr) => fetched_txs(addr).await,
+            None => None,
+        };
         println!(
-            "node {i}: CPU {cpu:.0}%  peak RSS {} MB  RSS now {} MB",
+            "node {i}: CPU {cpu:.0}%  peak RSS {} MB  RSS now {} MB  proposals' transactions fetched {}",
             node_pid(p).map_or(0, |pid| status_kb(pid, "VmHWM:")) / 1024,
-            node_pid(p).map_or(0, |pid| status_kb(pid, "VmRSS:")) / 1024
+            node_pid(p).map_or(0, |pid| status_kb(pid, "VmRSS:")) / 1024,
+            fetched.map_or("?".to_string(), |n| n.to_string())
         );
     }
     let disk: u64 = procs.iter().map(|p| dir_bytes(&p.data_dir)).sum::<u64>() / procs.len() as u64;
@@ -491,6 +496,14 @@ async fn store_buffers(addr: std::net::SocketAddr) -> Option<u64> {
     let cache = value_of(&text, names::STORE_CACHE_BYTES)?;
     let buffers = value_of(&text, names::STORE_WRITE_BUFFER_BYTES)?;
     Some((cache + buffers) as u64)
+}
+
+/// Transactions a node fetched for compact proposals since it started (ADR 0022), from its
+/// metrics (0 before its first fetch; `None` when they cannot be read).
+async fn fetched_txs(addr: std::net::SocketAddr) -> Option<u64> {
+    use crate::runtime::telemetry::{names, scrape, value_of};
+    let text = scrape(addr).await.ok()?;
+    Some(value_of(&text, names::PROPOSAL_TXS_FETCHED).unwrap_or(0.0) as u64)
 }
 
 /// Drift of a soak run: the median of the last quarter of the intervals against the median of

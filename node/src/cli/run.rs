@@ -124,6 +124,7 @@ async fn run_node(cfg: NodeConfig) -> Result<Outcome> {
             chain_id: genesis.chain_id.clone(),
         },
         reader.clone(),
+        mempool.clone(),
         in_tx,
         release_tx,
         stop_rx.clone(),

@@ -4,11 +4,16 @@
 //! batch, and only then publishes the new tip to the API and event subscribers. It also runs
 //! block sync: a node that is behind (down for a while, or with a wiped data directory) asks
 //! its peers for committed blocks, checks each certificate against the validator set of its
-//! height, re-executes the block and commits it.
+//! height, re-executes the block and commits it. Proposals travel compact (ADR 0022): the
+//! driver assembles a proposed block from its mempool and asks peers for the transactions it
+//! lacks before it hands the proposal to the engine.
 
 use crate::admission::mempool::Mempool;
 use crate::chain::{Chain, Executed, StoredBlock, Tip};
-use crate::runtime::p2p::{Gossip, Inbound, Outbound, SyncRequest, SyncResponse, MAX_SYNC_BLOCKS};
+use crate::runtime::compact::{self, Assembly};
+use crate::runtime::p2p::{
+    Gossip, Inbound, Outbound, SyncRequest, SyncResponse, MAX_FETCH_IDS, MAX_SYNC_BLOCKS,
+};
 use crate::runtime::signing;
 use crate::runtime::telemetry::names;
 use crate::setup::genesis::ConsensusParams;
@@ -21,15 +26,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch, Notify};
 use yui_client::tx::RawTx;
-use yui_consensus::{Action, Engine, EngineConfig, Event, Hash, Header, Message, Timeout};
+use yui_consensus::{
+    Action, Engine, EngineConfig, Event, Hash, Header, Message, Proposal, Timeout,
+};
 
 /// How often a node asks its peers for their height.
 const SYNC_POLL_MS: u64 = 1_000;
 /// While a height has not committed for this long, re-send this node's own proposal and
 /// votes of the height (gossip delivers at most once; Tendermint needs eventual delivery).
 const REBROADCAST_MS: u64 = 1_000;
-/// Most blocks received by gossip kept while undecided.
+/// Most blocks received by gossip kept while undecided (and, apart, most being assembled).
 const MAX_RECEIVED_BLOCKS: usize = 64;
+/// How long a compact proposal waits for the transactions it asked for before the driver
+/// looks in its mempool again and asks every connected peer.
+const FETCH_RETRY_MS: u64 = 300;
 
 /// The consensus WAL's file name in the data directory.
 pub const WAL_FILE: &str = "consensus.wal";
@@ -136,6 +146,8 @@ pub struct Driver {
     pending: HashMap<Hash, Executed>,
     /// Blocks received with proposals, not yet validated.
     received: HashMap<Hash, (Header, Vec<RawTx>)>,
+    /// Blocks of compact proposals still missing transactions, by hash.
+    assembling: HashMap<Hash, Assembly>,
     /// A decided block we do not have yet (fetched by sync).
     awaiting: Option<yui_consensus::CommitCertificate>,
     started: bool,
@@ -242,6 +254,7 @@ impl Driver {
                 timers: BTreeSet::new(),
                 pending: HashMap::new(),
                 received: HashMap::new(),
+                assembling: HashMap::new(),
                 awaiting: None,
                 started: false,
                 started_at: std::time::Instant::now(),
@@ -361,7 +374,11 @@ impl Driver {
                 self.last_rebroadcast_ms = now;
                 self.rebroadcast();
             }
+            self.progress_assemblies(now)?;
             let mut wait_ms = SYNC_POLL_MS.min(REBROADCAST_MS);
+            if !self.assembling.is_empty() {
+                wait_ms = wait_ms.min(FETCH_RETRY_MS);
+            }
             if let Some(&(at, _)) = self.timers.first() {
                 wait_ms = wait_ms.min(at.saturating_sub(now));
             }
@@ -387,12 +404,22 @@ impl Driver {
         }
     }
 
-    /// The header and transactions of a block this node built, validated or received.
-    fn block_for(&self, hash: &Hash) -> Option<(Header, Vec<RawTx>)> {
-        self.pending
-            .get(hash)
-            .map(|ex| (ex.header.clone(), ex.raw_txs()))
-            .or_else(|| self.received.get(hash).cloned())
+    /// The compact proposal of `p`, from the block this node built, validated or received:
+    /// its header and its transactions' ids. `None` when this node does not have the block.
+    fn compact_proposal(&self, p: Proposal) -> Option<Gossip> {
+        let hash = p.data.block_hash;
+        let (header, ids) = match self.pending.get(&hash) {
+            Some(ex) => (ex.header.clone(), ex.txs.iter().map(|t| t.id).collect()),
+            None => {
+                let (header, txs) = self.received.get(&hash)?;
+                (header.clone(), compact::ids_of(txs))
+            }
+        };
+        Some(Gossip::CompactProposal {
+            proposal: p,
+            header,
+            ids,
+        })
     }
 
     /// Re-send this node's own messages of the height in progress, and relay the proposal and
@@ -424,13 +451,8 @@ impl Driver {
             match m {
                 Message::Vote(v) => self.send(Outbound::Publish(Box::new(Gossip::Vote(v)))),
                 Message::Proposal(p) => {
-                    let block = self.block_for(&p.data.block_hash);
-                    if let Some((header, txs)) = block {
-                        self.send(Outbound::Publish(Box::new(Gossip::Proposal {
-                            proposal: p,
-                            header,
-                            txs,
-                        })));
+                    if let Some(g) = self.compact_proposal(p) {
+                        self.send(Outbound::Publish(Box::new(g)));
                     }
                 }
             }
@@ -523,20 +545,15 @@ impl Driver {
                         tracing::warn!(peer = %from, "dropped a proposal whose block does not match its hash");
                         return Ok(());
                     }
-                    let h = proposal.data.height;
-                    if h < self.next_height() {
-                        return Ok(());
+                    if self.is_current(from, now, &proposal) {
+                        self.accept_block(now, vec![proposal], header, txs)?;
                     }
-                    if h > self.next_height() {
-                        self.request_blocks(Some(from), now);
-                        return Ok(());
-                    }
-                    if self.received.len() >= MAX_RECEIVED_BLOCKS {
-                        self.received.clear();
-                    }
-                    self.received.insert(header.hash(), (header, txs));
-                    self.consensus_event(now, Event::Proposal(proposal))?;
                 }
+                Gossip::CompactProposal {
+                    proposal,
+                    header,
+                    ids,
+                } => self.on_compact_proposal(from, now, proposal, header, ids)?,
                 Gossip::Vote(v) => {
                     let h = v.data.height;
                     if h > self.next_height() {
@@ -562,10 +579,164 @@ impl Driver {
                     }
                 }
                 SyncResponse::Blocks(blocks) => self.apply_synced(blocks)?,
+                SyncResponse::Txs(txs) => self.on_fetched(now, txs)?,
                 SyncResponse::Error(e) => {
                     tracing::debug!(peer = %from, error = %e, "sync error from peer")
                 }
             },
+        }
+        Ok(())
+    }
+
+    /// Whether a proposal is for the height in progress; one for a later height means this
+    /// node is behind, and it asks `from` for blocks.
+    fn is_current(&mut self, from: libp2p::PeerId, now: u64, proposal: &Proposal) -> bool {
+        let h = proposal.data.height;
+        if h > self.next_height() {
+            self.request_blocks(Some(from), now);
+        }
+        h == self.next_height()
+    }
+
+    /// Keep a whole proposed block for validation and hand its proposals to the engine.
+    fn accept_block(
+        &mut self,
+        now: u64,
+        proposals: Vec<Proposal>,
+        header: Header,
+        txs: Vec<RawTx>,
+    ) -> Result<()> {
+        if self.received.len() >= MAX_RECEIVED_BLOCKS {
+            self.received.clear();
+        }
+        self.received.insert(header.hash(), (header, txs));
+        for p in proposals {
+            self.consensus_event(now, Event::Proposal(p))?;
+        }
+        Ok(())
+    }
+
+    /// A compact proposal: its block is assembled from the mempool; what is missing is asked
+    /// of the proposer (which built the block from its mempool), and after
+    /// [`FETCH_RETRY_MS`] of every peer. The engine sees the proposal once the block is whole.
+    fn on_compact_proposal(
+        &mut self,
+        from: libp2p::PeerId,
+        now: u64,
+        proposal: Proposal,
+        header: Header,
+        ids: Vec<Hash>,
+    ) -> Result<()> {
+        if !self.is_current(from, now, &proposal) {
+            return Ok(());
+        }
+        let hash = proposal.data.block_hash;
+        if self.pending.contains_key(&hash) || self.received.contains_key(&hash) {
+            return self.consensus_event(now, Event::Proposal(proposal));
+        }
+        if let Some(a) = self.assembling.get_mut(&hash) {
+            if !a.proposals.contains(&proposal) {
+                a.proposals.push(proposal);
+            }
+            return Ok(());
+        }
+        let (max_txs, _) = self.block_limits(proposal.data.height);
+        if ids.len() > max_txs {
+            tracing::warn!(peer = %from, txs = ids.len(), max_txs, "dropped a proposal over the block limits");
+            return Ok(());
+        }
+        // Only a proposal signed by its proposer makes this node look up or fetch anything.
+        if !proposal.verify_signature() {
+            tracing::warn!(peer = %from, "dropped a proposal with a bad signature");
+            return Ok(());
+        }
+        let mut a = match Assembly::new(proposal, header, ids) {
+            Ok(a) => a,
+            Err(why) => {
+                tracing::warn!(peer = %from, %why, "dropped a compact proposal");
+                return Ok(());
+            }
+        };
+        self.fill_from_mempool(&mut a);
+        if let Some(txs) = a.take_txs() {
+            return self.accept_block(now, a.proposals, a.header, txs);
+        }
+        let proposer = crate::runtime::p2p::peer_id_of(&a.header.proposer).unwrap_or(from);
+        tracing::debug!(height = a.header.height, missing = a.missing(), peer = %proposer, "asking for a proposal's missing transactions");
+        self.ask_for(&a, Some(proposer));
+        a.asked_ms = now;
+        if self.assembling.len() >= MAX_RECEIVED_BLOCKS {
+            self.assembling.clear();
+        }
+        self.assembling.insert(hash, a);
+        Ok(())
+    }
+
+    fn fill_from_mempool(&self, a: &mut Assembly) {
+        if let Ok(m) = self.mempool.lock() {
+            a.fill_from(|id| m.get(id).map(|t| RawTx::clone(&t.raw)));
+        }
+    }
+
+    /// Ask `to` (or every connected peer) for an assembly's missing transactions.
+    fn ask_for(&self, a: &Assembly, to: Option<libp2p::PeerId>) {
+        for ids in a.missing_ids().chunks(MAX_FETCH_IDS) {
+            self.send(Outbound::Request {
+                to,
+                request: SyncRequest::Txs { ids: ids.to_vec() },
+            });
+        }
+    }
+
+    /// Transactions a peer sent for the blocks being assembled: each is taken where a block
+    /// names its id (computed here from its bytes, so a peer cannot substitute another).
+    fn on_fetched(&mut self, now: u64, txs: Vec<RawTx>) -> Result<()> {
+        let mut taken = 0u64;
+        for raw in &txs {
+            let id = raw.id();
+            for a in self.assembling.values_mut() {
+                if a.offer(&id, raw) {
+                    taken += 1;
+                }
+            }
+        }
+        metrics::counter!(names::PROPOSAL_TXS_FETCHED).increment(taken);
+        self.finish_assemblies(now)
+    }
+
+    /// Look again in the mempool for the blocks being assembled (the admission thread may
+    /// have admitted their transactions since), and ask every peer for what is still missing
+    /// after [`FETCH_RETRY_MS`].
+    fn progress_assemblies(&mut self, now: u64) -> Result<()> {
+        if self.assembling.is_empty() {
+            return Ok(());
+        }
+        let mut assembling = std::mem::take(&mut self.assembling);
+        for a in assembling.values_mut() {
+            self.fill_from_mempool(a);
+            if a.missing() > 0 && now.saturating_sub(a.asked_ms) >= FETCH_RETRY_MS {
+                self.ask_for(a, None);
+                a.asked_ms = now;
+            }
+        }
+        self.assembling = assembling;
+        self.finish_assemblies(now)
+    }
+
+    /// Hand every whole assembled block to validation.
+    fn finish_assemblies(&mut self, now: u64) -> Result<()> {
+        let whole: Vec<Hash> = self
+            .assembling
+            .iter()
+            .filter(|(_, a)| a.missing() == 0)
+            .map(|(h, _)| *h)
+            .collect();
+        for hash in whole {
+            if let Some(mut a) = self.assembling.remove(&hash) {
+                if let Some(txs) = a.take_txs() {
+                    self.accept_block(now, a.proposals, a.header, txs)?;
+                }
+            }
         }
         Ok(())
     }
@@ -745,6 +916,7 @@ impl Driver {
         tracing::info!(height = tip.height, txs = ex.txs.len(), hash = %tip.hash, "committed block");
         self.pending.clear();
         self.received.retain(|_, (h, _)| h.height > tip.height);
+        self.assembling.retain(|_, a| a.header.height > tip.height);
         self.timers.clear();
         self.started = false;
         self.awaiting = None;
@@ -795,21 +967,12 @@ impl Driver {
                     })?;
                 }
             }
-            Action::Broadcast(Message::Proposal(p)) => {
-                let block = self.block_for(&p.data.block_hash);
-                match block {
-                    Some((header, txs)) => {
-                        self.send(Outbound::Publish(Box::new(Gossip::Proposal {
-                            proposal: p,
-                            header,
-                            txs,
-                        })))
-                    }
-                    None => tracing::warn!(
-                        "cannot broadcast a proposal for a block this node does not have"
-                    ),
-                }
-            }
+            Action::Broadcast(Message::Proposal(p)) => match self.compact_proposal(p) {
+                Some(g) => self.send(Outbound::Publish(Box::new(g))),
+                None => tracing::warn!(
+                    "cannot broadcast a proposal for a block this node does not have"
+                ),
+            },
             Action::Broadcast(Message::Vote(v)) => {
                 self.send(Outbound::Publish(Box::new(Gossip::Vote(v))))
             }

@@ -4,11 +4,13 @@
 //!   allow-list of their peer ids refuses everyone else after the noise handshake, and the
 //!   refusal is logged.
 //! - Gossip (gossipsub, tuned for meshes of 3–20 peers, message ids = blake3 of the content so
-//!   forwarded copies are deduplicated) carries transactions, proposals with their blocks,
-//!   votes and evidence. Each publication carries a sequence number, so a node that re-sends
-//!   its consensus messages while a height is stuck (lost messages) gets them through.
-//! - Request-response (`/yui/sync/1`) serves block sync: a peer's tip height, and ranges of
-//!   committed blocks with their certificates, answered directly from the store.
+//!   forwarded copies are deduplicated) carries transactions, proposals (compact: the block's
+//!   header and its transactions' ids, ADR 0022), votes and evidence. Each publication carries
+//!   a sequence number, so a node that re-sends its consensus messages while a height is stuck
+//!   (lost messages) gets them through.
+//! - Request-response (`/yui/sync/1`) serves block sync: a peer's tip height, ranges of
+//!   committed blocks with their certificates, and transactions by id for a compact proposal
+//!   (from the mempool, else from committed blocks), answered directly by this task.
 //! - Request-response (`/yui/vault-release/1`) relays a donor's request for a shelter's contact
 //!   released for a shipment to a node of the shelter's organization; the answer comes from
 //!   that node's vault server (`ReleaseCall`), never from this task.
@@ -17,6 +19,7 @@
 //! driver over a bounded channel and takes messages to publish from it. A peer's message that
 //! does not decode is dropped and logged.
 
+use crate::admission::mempool::Mempool;
 use crate::chain::{ChainReader, StoredBlock};
 use anyhow::{anyhow, Context as _, Result};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -26,15 +29,20 @@ use libp2p::{
     allow_block_list, gossipsub, identity, noise, request_response, tcp, yamux, Multiaddr, PeerId,
     StreamProtocol,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use yui_client::tx::RawTx;
-use yui_consensus::{Evidence, Header, Proposal, Vote};
+use yui_consensus::{Evidence, Hash, Header, Proposal, Vote};
 
-/// Largest gossip message (a proposal carries its whole block).
+/// Largest gossip message. A compact proposal names its transactions by id (32 bytes each);
+/// a full one, as a node of an earlier build sends it, carries its whole block.
 pub const MAX_GOSSIP_BYTES: usize = 16 * 1024 * 1024;
+/// Most transaction ids in one request for a compact proposal's missing transactions; a node
+/// that lacks more asks in several requests.
+pub const MAX_FETCH_IDS: usize = 8_192;
 /// Most blocks in one sync response.
 pub const MAX_SYNC_BLOCKS: u64 = 64;
 /// Most bytes in one sync response.
@@ -43,7 +51,8 @@ pub const MAX_SYNC_BYTES: usize = 16 * 1024 * 1024;
 /// A gossiped message.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Gossip {
-    /// A signed proposal with the block it proposes.
+    /// A signed proposal with the block it proposes, transactions included. This build
+    /// receives it (from nodes of earlier builds) but sends [`Gossip::CompactProposal`].
     Proposal {
         /// The proposal.
         proposal: Proposal,
@@ -63,6 +72,18 @@ pub enum Gossip {
     /// submitted to this node for up to [`TX_BATCH_MS`] (or [`TX_BATCH_MAX`] of them) and
     /// publishes them as one message, which saves the per-message cost of gossip.
     Txs(Vec<RawTx>),
+    /// A signed proposal with its block's header and the ids of its transactions in order:
+    /// the receiver takes the transactions from its mempool and fetches those it lacks
+    /// ([`SyncRequest::Txs`]). Every gossip message stays small whatever the block's size.
+    CompactProposal {
+        /// The proposal.
+        proposal: Proposal,
+        /// The block header (its hash is the proposal's block hash; its transaction root is
+        /// the Merkle root of `ids`).
+        header: Header,
+        /// The block's transaction ids, in order.
+        ids: Vec<Hash>,
+    },
 }
 
 /// Most message ids this node puts in one IHAVE. An id is a 32-byte blake3 hash, about 34 bytes
@@ -140,6 +161,13 @@ pub enum SyncRequest {
         /// Most blocks wanted.
         max: u64,
     },
+    /// Transactions by id (a compact proposal's that this node lacks), at most
+    /// [`MAX_FETCH_IDS`]; answered with those the peer has, up to half of
+    /// [`MAX_SYNC_BYTES`].
+    Txs {
+        /// The ids.
+        ids: Vec<Hash>,
+    },
 }
 
 /// A sync response.
@@ -154,6 +182,8 @@ pub enum SyncResponse {
     Blocks(Vec<StoredBlock>),
     /// The peer could not answer.
     Error(String),
+    /// Transactions asked for by id, those the peer has (possibly none), in no set order.
+    Txs(Vec<RawTx>),
 }
 
 /// A request for a personal-data record released for a shipment (`/yui/vault-release/1`):
@@ -378,7 +408,57 @@ struct Behaviour {
     release: request_response::Behaviour<ReleaseCodec>,
 }
 
-fn serve_sync(chain: &ChainReader, req: SyncRequest) -> SyncResponse {
+/// Transactions by id for a peer assembling a compact proposal: pending ones from the
+/// mempool (the proposer's block came from its own, and a validator remembers what it
+/// validated), others from committed blocks (for a peer that asks after the block committed
+/// here). At most [`MAX_FETCH_IDS`] are looked up, and the answer stops after half of
+/// [`MAX_SYNC_BYTES`]; the asker asks again for what it still lacks.
+fn serve_txs(chain: &ChainReader, mempool: &Mutex<Mempool>, ids: &[Hash]) -> SyncResponse {
+    let ids = &ids[..ids.len().min(MAX_FETCH_IDS)];
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    let mut elsewhere = Vec::new();
+    {
+        let Ok(m) = mempool.lock() else {
+            return SyncResponse::Error("the mempool is unavailable".into());
+        };
+        for id in ids {
+            match m.get(id) {
+                Some(t) if bytes <= MAX_SYNC_BYTES / 2 => {
+                    bytes += t.raw.body.len() + t.raw.signature.len();
+                    out.push(RawTx::clone(&t.raw));
+                }
+                Some(_) => break,
+                None => elsewhere.push(*id),
+            }
+        }
+    }
+    let mut blocks: HashMap<u64, Option<StoredBlock>> = HashMap::new();
+    for id in elsewhere {
+        if bytes > MAX_SYNC_BYTES / 2 {
+            break;
+        }
+        let loc = match chain.tx_location(&id) {
+            Ok(Some(loc)) => loc,
+            Ok(None) => continue,
+            Err(e) => return SyncResponse::Error(e.to_string()),
+        };
+        let block = match blocks.entry(loc.height) {
+            std::collections::hash_map::Entry::Occupied(b) => b.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => match chain.block(loc.height) {
+                Ok(b) => v.insert(b),
+                Err(e) => return SyncResponse::Error(e.to_string()),
+            },
+        };
+        if let Some(raw) = block.as_ref().and_then(|b| b.txs.get(loc.index as usize)) {
+            bytes += raw.body.len() + raw.signature.len();
+            out.push(raw.clone());
+        }
+    }
+    SyncResponse::Txs(out)
+}
+
+fn serve_sync(chain: &ChainReader, mempool: &Mutex<Mempool>, req: SyncRequest) -> SyncResponse {
     match req {
         SyncRequest::Status => match chain.tip() {
             Ok(t) => SyncResponse::Status { height: t.height },
@@ -407,6 +487,7 @@ fn serve_sync(chain: &ChainReader, req: SyncRequest) -> SyncResponse {
             }
             SyncResponse::Blocks(out)
         }
+        SyncRequest::Txs { ids } => serve_txs(chain, mempool, &ids),
     }
 }
 
@@ -414,6 +495,7 @@ fn serve_sync(chain: &ChainReader, req: SyncRequest) -> SyncResponse {
 pub fn spawn(
     cfg: NetConfig,
     chain: ChainReader,
+    mempool: Arc<Mutex<Mempool>>,
     inbound: mpsc::Sender<Inbound>,
     releases: mpsc::Sender<ReleaseCall>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
@@ -580,8 +662,14 @@ pub fn spawn(
                             }
                         }
                         Outbound::Publish(g) => {
+                            // Transactions this node batched go out before its proposal, so
+                            // peers hold them (or have them on the way) when it arrives.
+                            if matches!(g.as_ref(), Gossip::CompactProposal { .. }) && !tx_batch.is_empty() {
+                                seq += 1;
+                                publish_txs(&mut swarm, &t_txs, seq, std::mem::take(&mut tx_batch));
+                            }
                             let t = match g.as_ref() {
-                                Gossip::Proposal { .. } | Gossip::Vote(_) => &t_consensus,
+                                Gossip::Proposal { .. } | Gossip::CompactProposal { .. } | Gossip::Vote(_) => &t_consensus,
                                 Gossip::Tx(_) | Gossip::Txs(_) => &t_txs,
                                 Gossip::Evidence(_) => &t_evidence,
                             };
@@ -658,7 +746,7 @@ pub fn spawn(
                     }
                     SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. })) => match message {
                         request_response::Message::Request { request, channel, .. } => {
-                            let resp = serve_sync(&chain, request);
+                            let resp = serve_sync(&chain, &mempool, request);
                             let _ = swarm.behaviour_mut().sync.send_response(channel, resp);
                         }
                         request_response::Message::Response { response, .. } => {

@@ -27,6 +27,8 @@ pub mod names {
     pub const STORE_FLUSH_SECONDS: &str = "yui_store_flush_seconds";
     /// Counter: equivocation evidence seen.
     pub const EVIDENCE: &str = "yui_equivocation_evidence_total";
+    /// Counter: transactions of compact proposals this node lacked and fetched from peers.
+    pub const PROPOSAL_TXS_FETCHED: &str = "yui_proposal_transactions_fetched_total";
     /// Counter: transactions gossiped by peers and dropped because admission was behind.
     pub const GOSSIP_TXS_DROPPED: &str = "yui_gossip_transactions_dropped_total";
     /// Gauge: bytes in the store's block cache (bounded by its capacity).
