@@ -916,7 +916,17 @@ impl Driver {
         tracing::info!(height = tip.height, txs = ex.txs.len(), hash = %tip.hash, "committed block");
         self.pending.clear();
         self.received.retain(|_, (h, _)| h.height > tip.height);
-        self.assembling.retain(|_, a| a.header.height > tip.height);
+        self.assembling.retain(|_, a| {
+            let live = a.header.height > tip.height;
+            if !live {
+                tracing::info!(
+                    height = a.header.height,
+                    missing = a.missing(),
+                    "a proposed block was never whole here: its missing transactions did not arrive from peers before the height committed"
+                );
+            }
+            live
+        });
         self.timers.clear();
         self.started = false;
         self.awaiting = None;
