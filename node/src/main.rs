@@ -6,20 +6,12 @@ use std::process::ExitCode;
 use yui_node::cli;
 
 // glibc's malloc was about a sixth of a node's time under load (many small, short-lived
-// allocations across threads), and kept twice the live heap resident. jemalloc (without
-// transparent huge pages, with a background thread that returns freed pages; the options are
-// compiled in from `.cargo/config.toml`) keeps the least resident memory around the same live
-// heap of the allocators measured (docs/adr/0023). The `system-alloc` feature keeps the
-// system allocator instead, for heap profilers that see only malloc (heaptrack). Either is
-// wrapped in a counter of live bytes (an atomic add per allocation and per free), which the
-// node reports as `yui_heap_allocated_bytes`: resident memory above it is the allocator's.
+// allocations across threads); mimalloc without transparent huge pages keeps the peak
+// resident memory within the budget (docs/adr/0009). The `system-alloc` feature keeps the
+// system allocator instead, for heap profilers that see only malloc (heaptrack).
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
-static GLOBAL: cap::Cap<tikv_jemallocator::Jemalloc> =
-    cap::Cap::new(tikv_jemallocator::Jemalloc, usize::MAX);
-#[cfg(feature = "system-alloc")]
-#[global_allocator]
-static GLOBAL: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Yui: the ledger municipalities run together.
 #[derive(Parser)]
@@ -108,7 +100,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    yui_node::runtime::telemetry::count_heap_with(|| GLOBAL.allocated());
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

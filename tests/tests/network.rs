@@ -516,22 +516,6 @@ async fn every_node_serves_prometheus_metrics() {
     assert!(remembered.is_some_and(|b| b >= 1.0), "{text}");
     let held = yui_node::runtime::telemetry::value_of(&text, "yui_replay_window_bytes");
     assert!(held.is_some_and(|b| b > 0.0), "{text}");
-    // The binary counts its live heap: the block cache and the replay window alone are on it,
-    // and resident memory holds all of it.
-    let heap = yui_node::runtime::telemetry::value_of(&text, "yui_heap_allocated_bytes")
-        .expect("the live heap is reported");
-    let pid = net.nodes[0].0.pid().expect("node 0 runs");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let rss_kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS in /proc/PID/status");
-    assert!(
-        heap > held.unwrap() && heap < rss_kb * 1024.0,
-        "live heap {heap} B, replay window {held:?} B, resident {rss_kb} kB"
-    );
     assert!(
         text.contains(
             r#"yui_grpc_requests_total{method="yui.v1.Ledger/SubmitTransaction",code="Ok"} 1"#

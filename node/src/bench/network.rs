@@ -308,9 +308,7 @@ async fn measure(opts: &BenchOptions, net: &mut LocalNet) -> Result<u64> {
     let t_warm = Instant::now();
     let t_start = t_warm + Duration::from_secs(opts.warmup_s);
     if watch.every_s > 0 {
-        println!(
-            "elapsed_s  committed_tx_s  p99_s  rss_mb_per_node  store_buffers_mb_per_node  heap_mb_per_node"
-        );
+        println!("elapsed_s  committed_tx_s  p99_s  rss_mb_per_node  store_buffers_mb_per_node");
     }
     // Warm-up lines have negative elapsed times and count in no figure.
     watch.report(t_warm, t_start, t_start).await;
@@ -414,9 +412,6 @@ struct Interval {
     /// Memory each node's store holds in its bounded buffers (block cache and write
     /// buffers) at the interval's end, MB, as its metrics report it (`None`: unreadable).
     store_mb: Vec<Option<u64>>,
-    /// Live heap of each node at the interval's end, MB, as its allocator counts it
-    /// (`None`: unreadable).
-    heap_mb: Vec<Option<u64>>,
 }
 
 /// What a soak run watches: the committed events and the nodes' processes and metrics.
@@ -462,36 +457,30 @@ impl Watch<'_> {
                 .iter()
                 .map(|p| status_kb(*p, "VmRSS:") / 1024)
                 .collect();
-            let (mut store_mb, mut heap_mb) = (Vec::new(), Vec::new());
+            let mut store_mb = Vec::new();
             for addr in self.metrics {
-                let memory = node_memory(*addr).await;
-                store_mb.push(memory.store.map(|b| b / (1024 * 1024)));
-                heap_mb.push(memory.heap.map(|b| b / (1024 * 1024)));
+                store_mb.push(store_buffers(*addr).await.map(|b| b / (1024 * 1024)));
             }
             let tps = lat.len() as f64 / secs;
             let elapsed = to.duration_since(origin).as_secs_f64()
                 - origin.saturating_duration_since(to).as_secs_f64();
             let join = |v: Vec<String>| v.join(" ");
-            // `?`: the node's metrics could not be read this time.
-            let join_known = |v: &[Option<u64>]| {
-                join(
-                    v.iter()
-                        .map(|m| m.map_or_else(|| "?".into(), |m| m.to_string()))
-                        .collect(),
-                )
-            };
             println!(
-                "{elapsed:>9.0}  {tps:>14.0}  {:>5.3}  {:<15}  {:<25}  {}",
+                "{elapsed:>9.0}  {tps:>14.0}  {:>5.3}  {:<15}  {}",
                 percentile(&lat, 0.99),
                 join(rss_mb.iter().map(u64::to_string).collect()),
-                join_known(&store_mb),
-                join_known(&heap_mb),
+                // `?`: the node's metrics could not be read this time.
+                join(
+                    store_mb
+                        .iter()
+                        .map(|m| m.map_or_else(|| "?".into(), |m| m.to_string()))
+                        .collect()
+                )
             );
             out.push(Interval {
                 tps,
                 rss_mb,
                 store_mb,
-                heap_mb,
             });
             from = to;
         }
@@ -499,28 +488,14 @@ impl Watch<'_> {
     }
 }
 
-/// What a node's metrics say of its memory, in bytes (`None` where they cannot be read or
-/// lack a gauge).
-struct NodeMemory {
-    /// The store's block cache and write buffers.
-    store: Option<u64>,
-    /// Live heap allocations.
-    heap: Option<u64>,
-}
-
-async fn node_memory(addr: std::net::SocketAddr) -> NodeMemory {
+/// Bytes a node's store holds in its block cache and write buffers, from its metrics (`None`
+/// when they cannot be read or lack either gauge).
+async fn store_buffers(addr: std::net::SocketAddr) -> Option<u64> {
     use crate::runtime::telemetry::{names, scrape, value_of};
-    let Ok(text) = scrape(addr).await else {
-        return NodeMemory {
-            store: None,
-            heap: None,
-        };
-    };
-    let store = value_of(&text, names::STORE_CACHE_BYTES)
-        .zip(value_of(&text, names::STORE_WRITE_BUFFER_BYTES))
-        .map(|(cache, buffers)| (cache + buffers) as u64);
-    let heap = value_of(&text, names::HEAP_ALLOCATED_BYTES).map(|b| b as u64);
-    NodeMemory { store, heap }
+    let text = scrape(addr).await.ok()?;
+    let cache = value_of(&text, names::STORE_CACHE_BYTES)?;
+    let buffers = value_of(&text, names::STORE_WRITE_BUFFER_BYTES)?;
+    Some((cache + buffers) as u64)
 }
 
 /// Transactions a node fetched for compact proposals since it started (ADR 0022), from its
@@ -565,21 +540,12 @@ fn print_drift(iv: &[Interval]) {
                     .collect(),
             )
         };
-        let heap = |s: &[Interval]| {
-            median(
-                s.iter()
-                    .filter_map(|i| i.heap_mb.get(n).copied().flatten().map(|m| m as f64))
-                    .collect(),
-            )
-        };
         let (r0, r1) = (rss(first), rss(last));
         let (o0, o1) = (rest(first), rest(last));
-        let (h0, h1) = (heap(first), heap(last));
         println!(
-            "drift, node {n} resident memory: {r0:.0} -> {r1:.0} MB ({:+.1} %); without the store's buffers {o0:.0} -> {o1:.0} MB ({:+.1} %); live heap {h0:.0} -> {h1:.0} MB ({:+.1} %)",
+            "drift, node {n} resident memory: {r0:.0} -> {r1:.0} MB ({:+.1} %); without the store's buffers {o0:.0} -> {o1:.0} MB ({:+.1} %)",
             drift(r0, r1),
-            drift(o0, o1),
-            drift(h0, h1)
+            drift(o0, o1)
         );
     }
 }

@@ -905,9 +905,6 @@ impl Driver {
         let memory = self.chain.reader.store.memory();
         metrics::gauge!(names::STORE_CACHE_BYTES).set(memory.cache_bytes as f64);
         metrics::gauge!(names::STORE_WRITE_BUFFER_BYTES).set(memory.write_buffer_bytes as f64);
-        if let Some(heap) = super::telemetry::heap_allocated() {
-            metrics::gauge!(names::HEAP_ALLOCATED_BYTES).set(heap as f64);
-        }
         if let Ok(w) = self.chain.reader.replay.read() {
             metrics::gauge!(names::REPLAY_WINDOW_BODIES).set(w.len() as f64);
             metrics::gauge!(names::REPLAY_WINDOW_BYTES).set(w.heap_bytes() as f64);

@@ -39,24 +39,6 @@ pub mod names {
     pub const REPLAY_WINDOW_BODIES: &str = "yui_replay_window_bodies";
     /// Gauge: bytes of heap those bodies hold (from the window's table capacities).
     pub const REPLAY_WINDOW_BYTES: &str = "yui_replay_window_bytes";
-    /// Gauge: bytes the process holds allocated on its heap (live allocations, as the `yui`
-    /// binary's allocator counts them; absent when nothing counts them).
-    pub const HEAP_ALLOCATED_BYTES: &str = "yui_heap_allocated_bytes";
-}
-
-/// What tells the live heap's size, set once by the binary that owns the global allocator.
-static HEAP_COUNTER: std::sync::OnceLock<fn() -> usize> = std::sync::OnceLock::new();
-
-/// Let [`heap_allocated`] read the live heap's size from `counter` (the binary's counting
-/// allocator). A second call changes nothing.
-pub fn count_heap_with(counter: fn() -> usize) {
-    let _ = HEAP_COUNTER.set(counter);
-}
-
-/// Bytes allocated on the heap now, if the binary counts them. Resident memory above it is
-/// the allocator's free pages and fragmentation, which tells a leak from retention.
-pub fn heap_allocated() -> Option<usize> {
-    HEAP_COUNTER.get().map(|count| count())
 }
 
 /// Serve `/metrics` on `addr` (must run inside the tokio runtime).
