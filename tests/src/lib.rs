@@ -243,6 +243,22 @@ pub fn test_consensus() -> ConsensusParams {
 }
 
 impl Net {
+    /// The last `lines` lines of every node's log, headed by the node's name: what a test
+    /// that gave up waiting on the network prints, so a failure in CI says what the nodes did.
+    pub fn logs_tail(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for n in &self.nodes {
+            let text = n.log_text();
+            let all: Vec<&str> = text.lines().collect();
+            out.push_str(&format!("--- {} (last {lines} log lines)\n", n.name));
+            for l in &all[all.len().saturating_sub(lines)..] {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// Create and start a network of `validators` validators of one organization
     /// ("tama") with fast test timings.
     pub async fn start(validators: u32, fault_model: &str) -> Result<Net> {

@@ -96,8 +96,11 @@ async fn a_damaged_wal_never_makes_a_validator_sign_twice() {
         let mut c0 = net.nodes[0].client().await.unwrap();
         let mut c1 = net.nodes[1].client().await.unwrap();
         let h = height(&mut c1).await.unwrap();
-        wait_height(&mut c1, h + 3, WAIT).await.unwrap();
-        wait_height(&mut c0, h + 3, WAIT).await.unwrap();
+        for c in [&mut c1, &mut c0] {
+            if let Err(e) = wait_height(c, h + 3, WAIT).await {
+                panic!("{damage:?}: {e:#}\n{}", net.logs_tail(40));
+            }
+        }
         let log = net.nodes[0].log_text()[log_before..].to_string();
         match damage {
             Damage::TornTail => assert!(log.contains("cut short by a crash"), "{damage:?}: {log}"),
