@@ -6,12 +6,14 @@ use std::process::ExitCode;
 use yui_node::cli;
 
 // glibc's malloc was about a sixth of a node's time under load (many small, short-lived
-// allocations across threads); mimalloc without transparent huge pages keeps the peak
-// resident memory within the budget (docs/adr/0009). The `system-alloc` feature keeps the
-// system allocator instead, for heap profilers that see only malloc (heaptrack).
+// allocations across threads, docs/adr/0009). jemalloc, without transparent huge pages and with
+// a background thread that returns freed pages (options compiled in from `.cargo/config.toml`),
+// keeps resident memory level over hours where mimalloc's kept creeping up (docs/adr/0024).
+// The `system-alloc` feature keeps the system allocator instead, for heap profilers that see
+// only malloc (heaptrack).
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Yui: the ledger municipalities run together.
 #[derive(Parser)]
